@@ -1,0 +1,310 @@
+/*
+ * Reply and event presentation for sipxctl (see ctl_output.h).
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/strbuf.h"
+#include "base/xalloc.h"
+#include "proto/ctl_line.h"
+#include "ctl_output.h"
+
+void
+out_reply_init(struct out_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+out_record_free(struct out_record *rec)
+{
+	for (size_t i = 0; i < rec->n; i++) {
+		free(rec->fields[i].key);
+		free(rec->fields[i].value);
+	}
+	free(rec->fields);
+}
+
+void
+out_reply_free(struct out_reply *r)
+{
+	free(r->code);
+	free(r->message);
+	for (size_t i = 0; i < r->nrecords; i++)
+		out_record_free(&r->records[i]);
+	free(r->records);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+out_reply_status(struct out_reply *r, const char *line)
+{
+	if (strncmp(line, "OK", 2) == 0 && (line[2] == '\0' ||
+	    line[2] == ' ')) {
+		r->ok = true;
+		r->message = xstrdup(line[2] ? line + 3 : "");
+		return 0;
+	}
+	if (strncmp(line, "ERR ", 4) == 0) {
+		const char *code = line + 4;
+		size_t n = strcspn(code, " ");
+
+		r->ok = false;
+		r->code = xstrndup(code, n);
+		r->message = xstrdup(code[n] ? code + n + 1 : "");
+		return 0;
+	}
+	return -1;
+}
+
+int
+out_reply_add_line(struct out_reply *r, const char *line)
+{
+	size_t len = strlen(line);
+	char *copy = xstrndup(line, len);
+	struct ctl_tokens tok;
+	struct out_record rec = { NULL, 0 };
+	const char *why;
+	char *key, *value;
+
+	if (ctl_line_split(copy, len, &tok, &why) != 0) {
+		free(copy);
+		return -1;
+	}
+	rec.fields = xcalloc((size_t)tok.argc + 1, sizeof(*rec.fields));
+	for (int i = 0; i < tok.argc; i++) {
+		if (ctl_kv_split(tok.argv[i], &key, &value) != 0) {
+			out_record_free(&rec);
+			free(copy);
+			return -1;
+		}
+		rec.fields[rec.n].key = xstrdup(key);
+		rec.fields[rec.n].value = xstrdup(value);
+		rec.n++;
+	}
+	free(copy);
+	r->records = xreallocarray(r->records, r->nrecords + 1,
+	    sizeof(*r->records));
+	r->records[r->nrecords++] = rec;
+	return 0;
+}
+
+void
+out_json_string(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		switch (c) {
+		case '"': fputs("\\\"", fp); break;
+		case '\\': fputs("\\\\", fp); break;
+		case '\n': fputs("\\n", fp); break;
+		case '\t': fputs("\\t", fp); break;
+		case '\r': fputs("\\r", fp); break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				fprintf(fp, "\\u%04x", c);
+			else
+				fputc(c, fp);
+		}
+	}
+	fputc('"', fp);
+}
+
+/* Plain decimal integers (no sign games, no leading zeros) are numbers. */
+static bool
+json_is_number(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 15 || (s[0] == '0' && n > 1))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static void
+json_value(FILE *fp, const char *v)
+{
+	if (json_is_number(v))
+		fputs(v, fp);
+	else
+		out_json_string(fp, v);
+}
+
+static void
+json_record(FILE *fp, const struct out_record *rec)
+{
+	fputc('{', fp);
+	for (size_t i = 0; i < rec->n; i++) {
+		if (i > 0)
+			fputc(',', fp);
+		out_json_string(fp, rec->fields[i].key);
+		fputc(':', fp);
+		json_value(fp, rec->fields[i].value);
+	}
+	fputc('}', fp);
+}
+
+static void
+print_json(const struct out_reply *r, FILE *out)
+{
+	fputs("{\"status\":", out);
+	out_json_string(out, r->ok ? "OK" : "ERR");
+	if (!r->ok) {
+		fputs(",\"code\":", out);
+		out_json_string(out, r->code);
+	}
+	fputs(",\"message\":", out);
+	out_json_string(out, r->message);
+	fputs(",\"data\":[", out);
+	for (size_t i = 0; i < r->nrecords; i++) {
+		if (i > 0)
+			fputc(',', out);
+		json_record(out, &r->records[i]);
+	}
+	fputs("]}\n", out);
+}
+
+static void
+print_list(const struct out_record *rec, FILE *out)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < rec->n; i++)
+		if (strlen(rec->fields[i].key) > w)
+			w = strlen(rec->fields[i].key);
+	for (size_t i = 0; i < rec->n; i++)
+		fprintf(out, "%-*s  %s\n", (int)w + 1, rec->fields[i].key,
+		    rec->fields[i].value);
+}
+
+static const char *
+record_get(const struct out_record *rec, const char *key)
+{
+	for (size_t i = 0; i < rec->n; i++)
+		if (strcmp(rec->fields[i].key, key) == 0)
+			return rec->fields[i].value;
+	return "";
+}
+
+/* Columns: the union of keys in first-seen order; headers upper case. */
+static void
+print_table(const struct out_reply *r, FILE *out)
+{
+	const char **cols = NULL;
+	size_t ncols = 0, *width;
+
+	for (size_t i = 0; i < r->nrecords; i++)
+		for (size_t j = 0; j < r->records[i].n; j++) {
+			const char *k = r->records[i].fields[j].key;
+			size_t c;
+
+			for (c = 0; c < ncols; c++)
+				if (strcmp(cols[c], k) == 0)
+					break;
+			if (c == ncols) {
+				cols = xreallocarray(cols, ncols + 1,
+				    sizeof(*cols));
+				cols[ncols++] = k;
+			}
+		}
+	width = xcalloc(ncols + 1, sizeof(*width));
+	for (size_t c = 0; c < ncols; c++) {
+		width[c] = strlen(cols[c]);
+		for (size_t i = 0; i < r->nrecords; i++) {
+			size_t l = strlen(record_get(&r->records[i], cols[c]));
+
+			if (l > width[c])
+				width[c] = l;
+		}
+	}
+	for (size_t c = 0; c < ncols; c++) {
+		for (const char *p = cols[c]; *p; p++)
+			fputc(toupper((unsigned char)*p), out);
+		if (c + 1 < ncols)
+			fprintf(out, "%*s", (int)(width[c] - strlen(cols[c]) +
+			    2), "");
+	}
+	fputc('\n', out);
+	for (size_t i = 0; i < r->nrecords; i++) {
+		for (size_t c = 0; c < ncols; c++) {
+			const char *v = record_get(&r->records[i], cols[c]);
+
+			if (c + 1 < ncols)
+				fprintf(out, "%-*s  ", (int)width[c], v);
+			else
+				fputs(v, out);
+		}
+		fputc('\n', out);
+	}
+	free(width);
+	free(cols);
+}
+
+int
+out_print_reply(const struct out_reply *r, enum out_style style, bool json,
+    FILE *out, FILE *err)
+{
+	if (json) {
+		print_json(r, out);
+		return r->ok ? 0 : 1;
+	}
+	if (!r->ok) {
+		fprintf(err, "sipxctl: %s: %s\n", r->code, r->message);
+		for (size_t i = 0; i < r->nrecords; i++)
+			for (size_t j = 0; j < r->records[i].n; j++)
+				fprintf(err, "  %s\n",
+				    r->records[i].fields[j].value);
+		return 1;
+	}
+	if (r->message[0] != '\0' && (r->nrecords == 0 || style != OUT_TABLE))
+		fprintf(out, "%s\n", r->message);
+	if (r->nrecords == 0)
+		return 0;
+	if (style == OUT_TABLE || (style == OUT_AUTO && r->nrecords > 1))
+		print_table(r, out);
+	else
+		for (size_t i = 0; i < r->nrecords; i++) {
+			if (i > 0)
+				fputc('\n', out);
+			print_list(&r->records[i], out);
+		}
+	return 0;
+}
+
+void
+out_print_event(const char *line, bool json, FILE *out)
+{
+	const char *body = strncmp(line, "EVENT ", 6) == 0 ? line + 6 : line;
+	size_t tlen = strcspn(body, " ");
+	struct out_reply r;
+
+	if (!json) {
+		fprintf(out, "%s\n", body);
+		fflush(out);
+		return;
+	}
+	out_reply_init(&r);
+	fputs("{\"type\":", out);
+	{
+		char *type = xstrndup(body, tlen);
+
+		out_json_string(out, type);
+		free(type);
+	}
+	if (body[tlen] != '\0' && out_reply_add_line(&r, body + tlen + 1) == 0)
+		for (size_t i = 0; i < r.records[0].n; i++) {
+			fputc(',', out);
+			out_json_string(out, r.records[0].fields[i].key);
+			fputc(':', out);
+			json_value(out, r.records[0].fields[i].value);
+		}
+	fputs("}\n", out);
+	fflush(out);
+	out_reply_free(&r);
+}

@@ -1,0 +1,50 @@
+/*
+ * sipxctl's presentation of replies and events: aligned tables and
+ * "key: value" lists for people, JSON for programs.  Parses data lines
+ * with the shared line codec; knows nothing about sockets.
+ */
+#ifndef SIPX_CTL_OUTPUT_H
+#define SIPX_CTL_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum out_style {
+	OUT_AUTO,	/* table for several records, list for one */
+	OUT_TABLE,	/* always a table (lists of things) */
+	OUT_RECORD,	/* always key: value (one thing) */
+};
+
+struct out_field {
+	char	*key;
+	char	*value;
+};
+
+struct out_record {
+	struct out_field	*fields;
+	size_t			 n;
+};
+
+struct out_reply {
+	bool			 ok;
+	char			*code;		/* ERR only */
+	char			*message;	/* text after OK / code */
+	struct out_record	*records;
+	size_t			 nrecords;
+};
+
+void	out_reply_init(struct out_reply *);
+void	out_reply_free(struct out_reply *);
+/* Status line ("OK …" / "ERR code …"); -1 if it is neither. */
+int	out_reply_status(struct out_reply *, const char *line);
+/* One data line; -1 if it does not parse. */
+int	out_reply_add_line(struct out_reply *, const char *line);
+
+/* Prints the reply: data to out, an ERR to err; returns the exit code. */
+int	out_print_reply(const struct out_reply *, enum out_style, bool json,
+	    FILE *out, FILE *err);
+/* Prints one "EVENT …" line. */
+void	out_print_event(const char *line, bool json, FILE *out);
+void	out_json_string(FILE *, const char *);
+
+#endif

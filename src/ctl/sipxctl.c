@@ -1,0 +1,375 @@
+/*
+ * sipxctl: the control client.  Connects to sipxd's control socket, sends
+ * one command (or reads them at an interactive prompt), prints the reply
+ * for people or as JSON, and follows events.  Exit status: 0 OK, 1 ERR,
+ * 2 connection or usage error.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifdef HAVE_LIBEDIT
+#include <editline/readline.h>
+#endif
+
+#include "base/strbuf.h"
+#include "base/xalloc.h"
+#include "proto/ctl_line.h"
+#include "ctl_output.h"
+
+#define DEFAULT_SOCKET	"/run/sipxd/control.sock"
+#define EXIT_CONN	2
+
+/*
+ * How each known command's reply is shown.  Commands not listed are
+ * still sent (a newer daemon may know them) and shown in OUT_AUTO.
+ */
+static const struct ctl_command {
+	const char	*name;
+	enum out_style	 style;
+	bool		 follows;	/* keeps printing events */
+} ctl_commands[] = {
+	{ "help", OUT_TABLE, false },
+	{ "version", OUT_RECORD, false },
+	{ "status", OUT_RECORD, false },
+	{ "accounts", OUT_TABLE, false },
+	{ "reload", OUT_RECORD, false },
+	{ "log", OUT_RECORD, false },
+	{ "events", OUT_AUTO, true },
+	{ "quit", OUT_AUTO, false },
+};
+
+struct conn {
+	int		 fd;
+	const char	*path;
+	struct strbuf	 in;
+	size_t		 off;		/* start of unread bytes in in */
+};
+
+static volatile sig_atomic_t interrupted;
+static bool opt_json;
+
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static const struct ctl_command *
+ctl_command_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(ctl_commands) / sizeof(ctl_commands[0]);
+	    i++)
+		if (strcmp(ctl_commands[i].name, name) == 0)
+			return &ctl_commands[i];
+	return NULL;
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("sipxctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EXIT_CONN);
+}
+
+/*
+ * Reads one line (without its "\n") into a NUL-terminated string owned
+ * by the connection, valid until the next call.  NULL at EOF, or when
+ * interrupted (SIGINT) and stop_on_signal is set.
+ */
+static char *
+conn_readline(struct conn *c, bool stop_on_signal)
+{
+	for (;;) {
+		char *start = c->in.p + c->off;
+		char *nl = c->in.n > c->off ?
+		    memchr(start, '\n', c->in.n - c->off) : NULL;
+		ssize_t n;
+
+		if (nl != NULL) {
+			*nl = '\0';
+			if (nl > start && nl[-1] == '\r')
+				nl[-1] = '\0';
+			c->off = (size_t)(nl - c->in.p) + 1;
+			return start;
+		}
+		/* Compact before reading more. */
+		if (c->off > 0) {
+			memmove(c->in.p, c->in.p + c->off, c->in.n - c->off);
+			c->in.n -= c->off;
+			c->off = 0;
+		}
+		strbuf_reserve(&c->in, 65536);
+		n = read(c->fd, c->in.p + c->in.n, c->in.cap - c->in.n - 1);
+		if (n < 0 && errno == EINTR) {
+			if (stop_on_signal && interrupted)
+				return NULL;
+			continue;
+		}
+		if (n < 0)
+			die("read from %s: %s", c->path, strerror(errno));
+		if (n == 0)
+			return NULL;
+		c->in.n += (size_t)n;
+	}
+}
+
+static void
+conn_write(struct conn *c, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(c->fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			die("write to %s: %s", c->path, strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+conn_open(struct conn *c, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char *line;
+
+	memset(c, 0, sizeof(*c));
+	c->path = path;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		die("socket path too long: %s", path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd == -1)
+		die("socket: %s", strerror(errno));
+	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		die("cannot connect to %s: %s — is sipxd running?", path,
+		    strerror(errno));
+	line = conn_readline(c, false);
+	if (line == NULL)
+		die("%s closed the connection before greeting", path);
+	if (strncmp(line, "ERR ", 4) == 0)
+		die("%s refused the connection: %s", path, line + 4);
+	if (strncmp(line, "SIPXD protocol=1", 16) != 0 ||
+	    (line[16] != ' ' && line[16] != '\0'))
+		die("%s does not speak sipxd control protocol 1 (greeting: "
+		    "%.80s)", path, line);
+}
+
+/* Reads one whole reply, skipping event lines; false at EOF. */
+static bool
+conn_read_reply(struct conn *c, struct out_reply *r)
+{
+	char *line;
+
+	out_reply_init(r);
+	for (;;) {
+		line = conn_readline(c, false);
+		if (line == NULL)
+			return false;
+		if (strncmp(line, "EVENT ", 6) == 0)
+			continue;
+		if (out_reply_status(r, line) != 0)
+			die("protocol error: expected a status line, got "
+			    "'%.80s'", line);
+		break;
+	}
+	while ((line = conn_readline(c, false)) != NULL) {
+		if (strcmp(line, ".") == 0)
+			return true;
+		if (out_reply_add_line(r, line) != 0)
+			die("protocol error: bad data line '%.80s'", line);
+	}
+	return false;
+}
+
+/* Prints event lines until EOF or Ctrl-C. */
+static void
+follow_events(struct conn *c)
+{
+	char *line;
+
+	while ((line = conn_readline(c, true)) != NULL)
+		if (strncmp(line, "EVENT ", 6) == 0)
+			out_print_event(line, opt_json, stdout);
+}
+
+static int
+run_line(struct conn *c, const char *request, const char *name)
+{
+	const struct ctl_command *cmd = ctl_command_find(name);
+	struct out_reply r;
+	int rc;
+
+	conn_write(c, request, strlen(request));
+	if (!conn_read_reply(c, &r))
+		die("sipxd closed the connection");
+	rc = out_print_reply(&r, cmd != NULL ? cmd->style : OUT_AUTO,
+	    opt_json, stdout, stderr);
+	fflush(stdout);
+	if (rc == 0 && cmd != NULL && cmd->follows && strcmp(name, "events")
+	    == 0 && !strstr(request, " off"))
+		follow_events(c);
+	out_reply_free(&r);
+	return rc;
+}
+
+static int
+run_argv(struct conn *c, int argc, char **argv)
+{
+	struct strbuf req = STRBUF_INIT;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (i > 0)
+			strbuf_addc(&req, ' ');
+		ctl_append_value(&req, argv[i], strlen(argv[i]));
+	}
+	strbuf_addc(&req, '\n');
+	if (req.n > SIPX_CTL_LINE_MAX) {
+		fprintf(stderr, "sipxctl: command longer than %d bytes\n",
+		    SIPX_CTL_LINE_MAX);
+		strbuf_free(&req);
+		return EXIT_CONN;
+	}
+	rc = run_line(c, req.p, argv[0]);
+	strbuf_free(&req);
+	return rc;
+}
+
+#ifdef HAVE_LIBEDIT
+static int
+interactive(struct conn *c)
+{
+	char hist[4096];
+	const char *home = getenv("HOME");
+	char *line;
+	int rc = 0;
+
+	hist[0] = '\0';
+	if (home != NULL)
+		snprintf(hist, sizeof(hist), "%s/.sipxctl_history", home);
+	using_history();
+	if (hist[0])
+		read_history(hist);
+	while ((line = readline("sipxctl> ")) != NULL) {
+		struct strbuf req = STRBUF_INIT;
+		char name[64];
+		size_t skip = strspn(line, " \t");
+		size_t n = strcspn(line + skip, " \t");
+
+		if (line[skip] == '\0') {
+			free(line);
+			continue;
+		}
+		add_history(line);
+		snprintf(name, sizeof(name), "%.*s", (int)n, line + skip);
+		strbuf_adds(&req, line);
+		strbuf_addc(&req, '\n');
+		free(line);
+		interrupted = 0;
+		rc = run_line(c, req.p, name);
+		strbuf_free(&req);
+		if (strcmp(name, "events") == 0 && interrupted) {
+			struct out_reply r;
+
+			/* Back to the prompt: stop the stream first. */
+			conn_write(c, "events off\n", 11);
+			if (conn_read_reply(c, &r))
+				out_reply_free(&r);
+			fputc('\n', stdout);
+		}
+		if (strcmp(name, "quit") == 0)
+			break;
+	}
+	if (hist[0])
+		write_history(hist);
+	return rc;
+}
+#endif
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: sipxctl [-s SOCKET] [--json] [COMMAND [ARGS...]]\n"
+	    "  -s, --socket SOCKET  control socket (default %s,\n"
+	    "                       or $SIPXCTL_SOCKET)\n"
+	    "  -j, --json           JSON output for programs\n"
+	    "  -V, --version        print sipxctl's version\n"
+	    "  -h, --help           this help; 'sipxctl help' lists the "
+	    "daemon's commands\n"
+	    "Without a command on a terminal: an interactive prompt.\n",
+	    DEFAULT_SOCKET);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv("SIPXCTL_SOCKET");
+	struct sigaction sa;
+	struct conn c;
+	int ch, rc;
+
+	if (path == NULL || path[0] == '\0')
+		path = DEFAULT_SOCKET;
+	/* "+": options end at the command, whose args may look like them. */
+	while ((ch = getopt_long(argc, argv, "+s:jVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's': path = optarg; break;
+		case 'j': opt_json = true; break;
+		case 'V': printf("sipxctl %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_CONN;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* No SA_RESTART: a blocked read returns EINTR on Ctrl-C. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, NULL);
+
+	if (argc == 0) {
+#ifdef HAVE_LIBEDIT
+		if (isatty(STDIN_FILENO)) {
+			conn_open(&c, path);
+			rc = interactive(&c);
+			close(c.fd);
+			strbuf_free(&c.in);
+			return rc;
+		}
+#endif
+		usage(stderr);
+		return EXIT_CONN;
+	}
+	conn_open(&c, path);
+	rc = run_argv(&c, argc, argv);
+	close(c.fd);
+	strbuf_free(&c.in);
+	return rc;
+}

@@ -1,0 +1,234 @@
+/*
+ * The daemon's command table and the handlers of the system commands:
+ * help, version, status, accounts, reload, log, events, quit.  Each
+ * handler translates between protocol arguments and a daemon call; none
+ * holds state of its own.  Later command families (registration, calls)
+ * get their own cmd_*.c and entries in the table here.
+ */
+#include <ares.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "proto/ctl_line.h"
+#include "ua/events.h"
+#include "cmd.h"
+#include "cmd_sys.h"
+#include "control.h"
+#include "daemon.h"
+
+static void cmd_help_fn(struct cmd_ctx *, int, char **, struct cmd_reply *);
+
+static void
+cmd_version(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	/* Built once: the versions do not change while we run. */
+	static struct strbuf line = STRBUF_INIT;
+
+	if (line.n == 0) {
+		char lc[32];
+
+		snprintf(lc, sizeof(lc), "%d.%d.%d", LIBCONFIG_VER_MAJOR,
+		    LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
+		ctl_append_kv(&line, "version", PACKAGE_VERSION);
+		ctl_append_kv(&line, "protocol", "1");
+		ctl_append_kv(&line, "libevent", event_get_version());
+		ctl_append_kv(&line, "openssl",
+		    OpenSSL_version(OPENSSL_VERSION));
+		ctl_append_kv(&line, "libconfig", lc);
+		ctl_append_kv(&line, "c-ares", ares_version(NULL));
+		strbuf_addc(&line, '\n');
+	}
+	strbuf_add(&r->data, line.p, line.n);
+}
+
+static void
+cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	const struct sipxd_config *cfg = daemon_config();
+	const struct account_set *set = daemon_accounts();
+	uint64_t up = daemon_uptime_ms();
+
+	cmd_record_begin(r);
+	cmd_record_kvf(r, "pid", "%ld", (long)getpid());
+	cmd_record_kv(r, "state", daemon_state_name(daemon_state()));
+	cmd_record_kvf(r, "uptime", "%llu.%03u",
+	    (unsigned long long)(up / 1000), (unsigned)(up % 1000));
+	cmd_record_kv(r, "config", cfg->file);
+	cmd_record_kvf(r, "accounts", "%zu", set->n);
+	cmd_record_kvf(r, "registrations", "%zu",
+	    account_set_registered(set));
+	/* No call or transaction layer is running yet: both are truly 0. */
+	cmd_record_kv(r, "calls", "0");
+	cmd_record_kv(r, "transactions", "0");
+	cmd_record_kvf(r, "clients", "%zu", daemon_control_clients());
+	cmd_record_kvf(r, "subscribers", "%zu", events_subscriber_count());
+	cmd_record_kv(r, "log_level", log_level_name(log_get_level()));
+	cmd_record_end(r);
+}
+
+static void
+cmd_accounts(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	const struct account_set *set = daemon_accounts();
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct account *a = set->items[i];
+
+		cmd_record_begin(r);
+		cmd_record_kv(r, "name", a->cfg->name);
+		cmd_record_kv(r, "aor", a->cfg->aor);
+		cmd_record_kv(r, "state", reg_state_name(a->reg_state));
+		cmd_record_kv(r, "register", a->cfg->register_on ? "yes" :
+		    "no");
+		cmd_record_kv(r, "transport",
+		    account_transport_name(a->cfg->transport));
+		cmd_record_kv(r, "registrar", a->cfg->registrar);
+		cmd_record_kv(r, "change", account_change_name(a->change));
+		cmd_record_end(r);
+	}
+}
+
+static void
+cmd_reload(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	struct config_msgs msgs = { 0 };
+	struct account_diff diff;
+
+	if (daemon_reload(&msgs, &diff) != 0) {
+		cmd_reply_err(r, "failed", "%s has errors; the running "
+		    "config is kept", daemon_config()->file);
+		for (size_t i = 0; i < msgs.nerrors; i++) {
+			cmd_record_begin(r);
+			cmd_record_kv(r, "error", msgs.errors[i]);
+			cmd_record_end(r);
+		}
+	} else {
+		cmd_reply_ok(r, "reloaded %s", daemon_config()->file);
+		cmd_record_begin(r);
+		cmd_record_kvf(r, "added", "%zu", diff.added);
+		cmd_record_kvf(r, "removed", "%zu", diff.removed);
+		cmd_record_kvf(r, "changed", "%zu", diff.changed);
+		cmd_record_kvf(r, "unchanged", "%zu", diff.unchanged);
+		cmd_record_end(r);
+	}
+	for (size_t i = 0; i < msgs.nwarnings; i++) {
+		cmd_record_begin(r);
+		cmd_record_kv(r, "warning", msgs.warnings[i]);
+		cmd_record_end(r);
+	}
+	config_msgs_free(&msgs);
+}
+
+static void
+cmd_log(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	enum log_level level;
+
+	if (strcmp(argv[1], "level") != 0) {
+		cmd_reply_usage(r, ctx->entry);
+		return;
+	}
+	if (argc == 3) {
+		if (ctx->readonly) {
+			cmd_reply_err(r, "denied", "changing the log level "
+			    "needs the full-access socket");
+			return;
+		}
+		if (log_level_from_name(argv[2], &level) != 0) {
+			cmd_reply_err(r, "usage", "'%.32s' is not a level: "
+			    "error, warning, notice, info or debug", argv[2]);
+			return;
+		}
+		daemon_set_log_level(level);
+	}
+	cmd_record_begin(r);
+	cmd_record_kv(r, "level", log_level_name(log_get_level()));
+	cmd_record_end(r);
+}
+
+static void
+cmd_events(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	unsigned kinds = EVENTS_KIND_ALL;
+	const char *account = NULL;
+	char *key, *value;
+
+	if (argc == 2 && strcmp(argv[1], "off") == 0) {
+		control_client_unsubscribe(ctx->client);
+		cmd_reply_ok(r, "unsubscribed");
+		return;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *bad;
+
+		if (ctl_kv_split(argv[i], &key, &value) != 0) {
+			cmd_reply_usage(r, ctx->entry);
+			return;
+		}
+		if (strcmp(key, "kind") == 0) {
+			if (events_kinds_parse(value, &kinds, &bad) != 0) {
+				cmd_reply_err(r, "usage", "unknown event kind "
+				    "'%.*s'; kinds are %s",
+				    (int)strcspn(bad, ","), bad,
+				    events_kinds_list());
+				return;
+			}
+		} else if (strcmp(key, "account") == 0) {
+			account = value;
+		} else {
+			cmd_reply_err(r, "usage", "unknown filter '%.32s'; "
+			    "filters are kind= and account=", key);
+			return;
+		}
+	}
+	cmd_reply_ok(r, "subscribed");
+	r->subscribe = true;
+	r->sub_kinds = kinds;
+	r->sub_account = account;
+}
+
+static void
+cmd_quit(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	cmd_reply_ok(r, "bye");
+	r->close_after = true;
+}
+
+static const struct cmd_entry sys_entries[] = {
+	{ "help", 0, 1, CMD_READ, "[COMMAND]",
+	    "list the commands, or describe one", cmd_help_fn },
+	{ "version", 0, 0, CMD_READ, "",
+	    "versions of sipxd, the protocol and the libraries", cmd_version },
+	{ "status", 0, 0, CMD_READ, "",
+	    "uptime, pid, config file and counts of what sipxd holds",
+	    cmd_status },
+	{ "accounts", 0, 0, CMD_READ, "",
+	    "configured accounts with their registration state",
+	    cmd_accounts },
+	{ "reload", 0, 0, CMD_WRITE, "",
+	    "re-read the config file; a bad file keeps the running config",
+	    cmd_reload },
+	{ "log", 1, 2, CMD_READ, "level [LEVEL]",
+	    "show or set the log level (error|warning|notice|info|debug)",
+	    cmd_log },
+	{ "events", 0, 2, CMD_READ, "[kind=K[,K...]] [account=NAME] | off",
+	    "follow events: a snapshot of the state, then live changes",
+	    cmd_events },
+	{ "quit", 0, 0, CMD_READ, "", "close this connection", cmd_quit },
+};
+
+const struct cmd_table cmd_sys_table = {
+	sys_entries, sizeof(sys_entries) / sizeof(sys_entries[0])
+};
+
+static void
+cmd_help_fn(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	cmd_help(&cmd_sys_table, argc > 1 ? argv[1] : NULL, r);
+}

@@ -1,0 +1,473 @@
+/*
+ * sipxd: start-up, signals, reload, graceful stop.  Wiring only: every
+ * behaviour lives in a module; this file decides the order in which they
+ * start and stop and what a reload hands to each.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "base/xalloc.h"
+#include "ua/account.h"
+#include "ua/events.h"
+#include "cmd_sys.h"
+#include "config.h"
+#include "control.h"
+#include "daemon.h"
+#include "notify.h"
+
+#define STOP_DEADLINE_SEC	10
+
+struct stop_hook {
+	daemon_stop_fn	*fn;
+	void		*arg;
+};
+
+static struct {
+	struct event_base	*base;
+	struct sipxd_config	*cfg;
+	struct account_set	 accounts;
+	struct control		*ctl;
+	enum daemon_state	 state;
+	uint64_t		 started_us;
+	bool			 debug;		/* -d: debug wins over config */
+	struct event		*ev_signals[4];
+	struct event		*ev_watchdog;
+	struct event		*ev_deadline;
+	struct stop_hook	*hooks;
+	size_t			 nhooks;
+	int			 holds;
+} d;
+
+const char *
+daemon_state_name(enum daemon_state s)
+{
+	switch (s) {
+	case DAEMON_STARTING: return "starting";
+	case DAEMON_RUNNING: return "running";
+	case DAEMON_RELOADING: return "reloading";
+	case DAEMON_STOPPING: return "stopping";
+	}
+	return "?";
+}
+
+enum daemon_state
+daemon_state(void)
+{
+	return d.state;
+}
+
+const struct sipxd_config *
+daemon_config(void)
+{
+	return d.cfg;
+}
+
+const struct account_set *
+daemon_accounts(void)
+{
+	return &d.accounts;
+}
+
+uint64_t
+daemon_uptime_ms(void)
+{
+	return (time_mono_us() - d.started_us) / 1000;
+}
+
+size_t
+daemon_control_clients(void)
+{
+	return d.ctl != NULL ? control_client_count(d.ctl) : 0;
+}
+
+static void
+daemon_set_state(enum daemon_state s)
+{
+	char pid[24];
+
+	if (d.state == s)
+		return;
+	d.state = s;
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	events_publish("daemon.state", NULL, "state", daemon_state_name(s),
+	    "pid", pid, "version", PACKAGE_VERSION, NULL);
+}
+
+static void
+daemon_snapshot(struct events_sub *sub, void *arg)
+{
+	char pid[24];
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	events_emit_to(sub, "daemon.state", NULL, "state",
+	    daemon_state_name(d.state), "pid", pid, "version",
+	    PACKAGE_VERSION, NULL);
+}
+
+static void
+daemon_update_status(void)
+{
+	notify_status("%s: %zu accounts, %zu registered, %zu control "
+	    "clients", daemon_state_name(d.state), d.accounts.n,
+	    account_set_registered(&d.accounts), daemon_control_clients());
+}
+
+void
+daemon_set_log_level(enum log_level level)
+{
+	if (level == log_get_level())
+		return;
+	log_set_level(level);
+	log_notice("log level is now %s", log_level_name(level));
+	events_publish("daemon.log-level", NULL, "level",
+	    log_level_name(level), NULL);
+}
+
+static void
+daemon_apply_policy(const struct sipxd_config *cfg)
+{
+	struct control_policy p = {
+		cfg->control.max_clients, cfg->control.output_limit,
+		cfg->control.allow_uids, cfg->control.nallow_uids,
+		cfg->control.allow_gids, cfg->control.nallow_gids,
+	};
+
+	control_set_policy(d.ctl, &p);
+}
+
+static bool
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* Settings only a restart can change: say so rather than pretend. */
+static void
+daemon_warn_restart_needed(const struct sipxd_config *old,
+    const struct sipxd_config *new)
+{
+	bool listen_changed = old->nlisten != new->nlisten;
+
+	for (size_t i = 0; !listen_changed && i < old->nlisten; i++)
+		if (old->listen[i].transport != new->listen[i].transport ||
+		    str_differs(old->listen[i].address,
+		    new->listen[i].address))
+			listen_changed = true;
+	if (listen_changed)
+		log_warnx("reload: sipxd.listen changed; restart sipxd to "
+		    "apply it");
+	if (str_differs(old->control.path, new->control.path) ||
+	    str_differs(old->control.readonly_path,
+	    new->control.readonly_path) ||
+	    old->control.mode != new->control.mode ||
+	    old->control.readonly_mode != new->control.readonly_mode ||
+	    str_differs(old->control.group, new->control.group))
+		log_warnx("reload: control socket path, mode or group "
+		    "changed; restart sipxd to apply it");
+}
+
+static void
+log_config_msgs(const struct config_msgs *msgs)
+{
+	for (size_t i = 0; i < msgs->nwarnings; i++)
+		log_warnx("%s", msgs->warnings[i]);
+	for (size_t i = 0; i < msgs->nerrors; i++)
+		log_error("%s", msgs->errors[i]);
+}
+
+int
+daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
+{
+	struct sipxd_config *cfg;
+	struct account_cfg **accounts;
+	char counts[4][24];
+	size_t n;
+
+	notify_reloading();
+	daemon_set_state(DAEMON_RELOADING);
+	log_info("reloading %s", d.cfg->file);
+	if (config_load(d.cfg->file, &cfg, msgs) != 0) {
+		log_config_msgs(msgs);
+		log_error("reload: %s has %zu error%s; keeping the running "
+		    "config", d.cfg->file, msgs->nerrors,
+		    msgs->nerrors == 1 ? "" : "s");
+		events_publish("config.reload-failed", NULL, "file",
+		    d.cfg->file, "error", msgs->errors[0], NULL);
+		daemon_set_state(DAEMON_RUNNING);
+		notify_ready();
+		daemon_update_status();
+		return EINVAL;
+	}
+	log_config_msgs(msgs);
+	daemon_warn_restart_needed(d.cfg, cfg);
+	if (!d.debug)
+		daemon_set_log_level(cfg->log_level);
+	daemon_apply_policy(cfg);
+	accounts = config_take_accounts(cfg, &n);
+	account_set_apply(&d.accounts, accounts, n, false, diff);
+	config_free(d.cfg);
+	d.cfg = cfg;
+
+	log_notice("reloaded %s: %zu accounts added, %zu removed, %zu "
+	    "changed, %zu unchanged", cfg->file, diff->added, diff->removed,
+	    diff->changed, diff->unchanged);
+	snprintf(counts[0], sizeof(counts[0]), "%zu", diff->added);
+	snprintf(counts[1], sizeof(counts[1]), "%zu", diff->removed);
+	snprintf(counts[2], sizeof(counts[2]), "%zu", diff->changed);
+	snprintf(counts[3], sizeof(counts[3]), "%zu", diff->unchanged);
+	events_publish("config.reloaded", NULL, "file", cfg->file,
+	    "added", counts[0], "removed", counts[1], "changed", counts[2],
+	    "unchanged", counts[3], NULL);
+	daemon_set_state(DAEMON_RUNNING);
+	notify_ready();
+	daemon_update_status();
+	return 0;
+}
+
+/* ---- stop ------------------------------------------------------------- */
+
+void
+daemon_on_stop(daemon_stop_fn *fn, void *arg)
+{
+	d.hooks = xreallocarray(d.hooks, d.nhooks + 1, sizeof(*d.hooks));
+	d.hooks[d.nhooks].fn = fn;
+	d.hooks[d.nhooks].arg = arg;
+	d.nhooks++;
+}
+
+void
+daemon_stop_hold(void)
+{
+	d.holds++;
+}
+
+void
+daemon_stop_release(void)
+{
+	if (d.holds > 0 && --d.holds == 0 && d.state == DAEMON_STOPPING)
+		event_base_loopexit(d.base, NULL);
+}
+
+static void
+daemon_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warnx("stop: %d task%s still running after %d s; stopping "
+	    "anyway", d.holds, d.holds == 1 ? "" : "s", STOP_DEADLINE_SEC);
+	event_base_loopexit(d.base, NULL);
+}
+
+static void
+daemon_stop(const char *why)
+{
+	struct timeval deadline = { STOP_DEADLINE_SEC, 0 };
+
+	if (d.state == DAEMON_STOPPING)
+		return;
+	log_notice("stopping (%s)", why);
+	notify_stopping();
+	daemon_set_state(DAEMON_STOPPING);
+	/* No new clients; connected ones still see the stop happen. */
+	control_close_listeners(d.ctl);
+	for (size_t i = 0; i < d.nhooks; i++)
+		d.hooks[i].fn(d.hooks[i].arg);
+	if (d.holds == 0) {
+		event_base_loopexit(d.base, NULL);
+		return;
+	}
+	d.ev_deadline = evtimer_new(d.base, daemon_deadline_cb, NULL);
+	evtimer_add(d.ev_deadline, &deadline);
+}
+
+static void
+daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct config_msgs msgs = { 0 };
+	struct account_diff diff;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		daemon_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	case SIGHUP:
+		if (d.state == DAEMON_RUNNING)
+			daemon_reload(&msgs, &diff);
+		config_msgs_free(&msgs);
+		break;
+	}
+}
+
+static void
+daemon_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	notify_watchdog();
+}
+
+/* ---- start-up --------------------------------------------------------- */
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: sipxd [-c FILE] [-t] [-d] [-V] [-h]\n"
+	    "  -c FILE  config file (default %s)\n"
+	    "  -t       check the config file and exit\n"
+	    "  -d       log at debug level\n"
+	    "  -V       print the version and exit\n"
+	    "  -h       print this help and exit\n", CONFIG_DEFAULT_FILE);
+}
+
+static int
+check_only(const char *path)
+{
+	struct sipxd_config *cfg;
+	struct config_msgs msgs = { 0 };
+	int rc = config_load(path, &cfg, &msgs);
+
+	for (size_t i = 0; i < msgs.nwarnings; i++)
+		fprintf(stderr, "%s: warning\n", msgs.warnings[i]);
+	for (size_t i = 0; i < msgs.nerrors; i++)
+		fprintf(stderr, "%s\n", msgs.errors[i]);
+	if (rc == 0)
+		printf("%s: ok (%zu account%s)\n", path, cfg->naccounts,
+		    cfg->naccounts == 1 ? "" : "s");
+	config_msgs_free(&msgs);
+	config_free(cfg);
+	return rc == 0 ? 0 : 1;
+}
+
+static void
+daemon_open_control(void)
+{
+	const struct control_cfg *c = &d.cfg->control;
+	gid_t gid = c->group != NULL ? c->gid : (gid_t)-1;
+	char err[256];
+
+	d.ctl = control_new(d.base, &cmd_sys_table);
+	daemon_apply_policy(d.cfg);
+	notify_collect_fds();
+	if (control_listen(d.ctl, c->path, c->mode, gid, false,
+	    notify_take_fd(c->path), err, sizeof(err)) == -1)
+		fatalx("control socket: %s", err);
+	if (c->readonly_path != NULL &&
+	    control_listen(d.ctl, c->readonly_path, c->readonly_mode, gid,
+	    true, notify_take_fd(c->readonly_path), err, sizeof(err)) == -1)
+		fatalx("read-only control socket: %s", err);
+	notify_close_untaken();
+}
+
+static void
+daemon_start_watchdog(void)
+{
+	uint64_t usec = notify_watchdog_usec();
+	struct timeval tv;
+
+	if (usec == 0)
+		return;
+	/* Ping at half the interval: one late loop turn is not a death. */
+	usec /= 2;
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	d.ev_watchdog = event_new(d.base, -1, EV_PERSIST, daemon_watchdog_cb,
+	    NULL);
+	event_add(d.ev_watchdog, &tv);
+	log_info("watchdog: pinging systemd every %llu ms",
+	    (unsigned long long)(usec / 1000));
+}
+
+int
+main(int argc, char **argv)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	const char *path = CONFIG_DEFAULT_FILE;
+	struct config_msgs msgs = { 0 };
+	struct account_cfg **accounts;
+	struct account_diff diff;
+	bool check = false;
+	size_t n;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:tdVh")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 't': check = true; break;
+		case 'd': d.debug = true; break;
+		case 'V': printf("sipxd %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "sipxd: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+	if (check)
+		return check_only(path);
+
+	log_init("sipxd");
+	d.started_us = time_mono_us();
+	d.state = DAEMON_STARTING;
+	if (config_load(path, &d.cfg, &msgs) != 0) {
+		log_config_msgs(&msgs);
+		fatalx("%s: %zu error%s; not starting", path, msgs.nerrors,
+		    msgs.nerrors == 1 ? "" : "s");
+	}
+	log_config_msgs(&msgs);
+	config_msgs_free(&msgs);
+	log_set_level(d.debug ? LOG_LEVEL_DEBUG : d.cfg->log_level);
+
+	/* A client vanishing mid-write must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	d.base = event_base_new();
+	if (d.base == NULL)
+		fatalx("cannot create the event loop");
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		d.ev_signals[i] = evsignal_new(d.base, sigs[i],
+		    daemon_signal_cb, NULL);
+		evsignal_add(d.ev_signals[i], NULL);
+	}
+
+	account_set_init(&d.accounts);
+	accounts = config_take_accounts(d.cfg, &n);
+	account_set_apply(&d.accounts, accounts, n, true, &diff);
+	events_add_snapshot(daemon_snapshot, NULL);
+	account_set_publish_snapshots(&d.accounts);
+
+	daemon_open_control();
+	daemon_start_watchdog();
+	daemon_set_state(DAEMON_RUNNING);
+	log_notice("sipxd %s started (pid %ld, config %s, %zu account%s)",
+	    PACKAGE_VERSION, (long)getpid(), path, d.accounts.n,
+	    d.accounts.n == 1 ? "" : "s");
+	notify_ready();
+	daemon_update_status();
+
+	event_base_dispatch(d.base);
+
+	control_free(d.ctl);
+	events_shutdown();
+	account_set_clear(&d.accounts);
+	config_free(d.cfg);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_free(d.ev_signals[i]);
+	if (d.ev_watchdog != NULL)
+		event_free(d.ev_watchdog);
+	if (d.ev_deadline != NULL)
+		event_free(d.ev_deadline);
+	free(d.hooks);
+	event_base_free(d.base);
+	log_notice("stopped");
+	return 0;
+}

@@ -1,0 +1,299 @@
+/*
+ * Account set and reload diff (see account.h).  Owns struct account and
+ * its config; registration behaviour (issue: registration client) will
+ * hang off struct account and react to the diff applied here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "events.h"
+#include "account.h"
+
+static const char *const reg_state_names[] = {
+	[REG_STATE_DISABLED] = "disabled",
+	[REG_STATE_UNREGISTERED] = "unregistered",
+	[REG_STATE_REGISTERING] = "registering",
+	[REG_STATE_REGISTERED] = "registered",
+	[REG_STATE_RETRY_WAIT] = "retry-wait",
+	[REG_STATE_FAILED] = "failed",
+	[REG_STATE_UNREGISTERING] = "unregistering",
+};
+
+const char *
+reg_state_name(enum reg_state s)
+{
+	return reg_state_names[s];
+}
+
+const char *
+account_transport_name(enum account_transport t)
+{
+	switch (t) {
+	case ACCOUNT_TRANSPORT_UDP: return "udp";
+	case ACCOUNT_TRANSPORT_TCP: return "tcp";
+	case ACCOUNT_TRANSPORT_TLS: return "tls";
+	}
+	return "?";
+}
+
+const char *
+account_incoming_name(enum account_incoming i)
+{
+	switch (i) {
+	case ACCOUNT_INCOMING_ANSWER: return "answer";
+	case ACCOUNT_INCOMING_RING: return "ring";
+	case ACCOUNT_INCOMING_REJECT: return "reject";
+	}
+	return "?";
+}
+
+const char *
+account_change_name(enum account_change c)
+{
+	switch (c) {
+	case ACCOUNT_UNCHANGED: return "unchanged";
+	case ACCOUNT_ADDED: return "added";
+	case ACCOUNT_CHANGED: return "changed";
+	}
+	return "?";
+}
+
+void
+account_cfg_free(struct account_cfg *c)
+{
+	if (c == NULL)
+		return;
+	free(c->name);
+	free(c->display_name);
+	free(c->aor);
+	free(c->auth_user);
+	if (c->password != NULL) {
+		explicit_bzero(c->password, strlen(c->password));
+		free(c->password);
+	}
+	if (c->ha1 != NULL) {
+		explicit_bzero(c->ha1, strlen(c->ha1));
+		free(c->ha1);
+	}
+	free(c->registrar);
+	free(c->outbound_proxy);
+	for (size_t i = 0; i < c->ncodecs; i++)
+		free(c->codecs[i]);
+	free(c->codecs);
+	free(c);
+}
+
+static bool
+str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* The config line is where a setting lives, not a setting: ignored. */
+bool
+account_cfg_equal(const struct account_cfg *a, const struct account_cfg *b)
+{
+	if (!str_equal(a->name, b->name) ||
+	    !str_equal(a->display_name, b->display_name) ||
+	    !str_equal(a->aor, b->aor) ||
+	    !str_equal(a->auth_user, b->auth_user) ||
+	    !str_equal(a->password, b->password) ||
+	    !str_equal(a->ha1, b->ha1) ||
+	    !str_equal(a->registrar, b->registrar) ||
+	    !str_equal(a->outbound_proxy, b->outbound_proxy) ||
+	    a->transport != b->transport || a->register_on != b->register_on ||
+	    a->expires != b->expires || a->retry_base != b->retry_base ||
+	    a->retry_max != b->retry_max || a->retry_fatal != b->retry_fatal ||
+	    a->incoming != b->incoming || a->ncodecs != b->ncodecs)
+		return false;
+	for (size_t i = 0; i < a->ncodecs; i++)
+		if (strcmp(a->codecs[i], b->codecs[i]) != 0)
+			return false;
+	return true;
+}
+
+void
+account_set_init(struct account_set *set)
+{
+	set->items = NULL;
+	set->n = 0;
+}
+
+static void
+account_free(struct account *a)
+{
+	account_cfg_free(a->cfg);
+	free(a);
+}
+
+static int
+account_cmp_name(const void *x, const void *y)
+{
+	const struct account *a = *(struct account *const *)x;
+	const struct account *b = *(struct account *const *)y;
+
+	return strcmp(a->cfg->name, b->cfg->name);
+}
+
+static int
+account_key_cmp(const void *key, const void *elem)
+{
+	const struct account *a = *(struct account *const *)elem;
+
+	return strcmp(key, a->cfg->name);
+}
+
+static enum reg_state
+account_initial_state(const struct account_cfg *cfg)
+{
+	return cfg->register_on ? REG_STATE_UNREGISTERED : REG_STATE_DISABLED;
+}
+
+static void
+account_publish(const char *type, const struct account *a)
+{
+	events_publish(type, a->cfg->name, "aor", a->cfg->aor, NULL);
+}
+
+static void
+account_publish_state(const struct account *a)
+{
+	events_publish("account.state", a->cfg->name,
+	    "state", reg_state_name(a->reg_state), "aor", a->cfg->aor, NULL);
+}
+
+void
+account_set_apply(struct account_set *set, struct account_cfg **cfgs,
+    size_t n, bool quiet, struct account_diff *out)
+{
+	struct account **sorted, **items, **hit;
+	bool *kept;
+
+	memset(out, 0, sizeof(*out));
+	/* Old accounts sorted by name: O(n log n) for 100k accounts. */
+	sorted = xreallocarray(NULL, set->n, sizeof(*sorted));
+	if (set->n > 0)
+		memcpy(sorted, set->items, set->n * sizeof(*sorted));
+	qsort(sorted, set->n, sizeof(*sorted), account_cmp_name);
+	kept = xcalloc(set->n ? set->n : 1, sizeof(*kept));
+	items = xreallocarray(NULL, n, sizeof(*items));
+
+	for (size_t i = 0; i < n; i++) {
+		struct account *a;
+
+		hit = bsearch(cfgs[i]->name, sorted, set->n, sizeof(*sorted),
+		    account_key_cmp);
+		if (hit == NULL) {
+			a = xcalloc(1, sizeof(*a));
+			a->cfg = cfgs[i];
+			a->change = ACCOUNT_ADDED;
+			a->reg_state = account_initial_state(a->cfg);
+			out->added++;
+		} else {
+			a = *hit;
+			kept[hit - sorted] = true;
+			if (account_cfg_equal(a->cfg, cfgs[i])) {
+				account_cfg_free(cfgs[i]);
+				a->change = ACCOUNT_UNCHANGED;
+				out->unchanged++;
+			} else {
+				account_cfg_free(a->cfg);
+				a->cfg = cfgs[i];
+				a->change = ACCOUNT_CHANGED;
+				out->changed++;
+			}
+		}
+		items[i] = a;
+	}
+	free(cfgs);
+
+	for (size_t i = 0; i < set->n; i++) {
+		if (kept[i])
+			continue;
+		out->removed++;
+		if (!quiet)
+			account_publish("account.removed", sorted[i]);
+		account_free(sorted[i]);
+	}
+	free(kept);
+	free(sorted);
+	free(set->items);
+	set->items = items;
+	set->n = n;
+
+	for (size_t i = 0; i < n; i++) {
+		struct account *a = items[i];
+		enum reg_state want = account_initial_state(a->cfg);
+
+		if (quiet) {
+			/* Start-up: nothing was there before, all is new. */
+			a->change = ACCOUNT_UNCHANGED;
+			continue;
+		}
+		if (a->change == ACCOUNT_ADDED) {
+			account_publish("account.added", a);
+			account_publish_state(a);
+		} else if (a->change == ACCOUNT_CHANGED) {
+			account_publish("account.changed", a);
+			/* register on/off may have flipped */
+			if ((a->reg_state == REG_STATE_DISABLED) !=
+			    (want == REG_STATE_DISABLED)) {
+				a->reg_state = want;
+				account_publish_state(a);
+			}
+		}
+	}
+}
+
+struct account *
+account_set_find(const struct account_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->items[i]->cfg->name, name) == 0)
+			return set->items[i];
+	return NULL;
+}
+
+size_t
+account_set_registered(const struct account_set *set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->items[i]->reg_state == REG_STATE_REGISTERED)
+			n++;
+	return n;
+}
+
+void
+account_set_clear(struct account_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		account_free(set->items[i]);
+	free(set->items);
+	set->items = NULL;
+	set->n = 0;
+}
+
+static void
+account_snapshot(struct events_sub *sub, void *arg)
+{
+	const struct account_set *set = arg;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct account *a = set->items[i];
+
+		events_emit_to(sub, "account.state", a->cfg->name,
+		    "state", reg_state_name(a->reg_state),
+		    "aor", a->cfg->aor, NULL);
+	}
+}
+
+void
+account_set_publish_snapshots(struct account_set *set)
+{
+	events_add_snapshot(account_snapshot, set);
+}

@@ -1,0 +1,105 @@
+/*
+ * Accounts: the identities sipxd acts for, built from the config.  This
+ * module owns the set of live accounts and applies a new configuration
+ * to it as a diff (added, removed, changed, unchanged), so that a reload
+ * never disturbs an account whose settings did not change.
+ */
+#ifndef SIPX_UA_ACCOUNT_H
+#define SIPX_UA_ACCOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum account_transport {
+	ACCOUNT_TRANSPORT_UDP,
+	ACCOUNT_TRANSPORT_TCP,
+	ACCOUNT_TRANSPORT_TLS,
+};
+
+enum account_incoming {
+	ACCOUNT_INCOMING_ANSWER,
+	ACCOUNT_INCOMING_RING,
+	ACCOUNT_INCOMING_REJECT,
+};
+
+/* Registration states as the control protocol names them (DESIGN.md). */
+enum reg_state {
+	REG_STATE_DISABLED,
+	REG_STATE_UNREGISTERED,
+	REG_STATE_REGISTERING,
+	REG_STATE_REGISTERED,
+	REG_STATE_RETRY_WAIT,
+	REG_STATE_FAILED,
+	REG_STATE_UNREGISTERING,
+};
+
+enum account_change {
+	ACCOUNT_UNCHANGED,
+	ACCOUNT_ADDED,
+	ACCOUNT_CHANGED,
+};
+
+/* One account's settings, exactly as validated from the config. */
+struct account_cfg {
+	char			*name;
+	char			*display_name;		/* may be NULL */
+	char			*aor;
+	char			*auth_user;		/* defaulted from aor */
+	char			*password;		/* NULL if ha1 */
+	char			*ha1;			/* NULL if password */
+	char			*registrar;		/* defaulted from aor */
+	char			*outbound_proxy;	/* may be NULL */
+	enum account_transport	 transport;
+	bool			 register_on;
+	int			 expires;		/* seconds */
+	int			 retry_base;		/* seconds */
+	int			 retry_max;
+	int			 retry_fatal;
+	enum account_incoming	 incoming;
+	char			**codecs;
+	size_t			 ncodecs;
+	int			 line;			/* in the config file */
+};
+
+struct account {
+	struct account_cfg	*cfg;
+	enum account_change	 change;	/* what the last apply did */
+	enum reg_state		 reg_state;
+};
+
+struct account_set {
+	struct account	**items;	/* config order */
+	size_t		  n;
+};
+
+struct account_diff {
+	size_t	added, removed, changed, unchanged;
+};
+
+const char	*reg_state_name(enum reg_state);
+const char	*account_transport_name(enum account_transport);
+const char	*account_incoming_name(enum account_incoming);
+const char	*account_change_name(enum account_change);
+
+void	account_cfg_free(struct account_cfg *);
+bool	account_cfg_equal(const struct account_cfg *,
+	    const struct account_cfg *);
+
+void	account_set_init(struct account_set *);
+/*
+ * Replaces the set's accounts with cfgs[0..n) (taking ownership of every
+ * cfg and of the array), keeping the account objects whose name and
+ * settings are unchanged, and publishes account.added/removed/changed
+ * events unless quiet is set (start-up).
+ */
+void	account_set_apply(struct account_set *, struct account_cfg **cfgs,
+	    size_t n, bool quiet, struct account_diff *out);
+struct account *account_set_find(const struct account_set *,
+	    const char *name);
+/* Counts accounts in state REGISTERED. */
+size_t	account_set_registered(const struct account_set *);
+void	account_set_clear(struct account_set *);
+/* Registers the set as an events snapshot source (account.state). */
+void	account_set_publish_snapshots(struct account_set *);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * Event bus (see events.h).  Owns the subscriber list, the sequence
+ * counter and the event line format; it owns none of the state that the
+ * events describe.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "base/queue.h"
+
+#include "base/strbuf.h"
+#include "base/timeutil.h"
+#include "base/xalloc.h"
+#include "proto/ctl_line.h"
+#include "events.h"
+
+struct events_sub {
+	TAILQ_ENTRY(events_sub)	 entry;
+	unsigned		 kinds;
+	char			*account;	/* NULL: all */
+	events_deliver_fn	*deliver;
+	void			*arg;
+};
+
+struct events_source {
+	TAILQ_ENTRY(events_source) entry;
+	events_snapshot_fn	*fn;
+	void			*arg;
+};
+
+static TAILQ_HEAD(, events_sub) events_subs =
+    TAILQ_HEAD_INITIALIZER(events_subs);
+static TAILQ_HEAD(, events_source) events_sources =
+    TAILQ_HEAD_INITIALIZER(events_sources);
+static uint64_t events_seq;
+static size_t events_nsubs;
+static struct strbuf events_line = STRBUF_INIT;
+
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+} events_kinds[] = {
+	{ "daemon", EVENTS_KIND_DAEMON },
+	{ "config", EVENTS_KIND_CONFIG },
+	{ "account", EVENTS_KIND_ACCOUNT },
+	{ "reg", EVENTS_KIND_REG },
+	{ "call", EVENTS_KIND_CALL },
+	{ "message", EVENTS_KIND_MESSAGE },
+};
+
+const char *
+events_kinds_list(void)
+{
+	return "daemon, config, account, reg, call, message";
+}
+
+static unsigned
+events_kind_lookup(const char *name, size_t n)
+{
+	for (size_t i = 0; i < sizeof(events_kinds) / sizeof(events_kinds[0]);
+	    i++)
+		if (strlen(events_kinds[i].name) == n &&
+		    memcmp(events_kinds[i].name, name, n) == 0)
+			return events_kinds[i].bit;
+	return 0;
+}
+
+int
+events_kinds_parse(const char *list, unsigned *mask, const char **bad)
+{
+	const char *p = list;
+
+	*mask = 0;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		unsigned bit = events_kind_lookup(p, n);
+
+		if (bit == 0) {
+			*bad = p;
+			return -1;
+		}
+		*mask |= bit;
+		if (p[n] == '\0')
+			return 0;
+		p += n + 1;
+	}
+}
+
+/* The kind of a type is its part before the first '.'. */
+static unsigned
+events_type_kind(const char *type)
+{
+	return events_kind_lookup(type, strcspn(type, "."));
+}
+
+static bool
+events_matches(const struct events_sub *sub, unsigned kind,
+    const char *account)
+{
+	if ((sub->kinds & kind) == 0)
+		return false;
+	if (sub->account != NULL &&
+	    (account == NULL || strcmp(sub->account, account) != 0))
+		return false;
+	return true;
+}
+
+static void
+events_format(struct strbuf *sb, const char *type, uint64_t seq,
+    const char *account, va_list ap)
+{
+	const char *key, *value;
+
+	strbuf_reset(sb);
+	strbuf_addf(sb, "EVENT %s seq=%llu time=%.3f", type,
+	    (unsigned long long)seq, time_real());
+	if (account != NULL)
+		ctl_append_kv(sb, "account", account);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		ctl_append_kv(sb, key, value != NULL ? value : "");
+	}
+	strbuf_addc(sb, '\n');
+}
+
+void
+events_publish(const char *type, const char *account, ...)
+{
+	struct events_sub *sub, *next;
+	unsigned kind = events_type_kind(type);
+	bool formatted = false;
+	va_list ap;
+
+	events_seq++;
+	/* A deliver callback may unsubscribe (cut off a slow client). */
+	TAILQ_FOREACH_SAFE(sub, &events_subs, entry, next) {
+		if (!events_matches(sub, kind, account))
+			continue;
+		if (!formatted) {
+			va_start(ap, account);
+			events_format(&events_line, type, events_seq, account,
+			    ap);
+			va_end(ap);
+			formatted = true;
+		}
+		sub->deliver(events_line.p, events_line.n, sub->arg);
+	}
+}
+
+void
+events_emit_to(struct events_sub *sub, const char *type, const char *account,
+    ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	if (!events_matches(sub, events_type_kind(type), account))
+		return;
+	va_start(ap, account);
+	events_format(&sb, type, events_seq, account, ap);
+	va_end(ap);
+	sub->deliver(sb.p, sb.n, sub->arg);
+	strbuf_free(&sb);
+}
+
+void
+events_add_snapshot(events_snapshot_fn *fn, void *arg)
+{
+	struct events_source *src = xcalloc(1, sizeof(*src));
+
+	src->fn = fn;
+	src->arg = arg;
+	TAILQ_INSERT_TAIL(&events_sources, src, entry);
+}
+
+void
+events_remove_snapshot(events_snapshot_fn *fn, void *arg)
+{
+	struct events_source *src;
+
+	TAILQ_FOREACH(src, &events_sources, entry) {
+		if (src->fn == fn && src->arg == arg) {
+			TAILQ_REMOVE(&events_sources, src, entry);
+			free(src);
+			return;
+		}
+	}
+}
+
+struct events_sub *
+events_subscribe(unsigned kinds, const char *account,
+    events_deliver_fn *deliver, void *arg)
+{
+	struct events_sub *sub = xcalloc(1, sizeof(*sub));
+	struct events_source *src;
+	char line[64];
+	int n;
+
+	sub->kinds = kinds;
+	sub->account = account != NULL ? xstrdup(account) : NULL;
+	sub->deliver = deliver;
+	sub->arg = arg;
+	TAILQ_FOREACH(src, &events_sources, entry)
+		src->fn(sub, src->arg);
+	n = snprintf(line, sizeof(line), "EVENT sync seq=%llu time=%.3f\n",
+	    (unsigned long long)events_seq, time_real());
+	deliver(line, (size_t)n, arg);
+	TAILQ_INSERT_TAIL(&events_subs, sub, entry);
+	events_nsubs++;
+	return sub;
+}
+
+void
+events_unsubscribe(struct events_sub *sub)
+{
+	if (sub == NULL)
+		return;
+	TAILQ_REMOVE(&events_subs, sub, entry);
+	events_nsubs--;
+	free(sub->account);
+	free(sub);
+}
+
+uint64_t
+events_last_seq(void)
+{
+	return events_seq;
+}
+
+size_t
+events_subscriber_count(void)
+{
+	return events_nsubs;
+}
+
+void
+events_shutdown(void)
+{
+	struct events_source *src;
+
+	while (!TAILQ_EMPTY(&events_subs))
+		events_unsubscribe(TAILQ_FIRST(&events_subs));
+	while ((src = TAILQ_FIRST(&events_sources)) != NULL) {
+		TAILQ_REMOVE(&events_sources, src, entry);
+		free(src);
+	}
+	strbuf_free(&events_line);
+}

@@ -1,0 +1,67 @@
+/*
+ * The in-process event bus.  Publishers describe a state change once
+ * (type, account, key/value fields); the bus numbers it, formats it as the
+ * control protocol's event line, and hands that line to every subscriber
+ * whose filter matches.  Publishers never know who listens.
+ *
+ * A new subscriber first receives a snapshot of the current state: every
+ * module that owns state registers a snapshot function, which re-emits
+ * that state to the new subscriber alone.  Then an "EVENT sync" line.
+ */
+#ifndef SIPX_UA_EVENTS_H
+#define SIPX_UA_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Kinds a subscriber can filter on: the part of the type before '.'. */
+enum events_kind {
+	EVENTS_KIND_DAEMON	= 1u << 0,
+	EVENTS_KIND_CONFIG	= 1u << 1,
+	EVENTS_KIND_ACCOUNT	= 1u << 2,
+	EVENTS_KIND_REG		= 1u << 3,
+	EVENTS_KIND_CALL	= 1u << 4,
+	EVENTS_KIND_MESSAGE	= 1u << 5,
+};
+#define EVENTS_KIND_ALL		0x3fu
+
+struct events_sub;
+
+/* Receives one complete line, "\n" included. */
+typedef void events_deliver_fn(const char *line, size_t len, void *arg);
+/* Re-emits the owner's current state to one subscriber. */
+typedef void events_snapshot_fn(struct events_sub *, void *arg);
+
+/*
+ * Parses a comma-separated list of kind names ("daemon,account") into a
+ * mask.  Returns 0, or -1 with *bad pointing at the unknown name's start.
+ */
+int	events_kinds_parse(const char *list, unsigned *mask, const char **bad);
+/* "daemon, config, account, …" for usage messages. */
+const char *events_kinds_list(void);
+
+void	events_add_snapshot(events_snapshot_fn *, void *arg);
+void	events_remove_snapshot(events_snapshot_fn *, void *arg);
+
+/* account == NULL: every account.  Sends the snapshot and sync first. */
+struct events_sub *events_subscribe(unsigned kinds, const char *account,
+	    events_deliver_fn *, void *arg);
+void	events_unsubscribe(struct events_sub *);
+
+/*
+ * Publishes an event.  The variadic part is key, value pairs of strings
+ * ended by NULL; account may be NULL for events about no account (it is
+ * then not a field).  Values are quoted as the protocol requires.
+ */
+void	events_publish(const char *type, const char *account, ...)
+	    __attribute__((sentinel));
+/* Same, for one subscriber only, from inside a snapshot function. */
+void	events_emit_to(struct events_sub *, const char *type,
+	    const char *account, ...) __attribute__((sentinel));
+
+uint64_t events_last_seq(void);
+size_t	events_subscriber_count(void);
+/* Drops every subscriber and snapshot source (at exit). */
+void	events_shutdown(void);
+
+#endif
