@@ -1,0 +1,202 @@
+/*
+ * Command table dispatch: unknown commands, the central arity check, the
+ * read-only check, handler arguments, help generated from the table, and
+ * the reply builder's framing rules.
+ */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/cmd.h"
+
+static int calls;
+static int last_argc;
+static char last_arg1[64];
+
+static void
+h_echo(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	calls++;
+	last_argc = argc;
+	snprintf(last_arg1, sizeof(last_arg1), "%s", argc > 1 ? argv[1] : "");
+	cmd_record_begin(r);
+	cmd_record_kv(r, "argc", argc == 1 ? "1" : "more");
+	cmd_record_kv(r, "first", argc > 1 ? argv[1] : "");
+	cmd_record_end(r);
+}
+
+static void
+h_fail(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	calls++;
+	cmd_reply_err(r, "failed", "line one\nline two");
+}
+
+static const struct cmd_entry entries[] = {
+	{ "echo", 0, 1, CMD_READ, "[WORD]", "echo a word", h_echo },
+	{ "many", 1, -1, CMD_READ, "WORD...", "at least one word", h_echo },
+	{ "write", 0, 0, CMD_WRITE, "", "changes state", h_echo },
+	{ "fail", 0, 0, CMD_READ, "", "always fails", h_fail },
+};
+static const struct cmd_table table = { entries, 4 };
+
+static void
+run(bool readonly, struct cmd_reply *r, int argc, ...)
+{
+	char *argv[16];
+	struct cmd_ctx ctx = { readonly, NULL, NULL };
+	va_list ap;
+
+	va_start(ap, argc);
+	for (int i = 0; i < argc; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	argv[argc] = NULL;
+	cmd_reply_reset(r);
+	cmd_dispatch(&table, &ctx, argc, argv, r);
+}
+
+static struct cmd_reply r;
+
+static void
+setup(void)
+{
+	calls = 0;
+	cmd_reply_init(&r);
+}
+
+static void
+teardown(void)
+{
+	cmd_reply_free(&r);
+}
+
+START_TEST(test_unknown)
+{
+	run(false, &r, 1, "frobnicate");
+	ck_assert(!r.ok);
+	ck_assert_int_eq(calls, 0);
+	ck_assert_str_eq(r.status.p, "ERR unknown-command 'frobnicate' is "
+	    "not a command; 'help' lists them");
+	/* names are case-sensitive */
+	run(false, &r, 1, "ECHO");
+	ck_assert(!r.ok);
+	ck_assert_int_eq(calls, 0);
+}
+END_TEST
+
+START_TEST(test_arity)
+{
+	run(false, &r, 3, "echo", "a", "b");
+	ck_assert(!r.ok);
+	ck_assert_int_eq(calls, 0);
+	ck_assert_str_eq(r.status.p, "ERR usage usage: echo [WORD]");
+	run(false, &r, 1, "many");
+	ck_assert_str_eq(r.status.p, "ERR usage usage: many WORD...");
+	ck_assert_int_eq(calls, 0);
+	run(false, &r, 6, "many", "1", "2", "3", "4", "5");
+	ck_assert(r.ok);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(last_argc, 6);
+}
+END_TEST
+
+START_TEST(test_handler_args_and_record)
+{
+	run(false, &r, 2, "echo", "hello world");
+	ck_assert(r.ok);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_str_eq(last_arg1, "hello world");
+	ck_assert_str_eq(r.status.p, "OK");
+	ck_assert_str_eq(r.data.p, "argc=more first=\"hello world\"\n");
+}
+END_TEST
+
+START_TEST(test_readonly)
+{
+	run(true, &r, 1, "write");
+	ck_assert(!r.ok);
+	ck_assert_int_eq(calls, 0);
+	ck_assert_ptr_nonnull(strstr(r.status.p, "ERR denied"));
+	run(true, &r, 1, "echo");
+	ck_assert(r.ok);
+	run(false, &r, 1, "write");
+	ck_assert(r.ok);
+	ck_assert_int_eq(calls, 2);
+}
+END_TEST
+
+START_TEST(test_status_one_line)
+{
+	run(false, &r, 1, "fail");
+	ck_assert(!r.ok);
+	ck_assert_str_eq(r.status.p, "ERR failed line one line two");
+}
+END_TEST
+
+START_TEST(test_help_all)
+{
+	cmd_help(&table, NULL, &r);
+	ck_assert(r.ok);
+	ck_assert_str_eq(r.data.p,
+	    "command=echo usage=\"echo [WORD]\" access=read "
+	    "summary=\"echo a word\"\n"
+	    "command=many usage=\"many WORD...\" access=read "
+	    "summary=\"at least one word\"\n"
+	    "command=write usage=write access=write "
+	    "summary=\"changes state\"\n"
+	    "command=fail usage=fail access=read summary=\"always fails\"\n");
+}
+END_TEST
+
+START_TEST(test_help_one)
+{
+	cmd_help(&table, "write", &r);
+	ck_assert_str_eq(r.data.p, "command=write usage=write access=write "
+	    "summary=\"changes state\"\n");
+	cmd_reply_reset(&r);
+	cmd_help(&table, "nope", &r);
+	ck_assert(!r.ok);
+	ck_assert_ptr_nonnull(strstr(r.status.p, "ERR not-found"));
+	ck_assert_uint_eq(r.data.n, 0);
+}
+END_TEST
+
+START_TEST(test_reset_reuses)
+{
+	run(false, &r, 2, "echo", "x");
+	ck_assert_uint_gt(r.data.n, 0);
+	run(false, &r, 1, "fail");
+	ck_assert_uint_eq(r.data.n, 0);
+	run(false, &r, 1, "echo");
+	ck_assert(r.ok);
+	ck_assert_str_eq(r.data.p, "argc=1 first=\"\"\n");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("cmd");
+	TCase *tc = tcase_create("dispatch");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_unknown);
+	tcase_add_test(tc, test_arity);
+	tcase_add_test(tc, test_handler_args_and_record);
+	tcase_add_test(tc, test_readonly);
+	tcase_add_test(tc, test_status_one_line);
+	tcase_add_test(tc, test_help_all);
+	tcase_add_test(tc, test_help_one);
+	tcase_add_test(tc, test_reset_reuses);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
