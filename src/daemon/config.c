@@ -52,7 +52,7 @@ key_path(const config_setting_t *s, struct strbuf *sb)
 	parent = config_setting_parent(s);
 	key_path(parent, sb);
 	if (config_setting_name(s) != NULL) {
-		if (sb->n > 0)
+		if (!config_setting_is_root(parent))
 			strbuf_addc(sb, '.');
 		strbuf_adds(sb, config_setting_name(s));
 	} else {

@@ -625,6 +625,16 @@ control_close_listeners(struct control *ctl)
 }
 
 void
+control_flush_all(struct control *ctl)
+{
+	struct control_client *c;
+
+	TAILQ_FOREACH(c, &ctl->clients, entry)
+		if (!c->dead && evbuffer_get_length(c->out) > 0)
+			evbuffer_write(c->out, c->fd);
+}
+
+void
 control_free(struct control *ctl)
 {
 	struct control_client *c;

@@ -41,6 +41,8 @@ int		 control_listen(struct control *, const char *path,
 		    char *err, size_t errlen);
 /* Stops accepting and removes the socket files sipxd created. */
 void		 control_close_listeners(struct control *);
+/* Writes what each client's socket takes now, without waiting. */
+void		 control_flush_all(struct control *);
 /* Disconnects every client and frees the server. */
 void		 control_free(struct control *);
 size_t		 control_client_count(const struct control *);

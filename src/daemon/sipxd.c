@@ -456,6 +456,8 @@ main(int argc, char **argv)
 
 	event_base_dispatch(d.base);
 
+	/* Subscribers get to see the stop they are watching. */
+	control_flush_all(d.ctl);
 	control_free(d.ctl);
 	events_shutdown();
 	account_set_clear(&d.accounts);
