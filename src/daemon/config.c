@@ -194,7 +194,8 @@ get_string(struct cfgctx *cx, const config_setting_t *group, const char *name,
 	return v;
 }
 
-static void
+/* False only if the key is present and wrong (already reported). */
+static bool
 get_int(struct cfgctx *cx, const config_setting_t *group, const char *name,
     long long lo, long long hi, int *out)
 {
@@ -202,13 +203,15 @@ get_int(struct cfgctx *cx, const config_setting_t *group, const char *name,
 	long long v;
 
 	if (s == NULL)
-		return;
+		return group == NULL ||
+		    config_setting_get_member(group, name) == NULL;
 	v = config_setting_get_int64(s);
 	if (v < lo || v > hi) {
 		cfg_error(cx, s, "%lld is out of range (%lld..%lld)", v, lo, hi);
-		return;
+		return false;
 	}
 	*out = (int)v;
+	return true;
 }
 
 static void
@@ -307,6 +310,9 @@ parse_hostport(const char *s, bool need_port)
 			port = close + 2;
 		else if (close[1] != '\0')
 			return false;
+	} else if (!need_port && strchr(s, ':') != strrchr(s, ':')) {
+		/* Two colons and no brackets: a bare IPv6 address. */
+		return inet_pton(AF_INET6, s, buf) == 1;
 	} else {
 		const char *colon = strchr(s, ':');
 
@@ -350,7 +356,7 @@ check_sip_uri(const char *uri, bool need_user, char **host)
 	} else if (need_user) {
 		return false;
 	}
-	if (p == end)
+	if (p == end || *p == ':')
 		return false;
 	for (const char *q = uri; *q != '\0'; q++)
 		if ((unsigned char)*q <= ' ')
@@ -482,10 +488,12 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	timers = get_group(cx, g, "timers");
 	if (timers != NULL) {
 		check_known(cx, timers, timers_known);
-		get_int(cx, timers, "t1", 1, 60000, &cfg->t1);
-		get_int(cx, timers, "t2", 1, 600000, &cfg->t2);
+		bool t1_ok = get_int(cx, timers, "t1", 1, 60000, &cfg->t1);
+		bool t2_ok = get_int(cx, timers, "t2", 1, 600000, &cfg->t2);
+
 		get_int(cx, timers, "t4", 1, 600000, &cfg->t4);
-		if (cfg->t2 < cfg->t1)
+		/* Cross-check only values that were themselves valid. */
+		if (t1_ok && t2_ok && cfg->t2 < cfg->t1)
 			cfg_error(cx, timers, "t2 (%d ms) must not be below "
 			    "t1 (%d ms)", cfg->t2, cfg->t1);
 	}
@@ -653,7 +661,8 @@ load_control(struct cfgctx *cx, const config_setting_t *root,
 	load_socket_path(cx, g, "readonly_path", &c->readonly_path);
 	load_mode(cx, g, "readonly_mode", &c->readonly_mode);
 	if (c->readonly_path != NULL && strcmp(c->readonly_path, c->path) == 0)
-		cfg_error(cx, g, "readonly_path is the same as path");
+		cfg_error(cx, config_setting_get_member(g, "readonly_path"),
+		    "the same as path; the read-only socket needs its own");
 	load_id_list(cx, g, "allow_users", true, (void **)&c->allow_uids,
 	    &c->nallow_uids);
 	load_id_list(cx, g, "allow_groups", false, (void **)&c->allow_gids,
@@ -838,10 +847,13 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	retry = get_group(cx, g, "retry");
 	if (retry != NULL) {
 		check_known(cx, retry, retry_known);
-		get_int(cx, retry, "base", 1, 86400, &a->retry_base);
-		get_int(cx, retry, "max", 1, 86400, &a->retry_max);
+		bool base_ok = get_int(cx, retry, "base", 1, 86400,
+		    &a->retry_base);
+		bool max_ok = get_int(cx, retry, "max", 1, 86400,
+		    &a->retry_max);
+
 		get_int(cx, retry, "fatal", 1, 86400, &a->retry_fatal);
-		if (a->retry_max < a->retry_base)
+		if (base_ok && max_ok && a->retry_max < a->retry_base)
 			cfg_error(cx, retry, "max (%d s) must not be below "
 			    "base (%d s)", a->retry_max, a->retry_base);
 	}
@@ -851,14 +863,19 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	return a;
 }
 
+struct name_ref {
+	const char	*name;
+	int		 index;		/* in the accounts list */
+	int		 line;
+};
+
 static int
-cfg_name_cmp(const void *x, const void *y)
+name_ref_cmp(const void *x, const void *y)
 {
-	const struct account_cfg *a = *(struct account_cfg *const *)x;
-	const struct account_cfg *b = *(struct account_cfg *const *)y;
+	const struct name_ref *a = x, *b = y;
 	int c = strcmp(a->name, b->name);
 
-	return c != 0 ? c : a->line - b->line;
+	return c != 0 ? c : a->index - b->index;
 }
 
 static void
@@ -867,8 +884,8 @@ load_accounts(struct cfgctx *cx, const config_setting_t *root,
 {
 	config_setting_t *list = get_typed(cx, root, "accounts",
 	    CONFIG_TYPE_LIST);
-	struct account_cfg **sorted;
-	size_t nsorted = 0;
+	struct name_ref *refs;
+	size_t nrefs = 0;
 	int n;
 
 	if (list == NULL)
@@ -892,31 +909,32 @@ load_accounts(struct cfgctx *cx, const config_setting_t *root,
 		cfg->accounts[cfg->naccounts++] = load_account(cx, g);
 	}
 
-	/* Duplicate names: sort a copy, compare neighbours. */
-	sorted = xcalloc(cfg->naccounts + 1, sizeof(*sorted));
-	for (size_t i = 0; i < cfg->naccounts; i++)
-		if (cfg->accounts[i]->name != NULL)
-			sorted[nsorted++] = cfg->accounts[i];
-	qsort(sorted, nsorted, sizeof(*sorted), cfg_name_cmp);
-	for (size_t i = 1; i < nsorted; i++) {
-		if (strcmp(sorted[i]->name, sorted[i - 1]->name) != 0)
-			continue;
-		for (int j = 0; j < n; j++) {
-			config_setting_t *g = config_setting_get_elem(list,
-			    (unsigned)j);
+	/* Duplicate names: sort references, compare each to its run's first. */
+	refs = xcalloc((size_t)n + 1, sizeof(*refs));
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		const char *name;
 
-			if ((int)config_setting_source_line(g) ==
-			    sorted[i]->line &&
-			    config_setting_type(g) == CONFIG_TYPE_GROUP) {
-				cfg_error(cx, config_setting_get_member(g,
-				    "name"), "duplicate account name '%s' "
-				    "(first defined at line %d)",
-				    sorted[i]->name, sorted[i - 1]->line);
-				break;
-			}
+		if (config_setting_type(g) == CONFIG_TYPE_GROUP &&
+		    config_setting_lookup_string(g, "name", &name)) {
+			refs[nrefs].name = name;
+			refs[nrefs].index = i;
+			refs[nrefs].line = (int)config_setting_source_line(g);
+			nrefs++;
 		}
 	}
-	free(sorted);
+	qsort(refs, nrefs, sizeof(*refs), name_ref_cmp);
+	for (size_t i = 1, first = 0; i < nrefs; i++) {
+		if (strcmp(refs[i].name, refs[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		cfg_error(cx, config_setting_get_member(config_setting_get_elem(
+		    list, (unsigned)refs[i].index), "name"), "duplicate "
+		    "account name '%s' (first defined at line %d)",
+		    refs[i].name, refs[first].line);
+	}
+	free(refs);
 }
 
 /* Secrets readable by other users are a mistake worth saying out loud. */
@@ -942,6 +960,7 @@ config_load(const char *path, struct sipxd_config **out,
 	struct sipxd_config *cfg;
 	struct cfgctx cx = { path, msgs, false };
 	config_t lc;
+	struct stat st;
 	FILE *fp;
 	char *dir, *slash;
 
@@ -953,6 +972,17 @@ config_load(const char *path, struct sipxd_config **out,
 		strbuf_addf(&sb, "%s:0: cannot open: %s", path,
 		    strerror(errno));
 		msgs_push(&msgs->errors, &msgs->nerrors, strbuf_detach(&sb));
+		return EINVAL;
+	}
+	/* libconfig's scanner exits the process on a directory. */
+	if (fstat(fileno(fp), &st) == 0 && !S_ISREG(st.st_mode)) {
+		struct strbuf sb = STRBUF_INIT;
+
+		strbuf_addf(&sb, "%s:0: cannot open: %s", path,
+		    S_ISDIR(st.st_mode) ? "Is a directory" :
+		    "not a regular file");
+		msgs_push(&msgs->errors, &msgs->nerrors, strbuf_detach(&sb));
+		fclose(fp);
 		return EINVAL;
 	}
 	config_init(&lc);
