@@ -179,7 +179,8 @@ print_list(const struct out_record *rec, FILE *out)
 		if (strlen(rec->fields[i].key) > w)
 			w = strlen(rec->fields[i].key);
 	for (size_t i = 0; i < rec->n; i++)
-		fprintf(out, "%-*s  %s\n", (int)w + 1, rec->fields[i].key,
+		fprintf(out, "%s:%*s %s\n", rec->fields[i].key,
+		    (int)(w - strlen(rec->fields[i].key)), "",
 		    rec->fields[i].value);
 }
 
@@ -262,7 +263,7 @@ out_print_reply(const struct out_reply *r, enum out_style style, bool json,
 				    r->records[i].fields[j].value);
 		return 1;
 	}
-	if (r->message[0] != '\0' && (r->nrecords == 0 || style != OUT_TABLE))
+	if (r->message[0] != '\0' && r->nrecords == 0)
 		fprintf(out, "%s\n", r->message);
 	if (r->nrecords == 0)
 		return 0;

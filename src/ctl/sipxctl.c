@@ -115,6 +115,8 @@ conn_readline(struct conn *c, bool stop_on_signal)
 			c->off = 0;
 		}
 		strbuf_reserve(&c->in, 65536);
+		if (stop_on_signal && interrupted)
+			return NULL;
 		n = read(c->fd, c->in.p + c->in.n, c->in.cap - c->in.n - 1);
 		if (n < 0 && errno == EINTR) {
 			if (stop_on_signal && interrupted)
@@ -208,6 +210,8 @@ follow_events(struct conn *c)
 	while ((line = conn_readline(c, true)) != NULL)
 		if (strncmp(line, "EVENT ", 6) == 0)
 			out_print_event(line, opt_json, stdout);
+	if (!interrupted)
+		die("sipxd closed the connection");
 }
 
 static int

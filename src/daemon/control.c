@@ -292,15 +292,36 @@ control_client_too_long(struct control_client *c)
 	event_del(c->ev_read);
 }
 
+/*
+ * One read(2) of up to 64 KiB straight into the input buffer:
+ * evbuffer_read() stops at 4 KiB a call, which would split a pipelined
+ * batch over several loop turns.
+ */
+static ssize_t
+control_client_read(struct control_client *c)
+{
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	if (evbuffer_reserve_space(c->in, 65536, &v, 1) < 1)
+		fatalx("control: out of memory");
+	n = read(c->fd, v.iov_base, v.iov_len);
+	if (n > 0) {
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(c->in, &v, 1);
+	}
+	return n;
+}
+
 static void
 control_client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct control_client *c = arg;
 	size_t avail, done = 0;
 	char *p, *nl;
-	int n;
+	ssize_t n;
 
-	n = evbuffer_read(c->in, fd, 65536);
+	n = control_client_read(c);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		log_debug("control client %u: %s", c->id,
 		    n == 0 ? "disconnected" : strerror(errno));

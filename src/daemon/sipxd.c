@@ -335,7 +335,7 @@ check_only(const char *path)
 	int rc = config_load(path, &cfg, &msgs);
 
 	for (size_t i = 0; i < msgs.nwarnings; i++)
-		fprintf(stderr, "%s: warning\n", msgs.warnings[i]);
+		fprintf(stderr, "%s\n", msgs.warnings[i]);
 	for (size_t i = 0; i < msgs.nerrors; i++)
 		fprintf(stderr, "%s\n", msgs.errors[i]);
 	if (rc == 0)
