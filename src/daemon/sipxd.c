@@ -462,8 +462,12 @@ main(int argc, char **argv)
 	events_shutdown();
 	account_set_clear(&d.accounts);
 	config_free(d.cfg);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+	/* Freeing the signal events restores the default actions: a second
+	 * SIGTERM during clean-up would then kill us mid-way. */
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		event_free(d.ev_signals[i]);
+		signal(sigs[i], SIG_IGN);
+	}
 	if (d.ev_watchdog != NULL)
 		event_free(d.ev_watchdog);
 	if (d.ev_deadline != NULL)

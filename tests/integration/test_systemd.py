@@ -101,6 +101,10 @@ def test_notify(d):
         proc.send_signal(signal.SIGTERM)
         check("STOPPING=1 on SIGTERM", wait_for("STOPPING=1") is not None,
               repr(msgs[-5:]))
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
     finally:
         stop(proc, "sipxd (notify)")
         err.close()
