@@ -647,9 +647,10 @@ class CtlResult:
 
 
 def run_ctl(args, timeout=CTL_TIMEOUT, env=None, stdin=subprocess.DEVNULL,
-            **popen):
-    """Runs sipxctl; popen may carry user=, group=, extra_groups=."""
-    argv = [SIPXCTL] + list(args)
+            binary=None, **popen):
+    """Runs sipxctl (or a copy at binary); popen may carry user=, group=,
+    extra_groups=."""
+    argv = [binary or SIPXCTL] + list(args)
     e = dict(os.environ)
     e.pop("SIPXCTL_SOCKET", None)
     if env:

@@ -12,13 +12,14 @@ import os
 import re
 import signal
 import socket
+import shutil
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from sipxtest import (SIPXD, SRCDIR, Sipxd, TestFailure, account, check,
+from sipxtest import (SIPXCTL, SIPXD, SRCDIR, Sipxd, TestFailure, account, check,
                       check_eq, expect_ctl, parse_event, run_ctl, run_tests,
                       sanitizer_report, wait_until)
 
@@ -662,8 +663,12 @@ def test_peer_credentials(env):
     import pwd
     nobody = pwd.getpwnam("nobody")
     os.chmod(env.tmp, 0o755)
+    # The build tree may sit where nobody cannot reach (/root): a copy.
+    ctl_copy = os.path.join(env.tmp, "sipxctl")
+    shutil.copy(SIPXCTL, ctl_copy)
+    os.chmod(ctl_copy, 0o755)
     as_nobody = {"user": nobody.pw_uid, "group": nobody.pw_gid,
-                 "extra_groups": []}
+                 "extra_groups": [], "binary": ctl_copy}
     r = expect_ctl(run_ctl(["-s", d.sock, "status"], **as_nobody), 2,
                    "nobody on the full socket")
     check("refused the connection: denied" in r.err and
