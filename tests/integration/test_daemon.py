@@ -660,6 +660,12 @@ def test_peer_credentials(env):
     expect_ctl(d.ctl("status"), 0, "own user (uid %d) allowed" % me)
     if me != 0:
         return
+    if not os.stat("/").st_mode & 0o001:
+        # A chroot whose / is 0700 (tools/fresh-debian): no other user can
+        # load libc there, so the other-user half cannot run.  Say so.
+        print("  note: / is not searchable by other users; the 'nobody' "
+              "half of peer_credentials needs a normal root directory")
+        return
     import pwd
     nobody = pwd.getpwnam("nobody")
     os.chmod(env.tmp, 0o755)
