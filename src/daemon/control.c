@@ -344,6 +344,9 @@ control_client_read_cb(evutil_socket_t fd, short what, void *arg)
 		/* In place: the tokeniser writes its NUL over the '\n'. */
 		control_client_line(c, p + done, len);
 		done += len + 1;
+		/* A pipelined batch must not outgrow the limit either. */
+		if (control_client_over_limit(c))
+			return;
 	}
 	if (c->dead)
 		return;
