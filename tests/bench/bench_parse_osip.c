@@ -1,0 +1,589 @@
+/*
+ * bench_parse_osip.c - SIP parse benchmark, reference side: GNU oSIP2
+ * (libosipparser2).
+ *
+ *   bench_parse_osip [-r REPEAT] [-d] DIR
+ *
+ * Reads every .sip file of DIR into memory once, then parses each message fully
+ * REPEAT times on one thread and prints
+ *
+ *   libosip2  N msgs x R  M msgs/s  X ns/msg
+ *
+ * "Fully" for oSIP2 (see tests/bench/README.md): osip_message_init +
+ * osip_message_parse, which already gives typed structures for the request
+ * line / status line, Via, From, To, Call-ID, CSeq, Contact, Route,
+ * Record-Route, Content-Type, Content-Length, Accept, Accept-Encoding,
+ * Accept-Language, Allow, Authorization and WWW-Authenticate (URIs with
+ * their parameter lists, header parameter lists, digest fields). oSIP keeps
+ * every other header as a raw name/value pair (already split at commas), so
+ * the program then walks that list and parses each one the way an oSIP user
+ * would: numbers with strtoul, "token;params" headers (Event,
+ * Subscription-State, Session-Expires, Reason) with oSIP's own generic
+ * token+parameter parser (osip_accept_encoding_parse), token lists and
+ * strings as they are. Then it reads the same set of fields as the other
+ * reference programs into a digest and frees the message.
+ *
+ * -d prints the per-message digest (REJECTED for a message the library
+ * rejects) instead of timing (used by
+ * bench-parse-compare.sh to check that all libraries parsed the same data).
+ *
+ * Exit status: 0, or 1 when any message failed to parse (each failure is
+ * reported on stderr and the figures are still printed).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <osipparser2/osip_parser.h>
+
+#define LIBNAME "libosip2"
+
+/* ---- shared harness (same in the three bench_parse_*.c) ---------------- */
+
+struct corpus_msg {
+	char *name;
+	char *data;
+	size_t len;
+};
+
+/* Order-independent digest: every field read adds (value+1) * key-odd.
+ * Build with -DTRACE_DIGEST to print each field (to compare libraries). */
+#ifdef TRACE_DIGEST
+#define MIX(dg, k, v)                                                          \
+	(fprintf(stderr, "  k%-2d %llu\n", (int)(k), (unsigned long long)(v)), \
+	 (dg) += ((uint64_t)(v) + 1u) *                                        \
+		 ((0x9E3779B97F4A7C15ull * (uint64_t)(k)) | 1u))
+#else
+#define MIX(dg, k, v)                                                          \
+	((dg) += ((uint64_t)(v) + 1u) *                                        \
+		 ((0x9E3779B97F4A7C15ull * (uint64_t)(k)) | 1u))
+#endif
+
+static inline size_t
+host_len(const char *p, size_t n) /* without [ ] of IPv6 */
+{
+	if (n >= 2 && p[0] == '[' && p[n - 1] == ']')
+		return n - 2;
+	return n;
+}
+
+static inline size_t
+unq_len(const char *p, size_t n) /* without surrounding "" */
+{
+	if (n >= 2 && p[0] == '"' && p[n - 1] == '"')
+		return n - 2;
+	return n;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	const struct corpus_msg *x = a, *y = b;
+	return strcmp(x->name, y->name);
+}
+
+static int
+load_corpus(const char *dir, struct corpus_msg **out, int *count)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct corpus_msg *v = NULL;
+	int n = 0, cap = 0;
+
+	if (!d) {
+		fprintf(stderr, "%s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		char path[4096];
+		FILE *f;
+		long sz;
+
+		if (l < 5 || strcmp(de->d_name + l - 4, ".sip") != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		f = fopen(path, "rb");
+		if (!f || fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) <= 0 ||
+		    fseek(f, 0, SEEK_SET) != 0) {
+			fprintf(stderr, "%s: cannot read\n", path);
+			if (f)
+				fclose(f);
+			closedir(d);
+			return -1;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			v = realloc(v, (size_t)cap * sizeof *v);
+			if (!v)
+				abort();
+		}
+		v[n].name = strdup(de->d_name);
+		v[n].data = malloc((size_t)sz + 1);
+		if (!v[n].name || !v[n].data)
+			abort();
+		v[n].len = fread(v[n].data, 1, (size_t)sz, f);
+		v[n].data[v[n].len] = '\0';
+		fclose(f);
+		if (v[n].len != (size_t)sz) {
+			fprintf(stderr, "%s: short read\n", path);
+			closedir(d);
+			return -1;
+		}
+		n++;
+	}
+	closedir(d);
+	if (n == 0) {
+		fprintf(stderr, "%s: no *.sip files\n", dir);
+		return -1;
+	}
+	qsort(v, (size_t)n, sizeof *v, cmp_name);
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+static double
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void lib_init(void);
+static int parse_one(const struct corpus_msg *m, uint64_t *digest,
+		     const char **why);
+
+static volatile uint64_t sink;
+
+static void
+usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s [-r REPEAT] [-d] DIR\n", prog);
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct corpus_msg *msgs;
+	int n, opt, dump = 0;
+	long repeat = 0;
+	unsigned long fails = 0, warm_fails = 0;
+	uint64_t sum = 0;
+	double t0, t1, pass_ns;
+	long passes;
+
+	while ((opt = getopt(argc, argv, "r:d")) != -1) {
+		switch (opt) {
+		case 'r':
+			repeat = strtol(optarg, NULL, 10);
+			if (repeat <= 0)
+				usage(argv[0]);
+			break;
+		case 'd':
+			dump = 1;
+			break;
+		default:
+			usage(argv[0]);
+		}
+	}
+	if (optind != argc - 1)
+		usage(argv[0]);
+
+	lib_init();
+	if (load_corpus(argv[optind], &msgs, &n) != 0)
+		return 2;
+
+	/* First pass: report every message the library rejects, by name. */
+	for (int i = 0; i < n; i++) {
+		const char *why = NULL;
+		uint64_t dg = 0;
+		int bad;
+#ifdef TRACE_DIGEST
+		fprintf(stderr, "== %s\n", msgs[i].name);
+#endif
+		bad = parse_one(&msgs[i], &dg, &why) != 0;
+		if (bad) {
+			warm_fails++;
+			fprintf(stderr, "%s: %s: parse FAILED: %s\n", LIBNAME,
+				msgs[i].name, why ? why : "?");
+		}
+		if (dump && bad)
+			printf("%-28s REJECTED\n", msgs[i].name);
+		else if (dump)
+			printf("%-28s %016llx\n", msgs[i].name,
+			       (unsigned long long)dg);
+	}
+	if (dump)
+		return warm_fails ? 1 : 0;
+
+	/* Warm-up (not counted), also used to pick REPEAT for a ~2.5 s run. */
+	passes = 0;
+	t0 = now_ns();
+	do {
+		for (int i = 0; i < n; i++) {
+			const char *why;
+			(void)parse_one(&msgs[i], &sum, &why);
+		}
+		passes++;
+		t1 = now_ns();
+	} while (t1 - t0 < 3e8);
+	pass_ns = (t1 - t0) / (double)passes;
+	if (repeat == 0) {
+		repeat = (long)(2.5e9 / pass_ns);
+		if (repeat < 1)
+			repeat = 1;
+	}
+
+	sum = 0;
+	t0 = now_ns();
+	for (long r = 0; r < repeat; r++) {
+		for (int i = 0; i < n; i++) {
+			const char *why;
+			if (parse_one(&msgs[i], &sum, &why) != 0)
+				fails++;
+		}
+	}
+	t1 = now_ns();
+	sink = sum;
+
+	{
+		double total = (double)n * (double)repeat;
+		double ns = (t1 - t0) / total;
+		printf("%s  %d msgs x %ld  %.0f msgs/s  %.1f ns/msg\n", LIBNAME,
+		       n, repeat, 1e9 / ns, ns);
+	}
+	if (fails || warm_fails) {
+		fprintf(stderr,
+			"%s: %lu of %d corpus messages rejected; %lu failed "
+			"parses in the timed loop\n",
+			LIBNAME, warm_fails, n, fails);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- oSIP2 specific ------------------------------------------------------ */
+
+static void
+quiet_trace(const char *fi, int li, osip_trace_level_t level, const char *chfr,
+	    va_list ap)
+{
+	(void)fi, (void)li, (void)level, (void)chfr, (void)ap;
+}
+
+static void
+lib_init(void)
+{
+	/* oSIP logs its own parse errors to stderr; failures are reported (by
+	 * file name) by this program instead. */
+	osip_trace_initialize_func(TRACE_LEVEL0, quiet_trace);
+	for (int l = TRACE_LEVEL0; l < END_TRACE_LEVEL; l++)
+		osip_trace_disable_level((osip_trace_level_t)l);
+	parser_init();
+}
+
+static size_t
+slen(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
+static void
+mix_uri(uint64_t *dg, int khost, int kport, const osip_uri_t *u)
+{
+	MIX(*dg, khost, host_len(u->host, slen(u->host)));
+	if (u->port)
+		MIX(*dg, kport, strtoul(u->port, NULL, 10));
+}
+
+/* Route / Record-Route entry: host, port, lr flag. */
+static void
+mix_route(uint64_t *dg, int k, const osip_uri_t *u)
+{
+	osip_uri_param_t *lr = NULL;
+	unsigned long v = host_len(u->host, slen(u->host));
+	if (u->port)
+		v += strtoul(u->port, NULL, 10);
+	if (osip_uri_uparam_get_byname((osip_uri_t *)u, "lr", &lr) ==
+		OSIP_SUCCESS &&
+	    lr)
+		v += 1000;
+	MIX(*dg, k, v);
+}
+
+/* oSIP's generic "token *(;param)" parser, reused for headers it keeps raw. */
+static int
+parse_token_params(const char *value, osip_accept_encoding_t **out)
+{
+	osip_accept_encoding_t *h;
+	if (osip_accept_encoding_init(&h) != OSIP_SUCCESS)
+		return -1;
+	if (osip_accept_encoding_parse(h, value) != OSIP_SUCCESS) {
+		osip_accept_encoding_free(h);
+		return -1;
+	}
+	*out = h;
+	return 0;
+}
+
+static const char *
+tp_param(osip_accept_encoding_t *h, const char *name)
+{
+	osip_generic_param_t *p = NULL;
+	if (osip_accept_encoding_param_get_byname(h, (char *)name, &p) ==
+		OSIP_SUCCESS &&
+	    p)
+		return p->gvalue;
+	return NULL;
+}
+
+static int
+parse_one(const struct corpus_msg *cm, uint64_t *digest, const char **why)
+{
+	osip_message_t *m;
+	osip_list_iterator_t it;
+	uint64_t dg = 0;
+	int rc = 0;
+
+	if (osip_message_init(&m) != OSIP_SUCCESS) {
+		*why = "osip_message_init";
+		return -1;
+	}
+	if (osip_message_parse(m, cm->data, cm->len) != OSIP_SUCCESS) {
+		*why = "osip_message_parse";
+		osip_message_free(m);
+		return -1;
+	}
+	if (!m->from || !m->to || !m->call_id || !m->cseq ||
+	    osip_list_size(&m->vias) < 1) {
+		*why = "missing From/To/Call-ID/CSeq/Via";
+		rc = -1;
+		goto out;
+	}
+
+	/* Start line. */
+	if (MSG_IS_REQUEST(m)) {
+		osip_uri_t *u = m->req_uri;
+		MIX(dg, 1, slen(m->sip_method));
+		MIX(dg, 2, slen(u->username));
+		mix_uri(&dg, 3, 4, u);
+	} else {
+		MIX(dg, 1, m->status_code);
+	}
+
+	/* Via (all). */
+	{
+		osip_via_t *v = osip_list_get_first(&m->vias, &it);
+		while (v) {
+			osip_generic_param_t *br = NULL;
+			MIX(dg, 5, host_len(v->host, slen(v->host)));
+			if (v->port)
+				MIX(dg, 6, strtoul(v->port, NULL, 10));
+			if (osip_via_param_get_byname(v, "branch", &br) ==
+				OSIP_SUCCESS &&
+			    br)
+				MIX(dg, 7, slen(br->gvalue));
+			v = osip_list_get_next(&it);
+		}
+	}
+
+	/* From / To / Call-ID / CSeq. */
+	{
+		osip_generic_param_t *tag = NULL;
+		MIX(dg, 8,
+		    slen(m->from->url->username) +
+			host_len(m->from->url->host, slen(m->from->url->host)));
+		if (osip_from_get_tag(m->from, &tag) == OSIP_SUCCESS && tag)
+			MIX(dg, 9, slen(tag->gvalue));
+		tag = NULL;
+		MIX(dg, 10,
+		    slen(m->to->url->username) +
+			host_len(m->to->url->host, slen(m->to->url->host)));
+		if (osip_to_get_tag(m->to, &tag) == OSIP_SUCCESS && tag)
+			MIX(dg, 11, slen(tag->gvalue));
+		MIX(dg, 12,
+		    slen(m->call_id->number) +
+			(m->call_id->host ? 1 + slen(m->call_id->host) : 0));
+		MIX(dg, 13, strtoul(m->cseq->number, NULL, 10));
+		MIX(dg, 14, slen(m->cseq->method));
+	}
+
+	/* Contact (all), with expires parameter. */
+	{
+		osip_contact_t *c = osip_list_get_first(&m->contacts, &it);
+		while (c) {
+			osip_generic_param_t *ex = NULL;
+			if (c->url) {
+				MIX(dg, 15,
+				    host_len(c->url->host, slen(c->url->host)));
+				if (c->url->port)
+					MIX(dg, 16,
+					    strtoul(c->url->port, NULL, 10));
+			}
+			if (osip_contact_param_get_byname(c, "expires", &ex) ==
+				OSIP_SUCCESS &&
+			    ex)
+				MIX(dg, 17, strtoul(ex->gvalue, NULL, 10));
+			c = osip_list_get_next(&it);
+		}
+	}
+
+	/* Route / Record-Route (all). */
+	{
+		osip_route_t *r = osip_list_get_first(&m->routes, &it);
+		while (r) {
+			mix_route(&dg, 18, r->url);
+			r = osip_list_get_next(&it);
+		}
+		r = osip_list_get_first(&m->record_routes, &it);
+		while (r) {
+			mix_route(&dg, 19, r->url);
+			r = osip_list_get_next(&it);
+		}
+	}
+
+	if (m->content_length)
+		MIX(dg, 21, strtoul(m->content_length->value, NULL, 10));
+
+	/* WWW-Authenticate / Authorization (digest fields). */
+	{
+		osip_www_authenticate_t *w =
+		    osip_list_get_first(&m->www_authenticates, &it);
+		while (w) {
+			MIX(dg, 23, unq_len(w->realm, slen(w->realm)));
+			MIX(dg, 24, unq_len(w->nonce, slen(w->nonce)));
+			w = osip_list_get_next(&it);
+		}
+		osip_authorization_t *a =
+		    osip_list_get_first(&m->authorizations, &it);
+		while (a) {
+			MIX(dg, 25, unq_len(a->username, slen(a->username)));
+			MIX(dg, 26, unq_len(a->response, slen(a->response)));
+			a = osip_list_get_next(&it);
+		}
+	}
+
+	/* Allow / Accept / Accept-Encoding / Accept-Language items. */
+	{
+		osip_allow_t *al = osip_list_get_first(&m->allows, &it);
+		while (al) {
+			MIX(dg, 29, slen(al->value));
+			al = osip_list_get_next(&it);
+		}
+		osip_accept_t *ac = osip_list_get_first(&m->accepts, &it);
+		while (ac) {
+			MIX(dg, 33, slen(ac->type) + 1 + slen(ac->subtype));
+			ac = osip_list_get_next(&it);
+		}
+		osip_accept_encoding_t *ae =
+		    osip_list_get_first(&m->accept_encodings, &it);
+		while (ae) {
+			MIX(dg, 43, slen(ae->element));
+			ae = osip_list_get_next(&it);
+		}
+		osip_accept_language_t *alng =
+		    osip_list_get_first(&m->accept_languages, &it);
+		while (alng) {
+			MIX(dg, 44, slen(alng->element));
+			alng = osip_list_get_next(&it);
+		}
+	}
+
+	if (m->content_type)
+		MIX(dg, 34, slen(m->content_type->subtype));
+
+	/* Headers oSIP keeps raw: give each its typed form. */
+	{
+		osip_header_t *h = osip_list_get_first(&m->headers, &it);
+		while (h) {
+			const char *n = h->hname,
+				   *v = h->hvalue ? h->hvalue : "";
+			osip_accept_encoding_t *tp = NULL;
+
+			if (!strcmp(n, "max-forwards")) {
+				MIX(dg, 20, strtoul(v, NULL, 10));
+			} else if (!strcmp(n, "expires")) {
+				MIX(dg, 22, strtoul(v, NULL, 10));
+			} else if (!strcmp(n, "event") || !strcmp(n, "o")) {
+				if (parse_token_params(v, &tp) != 0)
+					goto bad_raw;
+				MIX(dg, 27, slen(tp->element));
+			} else if (!strcmp(n, "subscription-state")) {
+				const char *ex;
+				if (parse_token_params(v, &tp) != 0)
+					goto bad_raw;
+				ex = tp_param(tp, "expires");
+				if (ex)
+					MIX(dg, 28, strtoul(ex, NULL, 10));
+			} else if (!strcmp(n, "supported") || !strcmp(n, "k")) {
+				MIX(dg, 30, strlen(v));
+			} else if (!strcmp(n, "require")) {
+				MIX(dg, 31, strlen(v));
+			} else if (!strcmp(n, "allow-events") ||
+				   !strcmp(n, "u")) {
+				MIX(dg, 32, strlen(v));
+			} else if (!strcmp(n, "user-agent")) {
+				MIX(dg, 35, strlen(v));
+			} else if (!strcmp(n, "server")) {
+				MIX(dg, 36, strlen(v));
+			} else if (!strcmp(n, "session-expires") ||
+				   !strcmp(n, "x")) {
+				const char *rf;
+				if (parse_token_params(v, &tp) != 0)
+					goto bad_raw;
+				MIX(dg, 37, strtoul(tp->element, NULL, 10));
+				rf = tp_param(tp, "refresher");
+				if (rf)
+					MIX(dg, 38, strlen(rf));
+			} else if (!strcmp(n, "min-se")) {
+				MIX(dg, 39, strtoul(v, NULL, 10));
+			} else if (!strcmp(n, "rseq")) {
+				MIX(dg, 40, strtoul(v, NULL, 10));
+			} else if (!strcmp(n, "reason")) {
+				const char *cause;
+				if (parse_token_params(v, &tp) != 0)
+					goto bad_raw;
+				MIX(dg, 42, slen(tp->element));
+				cause = tp_param(tp, "cause");
+				if (cause)
+					MIX(dg, 41, strtoul(cause, NULL, 10));
+			}
+			/* Anything else (Date, ...) stays a string in oSIP. */
+			if (tp)
+				osip_accept_encoding_free(tp);
+			h = osip_list_get_next(&it);
+			continue;
+		bad_raw:
+			*why = "raw header value did not parse";
+			rc = -1;
+			goto out;
+		}
+	}
+
+	/* Body. */
+	{
+		osip_body_t *b = osip_list_get_first(&m->bodies, &it);
+		size_t bl = 0;
+		while (b) {
+			bl += b->length;
+			b = osip_list_get_next(&it);
+		}
+		MIX(dg, 46, bl);
+	}
+
+out:
+	osip_message_free(m);
+	*digest += dg;
+	return rc;
+}
