@@ -14,6 +14,18 @@
 #define SIPX_CTL_OUTPUT_MIN		(64 * 1024)
 #define SIPX_CTL_OUTPUT_MAX		(64 * 1024 * 1024)
 
+/* SIP messages (src/sip/sip_msg.c). */
+#define SIP_MSG_SIZE_MAX		65535	/* bytes, datagram or framed */
+#define SIP_MSG_HDRS_MAX		128	/* header fields (lines) */
+#define SIP_MSG_LIST_MAX		64	/* elements in one list header */
+#define SIP_MSG_PARAMS_MAX		32	/* parameters on one element */
+#define SIP_URI_PARAMS_MAX		64	/* parameters on one URI */
+
+/* SDP bodies (src/sip/sdp.c). */
+#define SDP_MAX_MEDIA			16	/* m= lines per description */
+#define SDP_MAX_FMTS			64	/* formats on one m= line */
+#define SDP_MAX_ATTRS			128	/* a= lines at one level */
+
 /* Config file. */
 #define SIPX_ACCOUNT_NAME_MAX		64
 #define SIPX_ACCOUNTS_MAX		100000

@@ -21,13 +21,11 @@
 #include <stdint.h>
 
 #include "base/arena.h"
+#include "base/limits.h"
 #include "base/slice.h"
 #include "base/strbuf.h"
 
-/* Limits on untrusted input; going over one fails the parse (EBADMSG). */
-#define SDP_MAX_MEDIA		16	/* m= lines per description */
-#define SDP_MAX_FMTS		64	/* formats on one m= line */
-#define SDP_MAX_ATTRS		128	/* a= lines at one level */
+/* Limits (SDP_MAX_* in base/limits.h): going over one fails the parse. */
 
 /* RTP payload types: 0-95 static or reserved, 96-127 dynamic. */
 #define SDP_PT_MAX		127

@@ -17,17 +17,14 @@
 #include <stdint.h>
 
 #include "base/arena.h"
+#include "base/limits.h"
 #include "base/slice.h"
 #include "base/strbuf.h"
 #include "sip_auth.h"
 #include "sip_hdr.h"
 #include "sip_uri.h"
 
-/* Limits on untrusted input (named once, tested, documented). */
-#define SIP_MSG_SIZE_MAX	65535	/* bytes, datagram or framed */
-#define SIP_MSG_HDRS_MAX	128	/* header fields (lines) */
-#define SIP_MSG_LIST_MAX	64	/* elements in one list header */
-#define SIP_MSG_PARAMS_MAX	32	/* parameters on one element */
+/* Limits on untrusted input: SIP_MSG_*_MAX in base/limits.h. */
 
 enum sip_method {
 	SIP_METHOD_OTHER,

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/limits.h"
 #include "base/slice.h"
 #include "base/strbuf.h"
 
@@ -18,7 +19,6 @@
  * more is rejected ("bad URI: too many parameters").  Equality matches
  * parameters pairwise, so this bounds its cost on hostile input.
  */
-#define SIP_URI_PARAMS_MAX	64
 
 enum sip_uri_scheme {
 	SIP_URI_SIP,
