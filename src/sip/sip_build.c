@@ -39,10 +39,8 @@ sip_build_response(struct sip_build *b, unsigned status, const char *reason)
 static bool
 value_ok(const char *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0')
-			return false;
-	return true;
+	return memchr(v, '\r', n) == NULL && memchr(v, '\n', n) == NULL &&
+	    memchr(v, '\0', n) == NULL;
 }
 
 static bool
@@ -99,19 +97,38 @@ sip_build_add(struct sip_build *b, enum sip_hdr_id id, const char *value)
 	    false);
 }
 
+/* Formats straight into the text buffer: no temporary string. */
 int
 sip_build_addf(struct sip_build *b, enum sip_hdr_id id, const char *fmt, ...)
 {
-	struct strbuf v = STRBUF_INIT;
+	struct sip_build_hdr *h;
+	size_t name_off = b->text.n, value_off;
 	va_list ap;
-	int rc;
 
+	if (id == SIP_HDR_OTHER || id == SIP_HDR_CONTENT_LENGTH)
+		return id == SIP_HDR_OTHER ? EINVAL : 0;
+	strbuf_adds(&b->text, sip_hdr_name(id));
+	value_off = b->text.n;
 	va_start(ap, fmt);
-	strbuf_vaddf(&v, fmt, ap);
+	strbuf_vaddf(&b->text, fmt, ap);
 	va_end(ap);
-	rc = sip_build_add(b, id, v.p != NULL ? v.p : "");
-	strbuf_free(&v);
-	return rc;
+	if (!value_ok(b->text.p + value_off, b->text.n - value_off)) {
+		b->text.n = name_off;
+		b->text.p[name_off] = '\0';
+		return EINVAL;
+	}
+	if (b->nhdrs == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 16;
+		b->hdrs = xreallocarray(b->hdrs, b->cap, sizeof(*b->hdrs));
+	}
+	h = &b->hdrs[b->nhdrs++];
+	h->id = id;
+	h->rank = sip_hdr_rank(id);
+	h->name_off = name_off;
+	h->name_len = value_off - name_off;
+	h->value_off = value_off;
+	h->value_len = b->text.n - value_off;
+	return 0;
 }
 
 int

@@ -300,7 +300,7 @@ parse_via(struct sip_msg *m, struct caps *caps, struct cur *c,
 {
 	do {
 		struct sip_via *v;
-		struct slice name, ver, value;
+		struct slice name, ver;
 
 		if (m->nvia == SIP_MSG_LIST_MAX)
 			FAIL("too many Via entries");
@@ -352,7 +352,6 @@ parse_via(struct sip_msg *m, struct caps *caps, struct cur *c,
 				}
 			}
 		}
-		(void)value;
 	} while (eat(c, ','));
 	if (!at_end(c))
 		FAIL("bad Via: trailing characters");

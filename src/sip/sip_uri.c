@@ -1159,8 +1159,8 @@ sip_unescape(struct slice in, char *out, size_t outlen)
 		unsigned char c = (unsigned char)in.p[i];
 
 		if (c == '%') {
-			if (in.n - i < 3 || !(cc[(unsigned char)in.p[i + 1]] &
-			    C_HEX) || !(cc[(unsigned char)in.p[i + 2]] & C_HEX))
+			if (in.n - i < 3 || !(CLS(in.p[i + 1]) & C_HEX) ||
+			    !(CLS(in.p[i + 2]) & C_HEX))
 				return -1;
 			c = (unsigned char)(hexval((unsigned char)in.p[i + 1])
 			    << 4 | hexval((unsigned char)in.p[i + 2]));

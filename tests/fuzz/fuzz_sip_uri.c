@@ -1,8 +1,9 @@
 /*
  * libFuzzer target for the URI parser: any bytes must parse or fail
  * without reading outside the input, and a URI that parses must keep
- * its slices inside the input, equal itself, and survive print ->
- * reparse as an equal URI whose printed form is a fixed point.
+ * its slices inside the input, equal itself, agree with sip_param_find
+ * on the well-known parameters, and survive print -> reparse as an
+ * equal URI whose printed form is a fixed point.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +19,17 @@ check_inside(const char *in, size_t n, struct slice s)
 	if (!slice_present(s))
 		return;
 	if (s.p < in || s.n > n || s.p + s.n > in + n)
+		abort();
+}
+
+/* A well-known parameter field agrees with a lookup in the raw list. */
+static void
+check_param(const struct sip_uri *u, const char *name, struct slice field)
+{
+	struct slice v;
+	bool found = sip_param_find(u->params, name, &v);
+
+	if (found != slice_present(field) || (found && !slice_eq(v, field)))
 		abort();
 }
 
@@ -54,6 +66,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_inside(in, size, u.ttl);
 	if (!sip_uri_equal(&u, &u))
 		abort();
+	if (u.scheme == SIP_URI_SIP || u.scheme == SIP_URI_SIPS) {
+		check_param(&u, "transport", u.transport);
+		check_param(&u, "user", u.user_param);
+		check_param(&u, "method", u.method);
+		check_param(&u, "maddr", u.maddr);
+		check_param(&u, "ttl", u.ttl);
+		if (u.lr != sip_param_find(u.params, "lr", NULL))
+			abort();
+	}
 
 	sip_uri_print(&sb, &u);
 	if (sip_uri_parse(&back, sb.p, sb.n, &why) != 0)
