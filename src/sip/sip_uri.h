@@ -15,9 +15,10 @@
 #include "base/strbuf.h"
 
 /*
- * At most this many uri-parameters, and this many headers, in one URI;
- * more is rejected ("bad URI: too many parameters").  Equality matches
- * parameters pairwise, so this bounds its cost on hostile input.
+ * A URI holds at most SIP_URI_PARAMS_MAX (base/limits.h) uri-parameters,
+ * and as many headers; more is rejected ("bad URI: too many
+ * parameters").  Equality matches parameters pairwise, so this bounds
+ * its cost on hostile input.
  */
 
 enum sip_uri_scheme {
@@ -71,13 +72,14 @@ int	sip_uri_parse(struct sip_uri *, const char *p, size_t n,
 /*
  * RFC 3261 §19.1.4 equality: scheme, user and password case-sensitive
  * after unescaping; host names case-insensitive, IP literals as
- * addresses ("[::1]" equals "[0:0:0:0:0:0:0:1]", RFC 5954); a port, transport, user, ttl,
- * method or maddr present in one must be present and equal in the other;
- * other parameters compared only if present in both; headers all must
- * match.  SIP never equals SIPS.  TEL per RFC 3966 §4 (visual separators
- * ignored in the number).  Other schemes: scheme case-insensitive, the
- * opaque part octet by octet after decoding escaped RFC 3986 unreserved
- * characters.  Both URIs must come from sip_uri_parse.
+ * addresses ("[::1]" equals "[0:0:0:0:0:0:0:1]", RFC 5954); a port,
+ * transport, user, ttl, method or maddr present in one must be present
+ * and equal in the other; other parameters compared only if present in
+ * both; headers all must match.  SIP never equals SIPS.  TEL per RFC
+ * 3966 §4 (visual separators ignored in the number).  Other schemes:
+ * scheme case-insensitive, the opaque part octet by octet after
+ * decoding escaped RFC 3986 unreserved characters.  Both URIs must
+ * come from sip_uri_parse.
  */
 bool	sip_uri_equal(const struct sip_uri *, const struct sip_uri *);
 
