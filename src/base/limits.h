@@ -17,6 +17,7 @@
 /* SIP messages (src/sip/sip_msg.c). */
 #define SIP_MSG_SIZE_MAX		65535	/* bytes, datagram or framed */
 #define SIP_MSG_HDRS_MAX		128	/* header fields (lines) */
+#define SIP_MSG_LINE_MAX		8192	/* one field, folding included */
 #define SIP_MSG_LIST_MAX		64	/* elements in one list header */
 #define SIP_MSG_PARAMS_MAX		32	/* parameters on one element */
 #define SIP_URI_PARAMS_MAX		64	/* parameters on one URI */

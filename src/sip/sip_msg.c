@@ -1087,6 +1087,8 @@ sip_msg_parse(const char *buf, size_t len, unsigned flags,
 	eol = memchr(p, '\n', (size_t)(e - p));
 	if (eol == NULL)
 		return fail(m, err, "no end of start line", EBADMSG);
+	if ((size_t)(eol - p) > SIP_MSG_LINE_MAX)
+		return fail(m, err, "start line too long", EMSGSIZE);
 	if (!start_line(m, p, eol > p && eol[-1] == '\r' ? eol - 1 : eol,
 	    err))
 		return fail(m, err, NULL, EBADMSG);
@@ -1135,6 +1137,10 @@ sip_msg_parse(const char *buf, size_t len, unsigned flags,
 		if (m->nhdrs == SIP_MSG_HDRS_MAX)
 			return fail(m, err, "too many header fields",
 			    EMSGSIZE);
+		/* The field's length without its final CRLF. */
+		if ((size_t)(line_end - name) - (line_end[-1] == '\r') >
+		    SIP_MSG_LINE_MAX)
+			return fail(m, err, "header field too long", EMSGSIZE);
 		m->hdrs = grow(m, m->hdrs, m->nhdrs, &hcap, sizeof(*h));
 		h = &m->hdrs[m->nhdrs++];
 		h->name = slice_make(name, (size_t)(colon - name));

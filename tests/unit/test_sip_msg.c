@@ -471,6 +471,21 @@ START_TEST(test_limits)
 	m = with_header(sb.p, &rc, &err);
 	ck_assert_int_eq(rc, EMSGSIZE);
 	ck_assert_ptr_nonnull(strstr(err.reason, "too large"));
+	/* A header field of SIP_MSG_LINE_MAX bytes is fine, one more is not. */
+	for (int extra = 0; extra < 2; extra++) {
+		strbuf_reset(&sb);
+		strbuf_adds(&sb, "X-Long: ");
+		while (sb.n < SIP_MSG_LINE_MAX + (size_t)extra)
+			strbuf_addc(&sb, 'v');
+		m = with_header(sb.p, &rc, &err);
+		if (extra == 0) {
+			ck_assert_msg(rc == 0, "%s", err.reason);
+			sip_msg_free(m);
+		} else {
+			ck_assert_int_eq(rc, EMSGSIZE);
+			ck_assert_ptr_nonnull(strstr(err.reason, "too long"));
+		}
+	}
 	/* 65 Via entries in one header. */
 	strbuf_reset(&sb);
 	strbuf_adds(&sb, "Via: ");
