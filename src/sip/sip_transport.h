@@ -1,0 +1,244 @@
+/*
+ * SIP transports (RFC 3261 §18, RFC 3581, RFC 5626 §3.5.1): UDP, TCP
+ * and TLS listeners and connections on the caller's libevent loop.
+ * Owns every socket of the SIP stack: datagram I/O, stream framing by
+ * Content-Length, outbound connections (reuse per transport and remote
+ * address, connect timeout, idle close, CRLF keepalives), TLS with peer
+ * verification, the §18.1.1 switch of large UDP requests to TCP, the
+ * §18.2.1 received/rport fix-up of incoming requests and the §18.2.2
+ * choice of where responses go.  Malformed requests die here with a
+ * 400; malformed responses are dropped and counted.
+ *
+ * It does not own transactions, DNS or message semantics: parsed
+ * messages go up through one receive callback (the daemon wires it to
+ * sip_trans_recv()), and a lost connection is reported through one
+ * failure callback (wired to sip_trans_tp_failed()).  Both callbacks, and
+ * the trace hook, run from the loop, never inside sip_tp_send().
+ *
+ * Where a message goes is a struct sip_dest (sip_trans.h).  Its proto is
+ * an enum sip_tp_proto; its conn_id is a connection id for TCP/TLS, the
+ * id of the UDP listener to send from for UDP (0: any of the family).
+ */
+#ifndef SIPX_SIP_TRANSPORT_H
+#define SIPX_SIP_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/strbuf.h"
+#include "sip_msg.h"
+#include "sip_trans.h"
+
+struct event_base;
+struct sip_tp;
+
+/* Same numbers as enum sip_resolve_tp. */
+enum sip_tp_proto {
+	SIP_TP_UDP,
+	SIP_TP_TCP,
+	SIP_TP_TLS,
+	SIP_TP__COUNT
+};
+
+/* RFC 3261 §18.1.1: above this, a UDP request goes over TCP. */
+#define SIP_TP_MTU_DEFAULT		1300
+/* "z9hG4bK" + 32 hex digits (128 random bits) + NUL. */
+#define SIP_TP_BRANCH_LEN		40
+/* Bytes queued on one connection before sends fail with ENOBUFS. */
+#define SIP_TP_OUTPUT_MAX		(1024 * 1024)
+/* Live connections (in and out) before new inbound ones are refused. */
+#define SIP_TP_CONNS_DEFAULT		8192
+/* Listeners per transport instance. */
+#define SIP_TP_LISTENERS_MAX		32
+
+const char	*sip_tp_proto_name(enum sip_tp_proto);	/* "UDP", "TCP"… */
+/* "udp", "tcp", "tls" in any case; 0 or EINVAL. */
+int		 sip_tp_proto_from(const char *, enum sip_tp_proto *);
+
+struct sip_tp_conf {
+	unsigned	 connect_timeout_ms;	/* default 10000 */
+	unsigned	 idle_timeout_ms;	/* no SIP message: close;
+						 * default 600000, 0: never */
+	unsigned	 keepalive_ms;		/* CRLFCRLF ping on idle
+						 * outbound streams; 0: off */
+	size_t		 mtu;			/* default 1300 */
+	bool		 no_mtu_switch;		/* keep big requests on UDP */
+	size_t		 max_conns;		/* 0: no limit */
+	/* Outbound TLS: CA file and/or directory; neither: system store. */
+	const char	*ca_file;
+	const char	*ca_dir;
+	bool		 tls_no_verify;		/* tests, labs: never default */
+	const char	*client_cert;		/* optional, with client_key */
+	const char	*client_key;
+};
+
+/*
+ * connect 10 s, idle 600 s, keepalive off, MTU 1300, 8192 connections,
+ * TLS verification on.
+ */
+void	sip_tp_conf_default(struct sip_tp_conf *);
+
+struct sip_tp_listen_conf {
+	enum sip_tp_proto	 transport;
+	/*
+	 * "IP:port" or "[IPv6]:port"; port 0 binds an ephemeral port
+	 * (see sip_tp_listener_addr), no port means 5060 (5061 for TLS).
+	 */
+	const char		*address;
+	const char		*cert;		/* TLS: PEM certificate chain */
+	const char		*key;		/* TLS: PEM private key */
+	const char		*ca_file;	/* TLS: verify client certs
+						 * when they send one */
+};
+
+/* Per transport. */
+struct sip_tp_counters {
+	uint64_t	 bytes_in, bytes_out;
+	uint64_t	 msgs_in, msgs_out;
+};
+
+struct sip_tp_stats {
+	struct sip_tp_counters	 tp[SIP_TP__COUNT];
+	uint64_t		 garbage_requests;	/* 400 sent or dropped */
+	uint64_t		 garbage_responses;	/* dropped */
+	uint64_t		 keepalives_in;		/* pings and pongs */
+	uint64_t		 keepalives_out;
+	uint64_t		 conns_opened;		/* in and out */
+	uint64_t		 conns_closed;
+	uint64_t		 conns_refused;		/* over max_conns */
+	uint64_t		 stream_errors;		/* framing, oversize */
+	uint64_t		 mtu_switches;		/* §18.1.1 to TCP */
+	uint64_t		 send_drops;		/* UDP EAGAIN */
+};
+
+/*
+ * A message from the network.  The callee takes msg.  For a request src
+ * says where its responses go (§18.2.2: the connection it came on, or
+ * the received/rport address of the top Via, which the transport has
+ * already written into msg's top Via); for a response src is where it
+ * came from.
+ */
+typedef void sip_tp_recv_h(struct sip_msg *msg, const struct sip_dest *src,
+    void *arg);
+/*
+ * Outbound connection conn_id closed or could not be opened (errno
+ * value: ECONNREFUSED, ETIMEDOUT for a connect timeout or idle close,
+ * ECONNRESET when the peer closed, EPROTO for a TLS failure such as a
+ * certificate that does not verify, EBADMSG for a broken stream).
+ * Inbound connections are not reported (see sip_tp_send).
+ */
+typedef void sip_tp_fail_h(uint64_t conn_id, int err, void *arg);
+
+enum sip_tp_dir {
+	SIP_TP_IN,
+	SIP_TP_OUT,
+};
+
+struct sip_tp_trace {
+	enum sip_tp_dir		 dir;
+	enum sip_tp_proto	 proto;
+	uint64_t		 conn_id;	/* UDP: listener id */
+	const struct sockaddr	*local;
+	socklen_t		 local_len;
+	const struct sockaddr	*peer;
+	socklen_t		 peer_len;
+	const char		*buf;		/* the whole message */
+	size_t			 len;
+};
+
+/* Called for every message sent or received (not for keepalives). */
+typedef void sip_tp_trace_h(const struct sip_tp_trace *, void *arg);
+
+struct sip_tp	*sip_tp_new(struct event_base *, const struct sip_tp_conf *);
+/*
+ * Closes everything at once, calling no callback.  Not from inside one
+ * of the transport's own callbacks.
+ */
+void		 sip_tp_free(struct sip_tp *);
+void		 sip_tp_set_recv(struct sip_tp *, sip_tp_recv_h *, void *);
+void		 sip_tp_set_fail(struct sip_tp *, sip_tp_fail_h *, void *);
+void		 sip_tp_set_trace(struct sip_tp *, sip_tp_trace_h *, void *);
+const struct sip_tp_stats *sip_tp_stats(const struct sip_tp *);
+
+/*
+ * Opens a listener.  Returns 0 and *id (may be NULL), EINVAL for a bad
+ * address or a TLS listener without cert/key, EPROTO for a certificate
+ * or key OpenSSL refuses, or the socket's errno.
+ */
+int	sip_tp_listen(struct sip_tp *, const struct sip_tp_listen_conf *,
+	    uint64_t *id);
+/* The bound address of listener id (port filled in); 0 or ENOENT. */
+int	sip_tp_listener_addr(const struct sip_tp *, uint64_t id,
+	    struct sockaddr_storage *, socklen_t *);
+
+/* ---- sending -------------------------------------------------------------- */
+
+/* A destination for proto at addr (port set); conn_id 0. */
+int	sip_tp_dest_make(struct sip_dest *, enum sip_tp_proto,
+	    const struct sockaddr *, socklen_t);
+/*
+ * TCP/TLS: finds a live connection to (proto, addr) or starts one and
+ * sets dst->conn_id; sends queue until the connection is up.  For TLS,
+ * server_name (the target's domain, RFC 5922) is sent as SNI and
+ * matched against the certificate; NULL matches the address against
+ * the certificate's IP entries.  UDP: nothing to do.  0 or errno.
+ */
+int	sip_tp_open(struct sip_tp *, struct sip_dest *dst,
+	    const char *server_name);
+bool	sip_tp_conn_alive(const struct sip_tp *, uint64_t conn_id);
+
+/*
+ * The struct sip_tp_ops send.  TCP/TLS: over dst->conn_id; when that
+ * connection is gone, a response goes over a new connection to
+ * dst->addr (§18.2.2) and a request fails with ENOTCONN; conn_id 0:
+ * reuse or open one to (proto, addr).  UDP: a request above the MTU
+ * goes over TCP to the same address unless conn.no_mtu_switch (see
+ * sip_tp_send_ex).  Calls no callback but the trace hook.
+ */
+int	sip_tp_send(void *tp, const struct sip_dest *dst, const char *buf,
+	    size_t len);
+/*
+ * As sip_tp_send, and *used (may be NULL) says how the bytes actually
+ * went: after a §18.1.1 switch, proto TCP, reliable and the TCP
+ * connection's id; the top Via's transport was rewritten UDP → TCP in
+ * what was sent.  A caller that knows the size before it writes the Via
+ * asks sip_tp_wants_stream() first and builds for TCP.
+ */
+int	sip_tp_send_ex(struct sip_tp *, const struct sip_dest *dst,
+	    const char *buf, size_t len, struct sip_dest *used);
+/* True if a request of len bytes to dst must go over TCP (§18.1.1). */
+bool	sip_tp_wants_stream(const struct sip_tp *, const struct sip_dest *,
+	    size_t len);
+/* Sends a CRLFCRLF ping on a stream connection now; 0 or ENOTCONN. */
+int	sip_tp_ping(struct sip_tp *, uint64_t conn_id);
+
+extern const struct sip_tp_ops sip_tp_ops;
+
+/* ---- Via ------------------------------------------------------------------ */
+
+/* A fresh branch: the RFC 3261 magic cookie and 128 random bits. */
+void	sip_tp_branch(char out[SIP_TP_BRANCH_LEN]);
+/*
+ * Appends our top Via value for a request to dst:
+ * "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=<branch>", sent-by being a
+ * listener of dst's transport and family (the address a wildcard
+ * listener would use towards dst).  branch NULL: a fresh one.  0, or
+ * EADDRNOTAVAIL when no listener of the family exists.
+ */
+int	sip_tp_via(struct sip_tp *, const struct sip_dest *dst,
+	    const char *branch, struct strbuf *out);
+/*
+ * The value of req's first Via header field with the RFC 3261 §18.2.1 /
+ * RFC 3581 §4 parameters set for a request from src: received= when the
+ * sent-by is not src's address (always when rport is present), rport=
+ * the source port when rport came without a value.  Returns true and
+ * appends to out when something changed, false (nothing appended)
+ * otherwise.  Incoming requests are already fixed when they reach the
+ * receive callback, so sip_build_response_to() copies the fixed Via.
+ */
+bool	sip_tp_via_fixed(const struct sip_msg *req,
+	    const struct sockaddr *src, struct strbuf *out);
+
+#endif

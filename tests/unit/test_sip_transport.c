@@ -1,0 +1,888 @@
+/*
+ * The transport on the real loop, over loopback with ephemeral ports:
+ * UDP and TCP exchanges between two instances (IPv4 and IPv6), rport and
+ * received, connection reuse, stream framing, broken streams, keepalive
+ * pings, idle close, the §18.1.1 switch to TCP, 400s for malformed
+ * requests, dropped malformed responses, TLS with a certificate made at
+ * run time, and the trace hook.  A recorder stands in for the
+ * transaction layer.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "base/log.h"
+#include "base/strbuf.h"
+#include "base/timeutil.h"
+#include "sip/sip_build.h"
+#include "sip/sip_transport.h"
+
+#define REC_MAX 8
+
+struct rec {
+	int			 n;
+	struct sip_msg		*m[REC_MAX];
+	struct sip_dest		 d[REC_MAX];
+	int			 fails;
+	uint64_t		 fail_id;
+	int			 fail_err;
+	int			 trace_in, trace_out;
+};
+
+static struct event_base *base;
+static struct rec ra, rb;
+static char tmpdir[64];
+static const char *ips[2] = { "127.0.0.1", "::1" };
+
+static void
+rec_recv(struct sip_msg *m, const struct sip_dest *d, void *arg)
+{
+	struct rec *r = arg;
+
+	if (r->n < REC_MAX) {
+		r->m[r->n] = m;
+		r->d[r->n] = *d;
+	} else
+		sip_msg_free(m);
+	r->n++;
+}
+
+static void
+rec_fail(uint64_t id, int err, void *arg)
+{
+	struct rec *r = arg;
+
+	r->fails++;
+	r->fail_id = id;
+	r->fail_err = err;
+}
+
+static void
+rec_trace(const struct sip_tp_trace *t, void *arg)
+{
+	struct rec *r = arg;
+
+	ck_assert(t->len > 0 && t->buf != NULL && t->peer != NULL &&
+	    t->local != NULL);
+	if (t->dir == SIP_TP_IN)
+		r->trace_in++;
+	else
+		r->trace_out++;
+}
+
+static void
+rec_clear(struct rec *r)
+{
+	for (int i = 0; i < r->n && i < REC_MAX; i++)
+		sip_msg_free(r->m[i]);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+setup(void)
+{
+	base = event_base_new();
+	memset(&ra, 0, sizeof(ra));
+	memset(&rb, 0, sizeof(rb));
+}
+
+static void
+teardown(void)
+{
+	rec_clear(&ra);
+	rec_clear(&rb);
+	event_base_free(base);
+}
+
+static void
+noop(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+/* Runs the loop for up to ms, or until *v reaches want (v may be NULL). */
+static void
+pump(const int *v, int want, int ms)
+{
+	uint64_t end = time_mono_us() + (uint64_t)ms * 1000;
+
+	while ((v == NULL || *v < want) && time_mono_us() < end) {
+		struct timeval tv = { 0, 5000 };
+
+		event_base_once(base, -1, EV_TIMEOUT, noop, NULL, &tv);
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+}
+
+static struct sip_tp *
+tp_make(struct rec *r, const struct sip_tp_conf *cf)
+{
+	struct sip_tp *tp = sip_tp_new(base, cf);
+
+	sip_tp_set_recv(tp, rec_recv, r);
+	sip_tp_set_fail(tp, rec_fail, r);
+	sip_tp_set_trace(tp, rec_trace, r);
+	return tp;
+}
+
+static uint64_t
+tp_listen(struct sip_tp *tp, enum sip_tp_proto proto, const char *ip,
+    unsigned port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sip_tp_listen_conf lc = { 0 };
+	char addr[80];
+	uint64_t id;
+	int err;
+
+	snprintf(addr, sizeof(addr), strchr(ip, ':') ? "[%s]:%u" : "%s:%u",
+	    ip, port);
+	lc.transport = proto;
+	lc.address = addr;
+	if (proto == SIP_TP_TLS) {
+		static char cert[128], key[128];
+
+		snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
+		snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+		lc.cert = cert;
+		lc.key = key;
+	}
+	err = sip_tp_listen(tp, &lc, &id);
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(sip_tp_listener_addr(tp, id, ss, len), 0);
+	return id;
+}
+
+static unsigned
+port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static size_t
+mkreq(char *out, size_t cap, const char *via, const char *cid,
+    size_t body)
+{
+	int n = snprintf(out, cap, "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+	    "Via: %s\r\nMax-Forwards: 70\r\n"
+	    "From: <sip:alice@example.com>;tag=a1\r\n"
+	    "To: <sip:bob@example.com>\r\nCall-ID: %s\r\n"
+	    "CSeq: 1 OPTIONS\r\nContent-Length: %zu\r\n\r\n", via, cid, body);
+
+	ck_assert(n > 0 && (size_t)n + body < cap);
+	memset(out + n, 'x', body);
+	out[n + body] = '\0';
+	return (size_t)n + body;
+}
+
+/* Sends a request from tp to dst with our own Via. */
+static void
+send_req(struct sip_tp *tp, struct sip_dest *dst, const char *cid,
+    size_t body)
+{
+	static char buf[4096];
+	struct strbuf via = STRBUF_INIT;
+	size_t n;
+
+	ck_assert_int_eq(sip_tp_via(tp, dst, NULL, &via), 0);
+	n = mkreq(buf, sizeof(buf), via.p, cid, body);
+	ck_assert_int_eq(sip_tp_send(tp, dst, buf, n), 0);
+	strbuf_free(&via);
+}
+
+static void
+reply(struct sip_tp *tp, const struct sip_msg *req, const struct sip_dest *d)
+{
+	struct sip_build b;
+	struct strbuf out = STRBUF_INIT;
+
+	memset(&b, 0, sizeof(b));
+	sip_build_response_to(&b, req, 200, "OK", "t1");
+	sip_build_finish(&b, &out);
+	sip_build_free(&b);
+	ck_assert_int_eq(sip_tp_send(tp, d, out.p, out.n), 0);
+	strbuf_free(&out);
+}
+
+static int
+raw_sock(int type, const struct sockaddr_storage *peer, socklen_t len)
+{
+	int fd = socket(peer->ss_family, type, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (const struct sockaddr *)peer, len), 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+/* Pumps the loop until fd has data: bytes read, 0 at EOF, -1 timeout. */
+static ssize_t
+raw_recv(int fd, char *buf, size_t cap, int ms)
+{
+	uint64_t end = time_mono_us() + (uint64_t)ms * 1000;
+
+	while (time_mono_us() < end) {
+		ssize_t n = recv(fd, buf, cap - 1, 0);
+
+		if (n >= 0) {
+			buf[n] = '\0';
+			return n;
+		}
+		if (errno == ECONNRESET)
+			return 0;
+		pump(NULL, 0, 5);
+	}
+	return -1;
+}
+
+static void
+raw_send(int fd, const char *buf, size_t n)
+{
+	ck_assert_int_eq(send(fd, buf, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* ---- UDP ------------------------------------------------------------------ */
+
+START_TEST(test_udp_exchange)
+{
+	const char *ip = ips[_i];
+	struct sockaddr_storage aa, ba;
+	socklen_t al, bl;
+	struct sip_tp *a = tp_make(&ra, NULL), *b = tp_make(&rb, NULL);
+	struct sip_dest d;
+	char want[64];
+
+	tp_listen(a, SIP_TP_UDP, ip, 0, &aa, &al);
+	tp_listen(b, SIP_TP_UDP, ip, 0, &ba, &bl);
+	ck_assert_int_ne(port_of(&aa), 0);
+	ck_assert_int_eq(sip_tp_dest_make(&d, SIP_TP_UDP,
+	    (struct sockaddr *)&aa, al), 0);
+	send_req(b, &d, "udp1", 0);
+	pump(&ra.n, 1, 2000);
+	ck_assert_int_eq(ra.n, 1);
+	ck_assert(ra.m[0]->request);
+	ck_assert(!ra.d[0].reliable);
+	ck_assert_int_eq(ra.d[0].proto, SIP_TP_UDP);
+	/* The source is b's socket; rport was asked for. */
+	ck_assert_int_eq(port_of(&ra.d[0].addr), port_of(&ba));
+	ck_assert(ra.m[0]->via[0].rport);
+	ck_assert_int_eq(ra.m[0]->via[0].rport_value, (int)port_of(&ba));
+	ck_assert(slice_eq_cstr(ra.m[0]->via[0].received, ip));
+	ck_assert(slice_eq_cstr(ra.m[0]->via[0].branch, "") == false);
+	ck_assert_int_eq(strncmp(ra.m[0]->via[0].branch.p, "z9hG4bK", 7), 0);
+
+	reply(a, ra.m[0], &ra.d[0]);
+	pump(&rb.n, 1, 2000);
+	ck_assert_int_eq(rb.n, 1);
+	ck_assert(!rb.m[0]->request);
+	ck_assert_int_eq(rb.m[0]->status, 200);
+	snprintf(want, sizeof(want), "received=%s", ip);
+	ck_assert_ptr_nonnull(memmem(rb.m[0]->buf, rb.m[0]->len, want,
+	    strlen(want)));
+	/* The trace hook saw both directions on both sides. */
+	ck_assert_int_eq(ra.trace_in, 1);
+	ck_assert_int_eq(ra.trace_out, 1);
+	ck_assert_int_eq(rb.trace_in, 1);
+	ck_assert_int_eq(rb.trace_out, 1);
+	ck_assert_uint_eq(sip_tp_stats(a)->tp[SIP_TP_UDP].msgs_in, 1);
+	ck_assert_uint_eq(sip_tp_stats(a)->tp[SIP_TP_UDP].msgs_out, 1);
+	sip_tp_free(a);
+	sip_tp_free(b);
+}
+END_TEST
+
+START_TEST(test_rport_received)
+{
+	struct sockaddr_storage aa, me;
+	socklen_t al, ml = sizeof(me);
+	struct sip_tp *a = tp_make(&ra, NULL);
+	char buf[2048], want[80];
+	size_t n;
+	int fd;
+
+	tp_listen(a, SIP_TP_UDP, "127.0.0.1", 0, &aa, &al);
+	fd = raw_sock(SOCK_DGRAM, &aa, al);
+	getsockname(fd, (struct sockaddr *)&me, &ml);
+
+	/* rport: received and rport filled, responses to the source. */
+	n = mkreq(buf, sizeof(buf),
+	    "SIP/2.0/UDP 192.0.2.1:5080;rport;branch=z9hG4bKr1", "rp1", 0);
+	raw_send(fd, buf, n);
+	pump(&ra.n, 1, 2000);
+	ck_assert_int_eq(ra.n, 1);
+	ck_assert(slice_eq_cstr(ra.m[0]->via[0].received, "127.0.0.1"));
+	ck_assert_int_eq(ra.m[0]->via[0].rport_value, (int)port_of(&me));
+	ck_assert(slice_eq_cstr(ra.m[0]->via[0].branch, "z9hG4bKr1"));
+	ck_assert_int_eq(port_of(&ra.d[0].addr), port_of(&me));
+	reply(a, ra.m[0], &ra.d[0]);
+	ck_assert_int_gt(raw_recv(fd, buf, sizeof(buf), 2000), 0);
+	snprintf(want, sizeof(want), "Via: SIP/2.0/UDP 192.0.2.1:5080;"
+	    "branch=z9hG4bKr1;received=127.0.0.1;rport=%u", port_of(&me));
+	ck_assert_ptr_nonnull(strstr(buf, want));
+
+	/* No rport: received only, responses to the sent-by port. */
+	n = mkreq(buf, sizeof(buf),
+	    "SIP/2.0/UDP 192.0.2.1:5080;branch=z9hG4bKr2", "rp2", 0);
+	raw_send(fd, buf, n);
+	pump(&ra.n, 2, 2000);
+	ck_assert_int_eq(ra.n, 2);
+	ck_assert(slice_eq_cstr(ra.m[1]->via[0].received, "127.0.0.1"));
+	ck_assert(!ra.m[1]->via[0].rport);
+	ck_assert_int_eq(port_of(&ra.d[1].addr), 5080);
+
+	/* sent-by is the source: nothing to add. */
+	snprintf(want, sizeof(want), "SIP/2.0/UDP 127.0.0.1:%u;branch=z9"
+	    "hG4bKr3", port_of(&me));
+	n = mkreq(buf, sizeof(buf), want, "rp3", 0);
+	raw_send(fd, buf, n);
+	pump(&ra.n, 3, 2000);
+	ck_assert_int_eq(ra.n, 3);
+	ck_assert(!slice_present(ra.m[2]->via[0].received));
+	close(fd);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_udp_malformed_request_400)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	char buf[2048];
+	int fd;
+	static const char bad[] = "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKbad\r\n"
+	    "Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=1\r\n"
+	    "To: <sip:b@example.com>\r\nCall-ID: bad400\r\n"
+	    "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+
+	tp_listen(a, SIP_TP_UDP, "127.0.0.1", 0, &aa, &al);
+	fd = raw_sock(SOCK_DGRAM, &aa, al);
+	raw_send(fd, bad, sizeof(bad) - 1);
+	ck_assert_int_gt(raw_recv(fd, buf, sizeof(buf), 2000), 0);
+	ck_assert_int_eq(strncmp(buf, "SIP/2.0 400 CSeq method does not "
+	    "match the request\r\n", 52), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "Call-ID: bad400\r\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "branch=z9hG4bKbad"));
+	ck_assert_ptr_nonnull(strstr(buf, "To: <sip:b@example.com>;tag="));
+	ck_assert_int_eq(ra.n, 0);
+	ck_assert_uint_eq(sip_tp_stats(a)->garbage_requests, 1);
+	/* Without a Call-ID there is nothing to answer to. */
+	raw_send(fd, "OPTIONS sip:x SIP/2.0\r\nVia: bogus\r\n\r\n", 37);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 200), -1);
+	ck_assert_uint_eq(sip_tp_stats(a)->garbage_requests, 2);
+	close(fd);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_udp_malformed_response_dropped)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	char buf[256];
+	int fd;
+	static const char bad[] = "SIP/2.0 200 OK\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKx\r\n"
+	    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+	tp_listen(a, SIP_TP_UDP, "127.0.0.1", 0, &aa, &al);
+	fd = raw_sock(SOCK_DGRAM, &aa, al);
+	raw_send(fd, bad, sizeof(bad) - 1);
+	raw_send(fd, "\r\n\r\n", 4);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 200), -1);
+	ck_assert_int_eq(ra.n, 0);
+	ck_assert_uint_eq(sip_tp_stats(a)->garbage_responses, 1);
+	ck_assert_uint_eq(sip_tp_stats(a)->garbage_requests, 0);
+	ck_assert_uint_eq(sip_tp_stats(a)->keepalives_in, 1);
+	close(fd);
+	sip_tp_free(a);
+}
+END_TEST
+
+/* ---- TCP ------------------------------------------------------------------ */
+
+START_TEST(test_tcp_reuse)
+{
+	const char *ip = ips[_i];
+	struct sockaddr_storage aa, ba;
+	socklen_t al, bl;
+	struct sip_tp *a = tp_make(&ra, NULL), *b = tp_make(&rb, NULL);
+	struct sip_dest d;
+
+	tp_listen(a, SIP_TP_TCP, ip, 0, &aa, &al);
+	tp_listen(b, SIP_TP_TCP, ip, 0, &ba, &bl);
+	sip_tp_dest_make(&d, SIP_TP_TCP, (struct sockaddr *)&aa, al);
+	send_req(b, &d, "tcp1", 0);
+	send_req(b, &d, "tcp2", 10);
+	pump(&ra.n, 2, 2000);
+	ck_assert_int_eq(ra.n, 2);
+	ck_assert(ra.d[0].reliable && ra.d[1].reliable);
+	ck_assert_int_eq(ra.d[0].proto, SIP_TP_TCP);
+	ck_assert_uint_ne(ra.d[0].conn_id, 0);
+	ck_assert_uint_eq(ra.d[0].conn_id, ra.d[1].conn_id);
+	ck_assert(sip_tp_conn_alive(a, ra.d[0].conn_id));
+	ck_assert_uint_eq(ra.m[1]->body.n, 10);
+	ck_assert_uint_eq(sip_tp_stats(a)->conns_opened, 1);
+	ck_assert_uint_eq(sip_tp_stats(b)->conns_opened, 1);
+	reply(a, ra.m[0], &ra.d[0]);
+	reply(a, ra.m[1], &ra.d[1]);
+	pump(&rb.n, 2, 2000);
+	ck_assert_int_eq(rb.n, 2);
+	ck_assert_int_eq(rb.m[0]->status, 200);
+	ck_assert_uint_eq(sip_tp_stats(a)->conns_opened, 1);
+	ck_assert_int_eq(rb.trace_out, 2);
+	ck_assert_int_eq(rb.trace_in, 2);
+	sip_tp_free(a);
+	sip_tp_free(b);
+}
+END_TEST
+
+START_TEST(test_tcp_framing)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	char buf[4096];
+	size_t n, m;
+	int fd;
+
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	fd = raw_sock(SOCK_STREAM, &aa, al);
+	n = mkreq(buf, sizeof(buf),
+	    "SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKf1", "frame1", 5);
+	/* One byte at a time. */
+	for (size_t i = 0; i < n; i++) {
+		raw_send(fd, buf + i, 1);
+		pump(NULL, 0, i % 16 == 0 ? 2 : 0);
+	}
+	pump(&ra.n, 1, 2000);
+	ck_assert_int_eq(ra.n, 1);
+	ck_assert_uint_eq(ra.m[0]->body.n, 5);
+	/* Two messages in one write. */
+	n = mkreq(buf, sizeof(buf),
+	    "SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKf2", "frame2", 3);
+	m = mkreq(buf + n, sizeof(buf) - n,
+	    "SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKf3", "frame3", 0);
+	raw_send(fd, buf, n + m);
+	pump(&ra.n, 3, 2000);
+	ck_assert_int_eq(ra.n, 3);
+	ck_assert(slice_eq_cstr(ra.m[1]->call_id, "frame2"));
+	ck_assert(slice_eq_cstr(ra.m[2]->call_id, "frame3"));
+	ck_assert_uint_eq(ra.d[1].conn_id, ra.d[2].conn_id);
+	close(fd);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_tcp_garbage_closes_one)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	char buf[4096];
+	size_t n;
+	int f1, f2;
+	static const char bad[] = "OPTIONS sip:x SIP/2.0\r\n"
+	    "Via: SIP/2.0/TCP h;branch=z9hG4bKq\r\nFrom: <sip:a@b>;tag=1\r\n"
+	    "To: <sip:b@c>\r\nCall-ID: q\r\nCSeq: x OPTIONS\r\n"
+	    "Content-Length: 0\r\n\r\n";
+
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	f1 = raw_sock(SOCK_STREAM, &aa, al);
+	f2 = raw_sock(SOCK_STREAM, &aa, al);
+	pump(NULL, 0, 20);
+	raw_send(f1, "HELLO garbage\r\nfoo: bar\r\n\r\n", 27);
+	ck_assert_int_eq(raw_recv(f1, buf, sizeof(buf), 2000), 0);
+	ck_assert_uint_eq(sip_tp_stats(a)->stream_errors, 1);
+	n = mkreq(buf, sizeof(buf),
+	    "SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKg1", "g1", 0);
+	raw_send(f2, buf, n);
+	pump(&ra.n, 1, 2000);
+	ck_assert_int_eq(ra.n, 1);
+	/* A framed but malformed request gets a 400, the stream lives. */
+	raw_send(f2, bad, sizeof(bad) - 1);
+	ck_assert_int_gt(raw_recv(f2, buf, sizeof(buf), 2000), 0);
+	ck_assert_int_eq(strncmp(buf, "SIP/2.0 400 ", 12), 0);
+	ck_assert_uint_eq(sip_tp_stats(a)->garbage_requests, 1);
+	close(f1);
+	close(f2);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_tcp_oversize)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	char buf[256];
+	int fd;
+	static const char big[] = "OPTIONS sip:x SIP/2.0\r\n"
+	    "Content-Length: 70000\r\n\r\n";
+
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	fd = raw_sock(SOCK_STREAM, &aa, al);
+	raw_send(fd, big, sizeof(big) - 1);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 2000), 0);
+	ck_assert_uint_eq(sip_tp_stats(a)->stream_errors, 1);
+	ck_assert_uint_eq(sip_tp_stats(a)->conns_closed, 1);
+	close(fd);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_tcp_ping_pong)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	char buf[256];
+	int fd;
+
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	fd = raw_sock(SOCK_STREAM, &aa, al);
+	/* Split in two to check that half a ping waits. */
+	raw_send(fd, "\r\n", 2);
+	pump(NULL, 0, 20);
+	raw_send(fd, "\r\n", 2);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 2000), 2);
+	ck_assert_str_eq(buf, "\r\n");
+	ck_assert_uint_eq(sip_tp_stats(a)->keepalives_in, 1);
+	ck_assert_uint_eq(sip_tp_stats(a)->keepalives_out, 1);
+	ck_assert_int_eq(ra.trace_in, 0);
+	close(fd);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_idle_close_and_keepalive)
+{
+	struct sockaddr_storage aa, ba;
+	socklen_t al, bl;
+	struct sip_tp_conf cf;
+	struct sip_tp *a, *b;
+	struct sip_dest d;
+	char buf[64];
+	int fd;
+
+	sip_tp_conf_default(&cf);
+	cf.idle_timeout_ms = 300;
+	a = tp_make(&ra, &cf);
+	cf.idle_timeout_ms = 0;
+	cf.keepalive_ms = 50;
+	b = tp_make(&rb, &cf);
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	tp_listen(b, SIP_TP_TCP, "127.0.0.1", 0, &ba, &bl);
+	/* b keeps pinging, a answers; pings are not traffic, so a closes. */
+	sip_tp_dest_make(&d, SIP_TP_TCP, (struct sockaddr *)&aa, al);
+	send_req(b, &d, "idle1", 0);
+	fd = raw_sock(SOCK_STREAM, &aa, al);
+	pump(&ra.n, 1, 2000);
+	ck_assert_int_eq(ra.n, 1);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 2000), 0);
+	pump(&rb.fails, 1, 1000);
+	ck_assert_int_eq(rb.fails, 1);
+	ck_assert_int_eq(rb.fail_err, ECONNRESET);
+	ck_assert_uint_ge(sip_tp_stats(b)->keepalives_out, 2);
+	ck_assert_uint_ge(sip_tp_stats(a)->keepalives_in, 2);
+	ck_assert_uint_ge(sip_tp_stats(b)->keepalives_in, 2);
+	ck_assert_uint_eq(sip_tp_stats(a)->conns_closed, 2);
+	ck_assert(!sip_tp_conn_alive(a, ra.d[0].conn_id));
+	close(fd);
+	sip_tp_free(a);
+	sip_tp_free(b);
+}
+END_TEST
+
+START_TEST(test_connect_refused)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *b = tp_make(&rb, NULL);
+	struct sip_dest d;
+
+	tp_listen(b, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	/* Port 1 on loopback: nobody listens. */
+	sip_tp_dest_make(&d, SIP_TP_TCP, (struct sockaddr *)&aa, al);
+	((struct sockaddr_in *)&d.addr)->sin_port = htons(1);
+	ck_assert_int_eq(sip_tp_open(b, &d, NULL), 0);
+	ck_assert_uint_ne(d.conn_id, 0);
+	send_req(b, &d, "refused", 0);
+	pump(&rb.fails, 1, 2000);
+	ck_assert_int_eq(rb.fails, 1);
+	ck_assert_uint_eq(rb.fail_id, d.conn_id);
+	ck_assert_int_eq(rb.fail_err, ECONNREFUSED);
+	/* A request to a connection that is gone fails at once. */
+	ck_assert_int_eq(sip_tp_send(b, &d, "OPTIONS x", 9), ENOTCONN);
+	sip_tp_free(b);
+}
+END_TEST
+
+START_TEST(test_mtu_switch)
+{
+	struct sockaddr_storage aa, at, ba;
+	socklen_t al, tl, bl;
+	struct sip_tp_conf cf;
+	struct sip_tp *a = tp_make(&ra, NULL), *b;
+	struct sip_dest d, used;
+	struct strbuf via = STRBUF_INIT;
+	static char buf[4096];
+	size_t n;
+
+	tp_listen(a, SIP_TP_UDP, "127.0.0.1", 0, &aa, &al);
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", port_of(&aa), &at, &tl);
+	b = tp_make(&rb, NULL);
+	tp_listen(b, SIP_TP_UDP, "127.0.0.1", 0, &ba, &bl);
+	sip_tp_dest_make(&d, SIP_TP_UDP, (struct sockaddr *)&aa, al);
+	ck_assert(sip_tp_wants_stream(b, &d, 1301));
+	ck_assert(!sip_tp_wants_stream(b, &d, 1300));
+	sip_tp_via(b, &d, NULL, &via);
+	n = mkreq(buf, sizeof(buf), via.p, "big1", 1400);
+	ck_assert_int_eq(sip_tp_send_ex(b, &d, buf, n, &used), 0);
+	ck_assert_int_eq(used.proto, SIP_TP_TCP);
+	ck_assert(used.reliable);
+	ck_assert_uint_ne(used.conn_id, 0);
+	pump(&ra.n, 1, 2000);
+	ck_assert_int_eq(ra.n, 1);
+	ck_assert_int_eq(ra.d[0].proto, SIP_TP_TCP);
+	ck_assert(slice_caseeq_cstr(ra.m[0]->via[0].transport, "TCP"));
+	ck_assert_uint_eq(sip_tp_stats(b)->mtu_switches, 1);
+	/* Responses come back on the connection. */
+	reply(a, ra.m[0], &ra.d[0]);
+	pump(&rb.n, 1, 2000);
+	ck_assert_int_eq(rb.n, 1);
+	sip_tp_free(b);
+
+	/* Switched off: UDP it is. */
+	sip_tp_conf_default(&cf);
+	cf.no_mtu_switch = true;
+	b = tp_make(&rb, &cf);
+	tp_listen(b, SIP_TP_UDP, "127.0.0.1", 0, &ba, &bl);
+	ck_assert_int_eq(sip_tp_send_ex(b, &d, buf, n, &used), 0);
+	ck_assert_int_eq(used.proto, SIP_TP_UDP);
+	pump(&ra.n, 2, 2000);
+	ck_assert_int_eq(ra.n, 2);
+	ck_assert_int_eq(ra.d[1].proto, SIP_TP_UDP);
+	strbuf_free(&via);
+	sip_tp_free(a);
+	sip_tp_free(b);
+}
+END_TEST
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+static void
+tls_run(const char *ca, const char *name, bool expect_ok)
+{
+	struct sockaddr_storage aa, ba;
+	socklen_t al, bl;
+	struct sip_tp_conf cf;
+	struct sip_tp *a = tp_make(&ra, NULL), *b;
+	struct sip_dest d;
+	char cafile[128];
+
+	snprintf(cafile, sizeof(cafile), "%s/%s", tmpdir, ca);
+	sip_tp_conf_default(&cf);
+	cf.ca_file = cafile;
+	b = tp_make(&rb, &cf);
+	tp_listen(a, SIP_TP_TLS, "127.0.0.1", 0, &aa, &al);
+	tp_listen(b, SIP_TP_TLS, "127.0.0.1", 0, &ba, &bl);
+	sip_tp_dest_make(&d, SIP_TP_TLS, (struct sockaddr *)&aa, al);
+	ck_assert_int_eq(sip_tp_open(b, &d, name), 0);
+	send_req(b, &d, "tls1", 0);
+	if (expect_ok) {
+		pump(&ra.n, 1, 3000);
+		ck_assert_int_eq(ra.n, 1);
+		ck_assert_int_eq(ra.d[0].proto, SIP_TP_TLS);
+		ck_assert(ra.d[0].reliable);
+		reply(a, ra.m[0], &ra.d[0]);
+		pump(&rb.n, 1, 3000);
+		ck_assert_int_eq(rb.n, 1);
+		ck_assert_int_eq(rb.m[0]->status, 200);
+		ck_assert_uint_eq(sip_tp_stats(b)->tp[SIP_TP_TLS].msgs_in, 1);
+	} else {
+		pump(&rb.fails, 1, 3000);
+		ck_assert_int_eq(rb.fails, 1);
+		ck_assert_uint_eq(rb.fail_id, d.conn_id);
+		ck_assert_int_eq(rb.fail_err, EPROTO);
+		pump(NULL, 0, 50);
+		ck_assert_int_eq(ra.n, 0);
+	}
+	sip_tp_free(a);
+	sip_tp_free(b);
+}
+
+START_TEST(test_tls_ok_by_name)
+{
+	tls_run("cert.pem", "localhost", true);
+}
+END_TEST
+
+START_TEST(test_tls_ok_by_ip)
+{
+	tls_run("cert.pem", NULL, true);
+}
+END_TEST
+
+START_TEST(test_tls_wrong_name)
+{
+	tls_run("cert.pem", "sip.example.com", false);
+}
+END_TEST
+
+START_TEST(test_tls_wrong_ca)
+{
+	tls_run("other.pem", "localhost", false);
+}
+END_TEST
+
+/* ---- misc ----------------------------------------------------------------- */
+
+START_TEST(test_via_fixed_params)
+{
+	static char buf[2048];
+	struct sockaddr_in src = { 0 };
+	struct sip_parse_error pe;
+	struct strbuf out = STRBUF_INIT;
+	struct sip_msg *m;
+	size_t n;
+	char *copy;
+
+	src.sin_family = AF_INET;
+	src.sin_port = htons(4242);
+	inet_pton(AF_INET, "198.51.100.7", &src.sin_addr);
+	n = mkreq(buf, sizeof(buf), "SIP/2.0/UDP h.example.com;rport ; "
+	    "received=1.2.3.4;branch=z9hG4bKv, SIP/2.0/UDP p.example.com",
+	    "vf", 0);
+	copy = malloc(n);
+	memcpy(copy, buf, n);
+	ck_assert_int_eq(sip_msg_parse(copy, n, 0, &m, &pe), 0);
+	ck_assert(sip_tp_via_fixed(m, (struct sockaddr *)&src, &out));
+	ck_assert_str_eq(out.p, "SIP/2.0/UDP h.example.com;branch=z9hG4bKv;"
+	    "received=198.51.100.7;rport=4242, SIP/2.0/UDP p.example.com");
+	sip_msg_free(m);
+	strbuf_free(&out);
+}
+END_TEST
+
+START_TEST(test_branch_and_via)
+{
+	char b1[SIP_TP_BRANCH_LEN], b2[SIP_TP_BRANCH_LEN];
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	struct sip_dest d;
+	struct strbuf via = STRBUF_INIT;
+	char want[96];
+
+	sip_tp_branch(b1);
+	sip_tp_branch(b2);
+	ck_assert_int_eq(strncmp(b1, "z9hG4bK", 7), 0);
+	ck_assert_uint_eq(strlen(b1), 39);
+	ck_assert_str_ne(b1, b2);
+	/* No IPv4 listener yet. */
+	tp_listen(a, SIP_TP_UDP, "::1", 0, &aa, &al);
+	sip_tp_dest_make(&d, SIP_TP_UDP, (struct sockaddr *)&aa, al);
+	ck_assert_int_eq(sip_tp_via(a, &d, "z9hG4bKabc", &via), 0);
+	snprintf(want, sizeof(want), "SIP/2.0/UDP [::1]:%u;rport;"
+	    "branch=z9hG4bKabc", port_of(&aa));
+	ck_assert_str_eq(via.p, want);
+	/* A wildcard listener: the address towards the peer. */
+	strbuf_reset(&via);
+	tp_listen(a, SIP_TP_TCP, "0.0.0.0", 0, &aa, &al);
+	((struct sockaddr_in *)&aa)->sin_addr.s_addr = htonl(0x7f000001);
+	sip_tp_dest_make(&d, SIP_TP_TCP, (struct sockaddr *)&aa, al);
+	ck_assert_int_eq(sip_tp_via(a, &d, "z9hG4bKdef", &via), 0);
+	snprintf(want, sizeof(want), "SIP/2.0/TCP 127.0.0.1:%u;rport;"
+	    "branch=z9hG4bKdef", port_of(&aa));
+	ck_assert_str_eq(via.p, want);
+	strbuf_free(&via);
+	sip_tp_free(a);
+}
+END_TEST
+
+static void
+make_certs(void)
+{
+	char cmd[1024];
+	static const char *names[] = { "cert.pem", "other.pem" };
+	static const char *keys[] = { "key.pem", "otherkey.pem" };
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sipxtpXXXXXX");
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		exit(EXIT_FAILURE);
+	}
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec "
+		    "-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+		    "-subj /CN=localhost -addext "
+		    "subjectAltName=DNS:localhost,IP:127.0.0.1 "
+		    "-keyout %s/%s -out %s/%s >/dev/null 2>&1", tmpdir,
+		    keys[i], tmpdir, names[i]);
+		if (system(cmd) != 0) {
+			fprintf(stderr, "cannot run openssl req\n");
+			exit(EXIT_FAILURE);
+		}
+	}
+}
+
+static void
+remove_certs(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	(void)system(cmd);
+}
+
+int
+main(void)
+{
+	Suite *s = suite_create("sip_transport");
+	TCase *tc = tcase_create("loop");
+	SRunner *sr;
+	int failed;
+
+	log_set_level(getenv("TEST_VERBOSE") != NULL ? LOG_LEVEL_DEBUG :
+	    LOG_LEVEL_WARNING);
+	make_certs();
+	tcase_set_timeout(tc, 15);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_udp_exchange, 0, 2);
+	tcase_add_test(tc, test_rport_received);
+	tcase_add_test(tc, test_udp_malformed_request_400);
+	tcase_add_test(tc, test_udp_malformed_response_dropped);
+	tcase_add_loop_test(tc, test_tcp_reuse, 0, 2);
+	tcase_add_test(tc, test_tcp_framing);
+	tcase_add_test(tc, test_tcp_garbage_closes_one);
+	tcase_add_test(tc, test_tcp_oversize);
+	tcase_add_test(tc, test_tcp_ping_pong);
+	tcase_add_test(tc, test_idle_close_and_keepalive);
+	tcase_add_test(tc, test_connect_refused);
+	tcase_add_test(tc, test_mtu_switch);
+	tcase_add_test(tc, test_tls_ok_by_name);
+	tcase_add_test(tc, test_tls_ok_by_ip);
+	tcase_add_test(tc, test_tls_wrong_name);
+	tcase_add_test(tc, test_tls_wrong_ca);
+	tcase_add_test(tc, test_via_fixed_params);
+	tcase_add_test(tc, test_branch_and_via);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	remove_certs();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
