@@ -278,6 +278,29 @@ out_print_reply(const struct out_reply *r, enum out_style style, bool json,
 	return 0;
 }
 
+/* A traced SIP message: a header line, then the message as sent. */
+static void
+print_trace(const char *fields, FILE *out)
+{
+	struct out_reply r;
+
+	out_reply_init(&r);
+	if (out_reply_add_line(&r, fields) != 0) {
+		fprintf(out, "%s\n", fields);
+		return;
+	}
+	fprintf(out, "--- %s %s %s %s %s\n",
+	    record_get(&r.records[0], "time"),
+	    record_get(&r.records[0], "transport"),
+	    record_get(&r.records[0], "local"),
+	    strcmp(record_get(&r.records[0], "dir"), "in") == 0 ? "<-" : "->",
+	    record_get(&r.records[0], "peer"));
+	fputs(record_get(&r.records[0], "text"), out);
+	fputc('\n', out);
+	fflush(out);
+	out_reply_free(&r);
+}
+
 void
 out_print_event(const char *line, bool json, FILE *out)
 {
@@ -285,6 +308,10 @@ out_print_event(const char *line, bool json, FILE *out)
 	size_t tlen = strcspn(body, " ");
 	struct out_reply r;
 
+	if (!json && strncmp(body, "trace.message ", 14) == 0) {
+		print_trace(body + 14, out);
+		return;
+	}
 	if (!json) {
 		fprintf(out, "%s\n", body);
 		fflush(out);

@@ -44,6 +44,9 @@ static const struct ctl_command {
 	{ "reload", OUT_RECORD, false },
 	{ "log", OUT_RECORD, false },
 	{ "events", OUT_AUTO, true },
+	{ "options", OUT_RECORD, false },
+	{ "transactions", OUT_TABLE, false },
+	{ "trace", OUT_AUTO, true },
 	{ "quit", OUT_AUTO, false },
 };
 
@@ -227,8 +230,8 @@ run_line(struct conn *c, const char *request, const char *name)
 	rc = out_print_reply(&r, cmd != NULL ? cmd->style : OUT_AUTO,
 	    opt_json, stdout, stderr);
 	fflush(stdout);
-	if (rc == 0 && cmd != NULL && cmd->follows && strcmp(name, "events")
-	    == 0 && !strstr(request, " off"))
+	if (rc == 0 && cmd != NULL && cmd->follows &&
+	    strstr(request, " off") == NULL)
 		follow_events(c);
 	out_reply_free(&r);
 	return rc;
@@ -290,7 +293,8 @@ interactive(struct conn *c)
 		interrupted = 0;
 		rc = run_line(c, req.p, name);
 		strbuf_free(&req);
-		if (strcmp(name, "events") == 0 && interrupted) {
+		if ((strcmp(name, "events") == 0 ||
+		    strcmp(name, "trace") == 0) && interrupted) {
 			struct out_reply r;
 
 			/* Back to the prompt: stop the stream first. */

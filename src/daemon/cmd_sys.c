@@ -17,7 +17,9 @@
 
 #include "proto/ctl_line.h"
 #include "ua/events.h"
+#include "ua/ua.h"
 #include "cmd.h"
+#include "cmd_sip.h"
 #include "cmd_sys.h"
 #include "control.h"
 #include "daemon.h"
@@ -63,9 +65,18 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	cmd_record_kvf(r, "accounts", "%zu", set->n);
 	cmd_record_kvf(r, "registrations", "%zu",
 	    account_set_registered(set));
-	/* No call or transaction layer is running yet: both are truly 0. */
+	/* No call layer is running yet: truly 0. */
 	cmd_record_kv(r, "calls", "0");
-	cmd_record_kv(r, "transactions", "0");
+	cmd_record_kvf(r, "transactions", "%zu",
+	    sip_trans_count(ua_trans(daemon_ua())));
+	{
+		const struct sip_tp_stats *ts = ua_tp_stats(daemon_ua());
+
+		cmd_record_kvf(r, "garbage_requests", "%llu",
+		    (unsigned long long)ts->garbage_requests);
+		cmd_record_kvf(r, "garbage_responses", "%llu",
+		    (unsigned long long)ts->garbage_responses);
+	}
 	cmd_record_kvf(r, "clients", "%zu", daemon_control_clients());
 	cmd_record_kvf(r, "subscribers", "%zu", events_subscriber_count());
 	cmd_record_kv(r, "log_level", log_level_name(log_get_level()));
@@ -220,6 +231,14 @@ static const struct cmd_entry sys_entries[] = {
 	{ "events", 0, 2, CMD_READ, "[kind=K[,K...]] [account=NAME] | off",
 	    "follow events: a snapshot of the state, then live changes",
 	    cmd_events },
+	{ "options", 1, 3, CMD_READ, "URI [account=NAME] [timeout=S]",
+	    "send OPTIONS and show the answer, its round trip and Allow",
+	    cmd_options },
+	{ "transactions", 0, 0, CMD_READ, "",
+	    "live SIP transactions: method, role, state, age",
+	    cmd_transactions },
+	{ "trace", 0, 1, CMD_READ, "[off]",
+	    "follow every SIP message sent and received", cmd_trace },
 	{ "quit", 0, 0, CMD_READ, "", "close this connection", cmd_quit },
 };
 

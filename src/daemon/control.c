@@ -44,6 +44,13 @@ struct control_listener {
 	struct event	*ev;
 };
 
+struct control_pending {
+	struct control_client	*client;
+	void			(*cancel)(void *);
+	void			*arg;
+	struct cmd_reply	 reply;
+};
+
 struct control_client {
 	TAILQ_ENTRY(control_client) entry;
 	struct control		*ctl;
@@ -60,6 +67,8 @@ struct control_client {
 	struct event		*ev_write;
 	struct event		*ev_close;
 	struct events_sub	*sub;
+	struct control_pending	*pending;	/* a reply still to come */
+	struct event		*ev_resume;	/* go on with buffered lines */
 };
 
 struct control {
@@ -77,6 +86,7 @@ struct control {
 };
 
 static void control_client_flush(struct control_client *);
+static void control_client_process(struct control_client *);
 
 struct control *
 control_new(struct event_base *base, const struct cmd_table *table)
@@ -127,11 +137,20 @@ control_client_free(struct control_client *c)
 
 	if (c->sub != NULL)
 		events_unsubscribe(c->sub);
+	if (c->pending != NULL) {
+		struct control_pending *p = c->pending;
+
+		/* The owner forgets the handle: no finish will come. */
+		p->cancel(p->arg);
+		cmd_reply_free(&p->reply);
+		free(p);
+	}
 	TAILQ_REMOVE(&ctl->clients, c, entry);
 	ctl->nclients--;
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	event_free(c->ev_close);
+	event_free(c->ev_resume);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	close(c->fd);
@@ -250,6 +269,51 @@ control_client_send_reply(struct control_client *c, struct cmd_reply *r)
 	evbuffer_add(c->out, ".\n", 2);
 }
 
+struct control_pending *
+control_client_defer(struct control_client *c, void (*cancel)(void *),
+    void *arg)
+{
+	struct control_pending *p = xcalloc(1, sizeof(*p));
+
+	p->client = c;
+	p->cancel = cancel;
+	p->arg = arg;
+	cmd_reply_init(&p->reply);
+	c->pending = p;
+	return p;
+}
+
+struct cmd_reply *
+control_pending_reply(struct control_pending *p)
+{
+	return &p->reply;
+}
+
+void
+control_pending_finish(struct control_pending *p)
+{
+	struct control_client *c = p->client;
+
+	control_client_send_reply(c, &p->reply);
+	cmd_reply_free(&p->reply);
+	free(p);
+	c->pending = NULL;
+	/* Lines that came meanwhile: from the loop, not from here. */
+	event_active(c->ev_resume, EV_TIMEOUT, 0);
+	control_client_flush(c);
+}
+
+static void
+control_client_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control_client *c = arg;
+
+	if (c->dead)
+		return;
+	control_client_process(c);
+	control_client_flush(c);
+}
+
 static void
 control_client_line(struct control_client *c, char *line, size_t len)
 {
@@ -267,6 +331,8 @@ control_client_line(struct control_client *c, char *line, size_t len)
 	} else {
 		cmd_reply_reset(r);
 		cmd_dispatch(ctl->table, &ctx, tok.argc, tok.argv, r);
+		if (c->pending != NULL)
+			return;		/* the reply comes later */
 	}
 	control_client_send_reply(c, r);
 	if (r->subscribe)
@@ -317,8 +383,6 @@ static void
 control_client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct control_client *c = arg;
-	size_t avail, done = 0;
-	char *p, *nl;
 	ssize_t n;
 
 	n = control_client_read(c);
@@ -331,9 +395,32 @@ control_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (n < 0)
 		return;
 
+	control_client_process(c);
+	control_client_flush(c);
+}
+
+/* Runs the complete lines buffered, until one waits for its reply. */
+static void
+control_client_process(struct control_client *c)
+{
+	size_t avail, done = 0;
+	char *p, *nl;
+
 	avail = evbuffer_get_length(c->in);
+	if (avail == 0)
+		return;
+	/* Waiting for a reply is no licence to send without limit. */
+	if (c->pending != NULL && avail > 16 * SIPX_CTL_LINE_MAX) {
+		log_warnx("control client %u: %zu bytes sent while waiting "
+		    "for a reply; disconnecting it", c->id, avail);
+		control_client_kill(c);
+		return;
+	}
+	if (c->pending != NULL)
+		return;
 	p = (char *)evbuffer_pullup(c->in, -1);
-	while (!c->dead && !c->quitting && done < avail &&
+	while (!c->dead && !c->quitting && c->pending == NULL &&
+	    done < avail &&
 	    (nl = memchr(p + done, '\n', avail - done)) != NULL) {
 		size_t len = (size_t)(nl - (p + done));
 
@@ -352,10 +439,10 @@ control_client_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (!c->quitting) {
 		evbuffer_drain(c->in, done);
-		if (evbuffer_get_length(c->in) >= SIPX_CTL_LINE_MAX)
+		if (c->pending == NULL &&
+		    evbuffer_get_length(c->in) >= SIPX_CTL_LINE_MAX)
 			control_client_too_long(c);
 	}
-	control_client_flush(c);
 }
 
 /* ---- accepting -------------------------------------------------------- */
@@ -453,8 +540,10 @@ control_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	c->ev_write = event_new(ctl->base, fd, EV_WRITE | EV_PERSIST,
 	    control_client_write_cb, c);
 	c->ev_close = event_new(ctl->base, -1, 0, control_client_close_cb, c);
+	c->ev_resume = event_new(ctl->base, -1, 0, control_client_resume_cb,
+	    c);
 	if (c->in == NULL || c->out == NULL || c->ev_read == NULL ||
-	    c->ev_write == NULL || c->ev_close == NULL)
+	    c->ev_write == NULL || c->ev_close == NULL || c->ev_resume == NULL)
 		fatalx("control: out of memory");
 	TAILQ_INSERT_TAIL(&ctl->clients, c, entry);
 	ctl->nclients++;

@@ -47,6 +47,20 @@ void		 control_flush_all(struct control *);
 void		 control_free(struct control *);
 size_t		 control_client_count(const struct control *);
 
+/*
+ * A command that answers later (it waits for the network): the handler
+ * calls control_client_defer() and returns; the client's later requests
+ * wait, so replies stay in order.  The owner fills the reply from
+ * control_pending_reply() and calls control_pending_finish().  If the
+ * client goes away first, cancel(arg) is called and the handle is gone.
+ */
+struct control_pending;
+struct cmd_reply;
+struct control_pending *control_client_defer(struct control_client *,
+		    void (*cancel)(void *), void *arg);
+struct cmd_reply *control_pending_reply(struct control_pending *);
+void		 control_pending_finish(struct control_pending *);
+
 int		 control_client_subscribe(struct control_client *,
 		    unsigned kinds, const char *account);
 void		 control_client_unsubscribe(struct control_client *);

@@ -18,6 +18,7 @@
 #include "base/xalloc.h"
 #include "ua/account.h"
 #include "ua/events.h"
+#include "ua/ua.h"
 #include "cmd_sys.h"
 #include "config.h"
 #include "control.h"
@@ -36,6 +37,7 @@ static struct {
 	struct sipxd_config	*cfg;
 	struct account_set	 accounts;
 	struct control		*ctl;
+	struct ua		*ua;
 	enum daemon_state	 state;
 	uint64_t		 started_us;
 	bool			 debug;		/* -d: debug wins over config */
@@ -81,6 +83,12 @@ uint64_t
 daemon_uptime_ms(void)
 {
 	return (time_mono_us() - d.started_us) / 1000;
+}
+
+struct ua *
+daemon_ua(void)
+{
+	return d.ua;
 }
 
 size_t
@@ -366,6 +374,59 @@ daemon_open_control(void)
 	notify_close_untaken();
 }
 
+/* `trace`: only formatted when a control client asked for it. */
+static void
+daemon_trace_cb(const struct sip_tp_trace *t, void *arg)
+{
+	char local[64], peer[64];
+	struct strbuf text = STRBUF_INIT;
+
+	if (!events_wanted(EVENTS_KIND_TRACE))
+		return;
+	strbuf_add(&text, t->buf, t->len);
+	ua_addr_str(t->local, local, sizeof(local));
+	ua_addr_str(t->peer, peer, sizeof(peer));
+	events_publish("trace.message", NULL, "dir",
+	    t->dir == SIP_TP_IN ? "in" : "out", "transport",
+	    sip_tp_proto_name(t->proto), "local", local, "peer", peer,
+	    "text", text.p, NULL);
+	strbuf_free(&text);
+}
+
+static void
+daemon_start_sip(void)
+{
+	struct sip_tp_listen_conf *listen;
+	struct ua_conf uc = { 0 };
+	char err[256];
+
+	listen = xcalloc(d.cfg->nlisten + 1, sizeof(*listen));
+	for (size_t i = 0; i < d.cfg->nlisten; i++) {
+		const struct listen_cfg *l = &d.cfg->listen[i];
+
+		/* Same order: udp, tcp, tls. */
+		listen[i].transport = (enum sip_tp_proto)l->transport;
+		listen[i].address = l->address;
+		listen[i].cert = l->certificate;
+		listen[i].key = l->key;
+		listen[i].ca_file = l->ca_file;
+	}
+	uc.listen = listen;
+	uc.nlisten = d.cfg->nlisten;
+	uc.t1_ms = (unsigned)d.cfg->t1;
+	uc.t2_ms = (unsigned)d.cfg->t2;
+	uc.t4_ms = (unsigned)d.cfg->t4;
+	uc.dns_servers = (const char *const *)d.cfg->dns_servers;
+	uc.ndns_servers = d.cfg->ndns_servers;
+	uc.user_agent = d.cfg->user_agent;
+	uc.default_from = d.accounts.n > 0 ? d.accounts.items[0]->cfg->aor :
+	    "sip:sipxd@localhost";
+	if (ua_start(&d.ua, d.base, &uc, err, sizeof(err)) != 0)
+		fatalx("sip: %s", err);
+	free(listen);
+	ua_set_trace(d.ua, daemon_trace_cb, NULL);
+}
+
 static void
 daemon_start_watchdog(void)
 {
@@ -445,6 +506,7 @@ main(int argc, char **argv)
 	events_add_snapshot(daemon_snapshot, NULL);
 	account_set_publish_snapshots(&d.accounts);
 
+	daemon_start_sip();
 	daemon_open_control();
 	daemon_start_watchdog();
 	daemon_set_state(DAEMON_RUNNING);
@@ -459,6 +521,7 @@ main(int argc, char **argv)
 	/* Subscribers get to see the stop they are watching. */
 	control_flush_all(d.ctl);
 	control_free(d.ctl);
+	ua_free(d.ua);
 	events_shutdown();
 	account_set_clear(&d.accounts);
 	config_free(d.cfg);

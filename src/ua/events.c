@@ -48,12 +48,13 @@ static const struct {
 	{ "reg", EVENTS_KIND_REG },
 	{ "call", EVENTS_KIND_CALL },
 	{ "message", EVENTS_KIND_MESSAGE },
+	{ "trace", EVENTS_KIND_TRACE },
 };
 
 const char *
 events_kinds_list(void)
 {
-	return "daemon, config, account, reg, call, message";
+	return "daemon, config, account, reg, call, message, trace";
 }
 
 static unsigned
@@ -221,6 +222,17 @@ events_unsubscribe(struct events_sub *sub)
 	events_nsubs--;
 	free(sub->account);
 	free(sub);
+}
+
+bool
+events_wanted(unsigned kind)
+{
+	struct events_sub *sub;
+
+	TAILQ_FOREACH(sub, &events_subs, entry)
+		if (sub->kinds & kind)
+			return true;
+	return false;
 }
 
 uint64_t

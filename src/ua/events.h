@@ -11,6 +11,7 @@
 #ifndef SIPX_UA_EVENTS_H
 #define SIPX_UA_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,8 +23,10 @@ enum events_kind {
 	EVENTS_KIND_REG		= 1u << 3,
 	EVENTS_KIND_CALL	= 1u << 4,
 	EVENTS_KIND_MESSAGE	= 1u << 5,
+	/* Every SIP message in and out: only when asked for by name. */
+	EVENTS_KIND_TRACE	= 1u << 6,
 };
-#define EVENTS_KIND_ALL		0x3fu
+#define EVENTS_KIND_ALL		0x3fu	/* all but trace */
 
 struct events_sub;
 
@@ -60,6 +63,8 @@ void	events_emit_to(struct events_sub *, const char *type,
 	    const char *account, ...) __attribute__((sentinel));
 
 uint64_t events_last_seq(void);
+/* True if some subscriber takes this kind: spares formatting otherwise. */
+bool	events_wanted(unsigned kind);
 size_t	events_subscriber_count(void);
 /* Drops every subscriber and snapshot source (at exit). */
 void	events_shutdown(void);

@@ -11,8 +11,10 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
+# A port of our own, away from a sipxd that may run on 5060.
+port=$((20000 + $$ % 20000))
 cat >"$dir/sipxd.conf" <<CONF
-sipxd: { listen = ( { transport = "udp"; address = "127.0.0.1:5060"; } ); };
+sipxd: { listen = ( { transport = "udp"; address = "127.0.0.1:$port"; } ); };
 control: { path = "$dir/control.sock"; max_clients = 64; };
 log: { level = "notice"; };
 accounts = ( { name = "bench"; aor = "sip:bench@127.0.0.1"; register = false; } );

@@ -24,7 +24,8 @@ from sipxtest import (SIPXCTL, SIPXD, SRCDIR, Sipxd, TestFailure, account, check
                       sanitizer_report, wait_until)
 
 COMMANDS = {"help", "version", "status", "accounts", "reload", "log",
-            "events", "quit"}
+            "events", "options", "transactions", "trace", "quit"}
+
 
 
 def package_version():

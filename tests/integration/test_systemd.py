@@ -23,10 +23,20 @@ def check(name, cond, why=""):
     sys.stdout.flush()
 
 
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def write_conf(d):
     path = os.path.join(d, "sipxd.conf")
+    port = free_udp_port()
     with open(path, "w") as f:
         f.write(f"""
+sipxd: {{ listen = ( {{ transport = "udp"; address = "127.0.0.1:{port}"; }} ); }};
 control: {{ path = "{d}/control.sock"; }};
 log: {{ level = "debug"; }};
 accounts = ( {{ name = "local"; aor = "sip:sipxd@127.0.0.1"; register = false; }} );

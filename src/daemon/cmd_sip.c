@@ -1,0 +1,173 @@
+/*
+ * SIP commands: `options` (a request through resolver and transactions,
+ * answered when the final response, a timeout or an error comes),
+ * `transactions` (the live ones) and `trace` (every message in and out).
+ * Each translates between protocol arguments and a ua call.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "proto/ctl_line.h"
+#include "ua/events.h"
+#include "ua/ua.h"
+#include "cmd_sip.h"
+#include "control.h"
+#include "daemon.h"
+
+#define OPTIONS_TIMEOUT_DEFAULT	5	/* seconds */
+#define OPTIONS_TIMEOUT_MAX	300
+
+struct options_job {
+	struct control_pending	*pending;
+	struct ua_options_req	*req;
+	unsigned		 timeout_s;
+};
+
+static void
+options_cancel(void *arg)
+{
+	struct options_job *job = arg;
+
+	ua_options_cancel(job->req);
+	free(job);
+}
+
+static void
+options_done(const struct ua_options_result *res, void *arg)
+{
+	struct options_job *job = arg;
+	struct cmd_reply *r = control_pending_reply(job->pending);
+
+	if (res->err != 0) {
+		if (res->err == ETIMEDOUT)
+			cmd_reply_err(r, "failed", "no answer within %u s%s%s",
+			    job->timeout_s, res->target[0] ? "; last tried " :
+			    "", res->target);
+		else if (res->err == ENOENT)
+			cmd_reply_err(r, "failed", "no address found for the "
+			    "URI (DNS)");
+		else
+			cmd_reply_err(r, "failed", "%s%s%s", strerror(res->err),
+			    res->target[0] ? "; last tried " : "",
+			    res->target);
+	} else {
+		if (res->status >= 200 && res->status < 300)
+			cmd_reply_ok(r, NULL);
+		else
+			cmd_reply_err(r, "failed", "%u %s", res->status,
+			    res->reason);
+		cmd_record_begin(r);
+		cmd_record_kvf(r, "status", "%u", res->status);
+		cmd_record_kv(r, "reason", res->reason);
+		cmd_record_kvf(r, "rtt_ms", "%.1f", res->rtt_ms);
+		cmd_record_kv(r, "target", res->target);
+		cmd_record_kv(r, "user_agent", res->user_agent);
+		cmd_record_kv(r, "allow", res->allow);
+		cmd_record_end(r);
+	}
+	/* The request object is gone after this callback. */
+	control_pending_finish(job->pending);
+	free(job);
+}
+
+void
+cmd_options(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	const char *account = NULL, *from = NULL;
+	unsigned timeout_s = OPTIONS_TIMEOUT_DEFAULT;
+	struct options_job *job;
+	char *key, *value, *end;
+	int err;
+
+	for (int i = 2; i < argc; i++) {
+		if (ctl_kv_split(argv[i], &key, &value) != 0) {
+			cmd_reply_usage(r, ctx->entry);
+			return;
+		}
+		if (strcmp(key, "account") == 0) {
+			account = value;
+		} else if (strcmp(key, "timeout") == 0) {
+			unsigned long t = strtoul(value, &end, 10);
+
+			if (*value == '\0' || *end != '\0' || t == 0 ||
+			    t > OPTIONS_TIMEOUT_MAX) {
+				cmd_reply_err(r, "usage", "timeout must be 1..%d "
+				    "seconds", OPTIONS_TIMEOUT_MAX);
+				return;
+			}
+			timeout_s = (unsigned)t;
+		} else {
+			cmd_reply_err(r, "usage", "unknown option '%.32s'; "
+			    "options are account= and timeout=", key);
+			return;
+		}
+	}
+	if (account != NULL) {
+		const struct account *a = account_set_find(daemon_accounts(),
+		    account);
+
+		if (a == NULL) {
+			cmd_reply_err(r, "not-found", "no account '%.64s'",
+			    account);
+			return;
+		}
+		from = a->cfg->aor;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->timeout_s = timeout_s;
+	err = ua_options_send(daemon_ua(), argv[1], from, timeout_s * 1000,
+	    options_done, job, &job->req);
+	if (err != 0) {
+		free(job);
+		cmd_reply_err(r, "usage", "'%.128s' is not a sip: or sips: URI "
+		    "sipxd can send to (%s)", argv[1], strerror(err));
+		return;
+	}
+	/* The resolver answers from the loop: nothing has completed yet. */
+	job->pending = control_client_defer(ctx->client, options_cancel, job);
+}
+
+static void
+transactions_row(const struct sip_trans_info *ti, void *arg)
+{
+	struct cmd_reply *r = arg;
+
+	cmd_record_begin(r);
+	cmd_record_kvf(r, "id", "%llu", (unsigned long long)ti->id);
+	cmd_record_kv(r, "method", ti->method);
+	cmd_record_kv(r, "role", ti->role);
+	cmd_record_kv(r, "state", ti->state);
+	cmd_record_kvf(r, "age", "%llu.%03u",
+	    (unsigned long long)(ti->age_ms / 1000),
+	    (unsigned)(ti->age_ms % 1000));
+	cmd_record_kv(r, "branch", ti->branch);
+	cmd_record_end(r);
+}
+
+void
+cmd_transactions(struct cmd_ctx *ctx, int argc, char **argv,
+    struct cmd_reply *r)
+{
+	sip_trans_foreach(ua_trans(daemon_ua()), transactions_row, r);
+}
+
+void
+cmd_trace(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	if (argc == 2 && strcmp(argv[1], "off") == 0) {
+		control_client_unsubscribe(ctx->client);
+		cmd_reply_ok(r, "unsubscribed");
+		return;
+	}
+	if (argc != 1) {
+		cmd_reply_usage(r, ctx->entry);
+		return;
+	}
+	cmd_reply_ok(r, "tracing");
+	r->subscribe = true;
+	r->sub_kinds = EVENTS_KIND_TRACE;
+	r->sub_account = NULL;
+}
