@@ -90,12 +90,47 @@ out_reply_add_line(struct out_reply *r, const char *line)
 	return 0;
 }
 
+/* Length of a valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* JSON must be UTF-8: invalid bytes become U+FFFD. */
 void
 out_json_string(FILE *fp, const char *s)
 {
 	fputc('"', fp);
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x80) {
+			size_t n = utf8_len((const unsigned char *)s);
+
+			if (n == 0) {
+				fputs("\\ufffd", fp);
+			} else {
+				fwrite(s, 1, n, fp);
+				s += n - 1;
+			}
+			continue;
+		}
 
 		switch (c) {
 		case '"': fputs("\\\"", fp); break;

@@ -124,6 +124,11 @@ conn_readline(struct conn *c, bool stop_on_signal)
 		if (n < 0 && errno == EINTR) {
 			if (stop_on_signal && interrupted)
 				return NULL;
+			if (interrupted) {
+				/* Ctrl-C while waiting for a reply: leave. */
+				fputs("sipxctl: interrupted\n", stderr);
+				exit(130);
+			}
 			continue;
 		}
 		if (n < 0)

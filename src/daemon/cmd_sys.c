@@ -35,10 +35,11 @@ cmd_version(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	if (line.n == 0) {
 		char lc[32];
 
+		ctl_append_kv(&line, "version", PACKAGE_VERSION);
+		snprintf(lc, sizeof(lc), "%d", CTL_PROTOCOL_VERSION);
+		ctl_append_kv(&line, "protocol", lc);
 		snprintf(lc, sizeof(lc), "%d.%d.%d", LIBCONFIG_VER_MAJOR,
 		    LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
-		ctl_append_kv(&line, "version", PACKAGE_VERSION);
-		ctl_append_kv(&line, "protocol", "1");
 		ctl_append_kv(&line, "libevent", event_get_version());
 		ctl_append_kv(&line, "openssl",
 		    OpenSSL_version(OPENSSL_VERSION));
@@ -110,8 +111,11 @@ cmd_reload(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 {
 	struct config_msgs msgs = { 0 };
 	struct account_diff diff;
+	int rc = daemon_reload(&msgs, &diff);
 
-	if (daemon_reload(&msgs, &diff) != 0) {
+	if (rc == EBUSY) {
+		cmd_reply_err(r, "failed", "sipxd is stopping");
+	} else if (rc != 0) {
 		cmd_reply_err(r, "failed", "%s has errors; the running "
 		    "config is kept", daemon_config()->file);
 		for (size_t i = 0; i < msgs.nerrors; i++) {

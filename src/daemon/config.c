@@ -358,8 +358,9 @@ check_sip_uri(const char *uri, bool need_user, char **host)
 	}
 	if (p == end || *p == ':')
 		return false;
+	/* RFC 3986: anything but visible ASCII must be %-escaped. */
 	for (const char *q = uri; *q != '\0'; q++)
-		if ((unsigned char)*q <= ' ')
+		if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f)
 			return false;
 	if (host != NULL)
 		*host = xstrndup(p, (size_t)(end - p));

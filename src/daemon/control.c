@@ -42,6 +42,7 @@ struct control_listener {
 	dev_t		 dev;
 	ino_t		 ino;
 	struct event	*ev;
+	struct event	*ev_pause;	/* accepts resume after EMFILE */
 };
 
 struct control_pending {
@@ -68,6 +69,9 @@ struct control_client {
 	struct event		*ev_close;
 	struct events_sub	*sub;
 	struct control_pending	*pending;	/* a reply still to come */
+	bool			 paused;	/* replies queued over the
+						 * limit: reading stopped */
+	bool			 snapshot;	/* subscribing: no limit */
 	struct event		*ev_resume;	/* go on with buffered lines */
 };
 
@@ -180,10 +184,18 @@ control_client_kill(struct control_client *c)
 	event_active(c->ev_close, EV_TIMEOUT, 0);
 }
 
+/*
+ * For live events only: a subscriber that does not read them is cut
+ * off.  Replies never count (a client gets what it asked for, reading
+ * pauses instead), nor does the snapshot a subscription starts with.
+ */
 static bool
 control_client_over_limit(struct control_client *c)
 {
-	if (evbuffer_get_length(c->out) <= c->ctl->policy.output_limit)
+	if (c->dead)
+		return true;
+	if (c->snapshot ||
+	    evbuffer_get_length(c->out) <= c->ctl->policy.output_limit)
 		return false;
 	log_warnx("control client %u (uid %ld pid %ld): %zu bytes of output "
 	    "unread, over control.output_limit; disconnecting it", c->id,
@@ -212,8 +224,7 @@ control_client_flush(struct control_client *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR)) {
-			if (!control_client_over_limit(c))
-				event_add(c->ev_write, NULL);
+			event_add(c->ev_write, NULL);
 			return;
 		}
 		log_debug("control client %u: write: %s", c->id,
@@ -222,8 +233,16 @@ control_client_flush(struct control_client *c)
 		return;
 	}
 	event_del(c->ev_write);
-	if (c->quitting)
+	if (c->quitting) {
 		control_client_kill(c);
+		return;
+	}
+	if (c->paused) {
+		/* The client read its replies: go on with its requests. */
+		c->paused = false;
+		event_add(c->ev_read, NULL);
+		event_active(c->ev_resume, EV_TIMEOUT, 0);
+	}
 }
 
 static void
@@ -246,7 +265,9 @@ control_client_subscribe(struct control_client *c, unsigned kinds,
 		events_unsubscribe(c->sub);
 	c->sub = NULL;
 	/* The snapshot is delivered before events_subscribe returns. */
+	c->snapshot = true;
 	c->sub = events_subscribe(kinds, account, control_deliver, c);
+	c->snapshot = false;
 	return 0;
 }
 
@@ -386,9 +407,17 @@ control_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	n = control_client_read(c);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		log_debug("control client %u: %s", c->id,
-		    n == 0 ? "disconnected" : strerror(errno));
+	if (n == 0) {
+		/* A half-close still gets its replies: like quit. */
+		log_debug("control client %u: end of input", c->id);
+		event_del(c->ev_read);
+		control_client_process(c);
+		c->quitting = true;
+		control_client_flush(c);
+		return;
+	}
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		log_debug("control client %u: %s", c->id, strerror(errno));
 		control_client_kill(c);
 		return;
 	}
@@ -416,7 +445,7 @@ control_client_process(struct control_client *c)
 		control_client_kill(c);
 		return;
 	}
-	if (c->pending != NULL)
+	if (c->pending != NULL || c->paused)
 		return;
 	p = (char *)evbuffer_pullup(c->in, -1);
 	while (!c->dead && !c->quitting && c->pending == NULL &&
@@ -431,15 +460,19 @@ control_client_process(struct control_client *c)
 		/* In place: the tokeniser writes its NUL over the '\n'. */
 		control_client_line(c, p + done, len);
 		done += len + 1;
-		/* A pipelined batch must not outgrow the limit either. */
-		if (control_client_over_limit(c))
-			return;
+		/* Replies piling up unread: wait for the client to read. */
+		if (evbuffer_get_length(c->out) >
+		    c->ctl->policy.output_limit) {
+			c->paused = true;
+			event_del(c->ev_read);
+			break;
+		}
 	}
 	if (c->dead)
 		return;
 	if (!c->quitting) {
 		evbuffer_drain(c->in, done);
-		if (c->pending == NULL &&
+		if (c->pending == NULL && !c->paused &&
 		    evbuffer_get_length(c->in) >= SIPX_CTL_LINE_MAX)
 			control_client_too_long(c);
 	}
@@ -476,6 +509,14 @@ control_peer_allowed(const struct control *ctl, uid_t uid, gid_t gid)
 	return false;
 }
 
+static void
+control_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control_listener *l = arg;
+
+	event_add(l->ev, NULL);
+}
+
 /* Best effort: the socket is fresh, a short line always fits. */
 static void
 control_refuse(int fd, const char *line)
@@ -497,7 +538,16 @@ control_accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Still readable: pause, or the loop spins. */
+			log_warn("control: accept on %s; pausing accepts for "
+			    "1 s (raise LimitNOFILE or lower "
+			    "control.max_clients)", l->path);
+			struct timeval pause = { 1, 0 };
+
+			event_del(l->ev);
+			evtimer_add(l->ev_pause, &pause);
+		} else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("control: accept on %s", l->path);
 		return;
@@ -709,7 +759,8 @@ control_listen(struct control *ctl, const char *path, mode_t mode, gid_t gid,
 	}
 	l->ev = event_new(ctl->base, fd, EV_READ | EV_PERSIST,
 	    control_accept_cb, l);
-	if (l->ev == NULL)
+	l->ev_pause = evtimer_new(ctl->base, control_accept_resume_cb, l);
+	if (l->ev == NULL || l->ev_pause == NULL)
 		fatalx("control: out of memory");
 	event_add(l->ev, NULL);
 	log_info("control: listening on %s (%s%s)", path,
@@ -727,6 +778,7 @@ control_close_listeners(struct control *ctl)
 		struct control_listener *l = &ctl->listeners[i];
 
 		event_free(l->ev);
+		event_free(l->ev_pause);
 		close(l->fd);
 		/* Only our own file: a successor may already own the path. */
 		if (l->created && stat(l->path, &st) == 0 &&

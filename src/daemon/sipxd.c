@@ -202,6 +202,9 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 	char counts[4][24];
 	size_t n;
 
+	/* A stop in progress is never undone by a reload. */
+	if (d.state != DAEMON_RUNNING)
+		return EBUSY;
 	notify_reloading();
 	daemon_set_state(DAEMON_RELOADING);
 	log_info("reloading %s", d.cfg->file);

@@ -437,7 +437,9 @@ parse_nameaddr(struct sip_msg *m, struct cur *c, struct sip_nameaddr *na,
 		FAIL(why);
 	if (!params(m, c, &na->params))
 		FAIL("bad header parameter");
-	sip_params_get(&na->params, "tag", &na->tag);
+	/* tag-param = "tag" EQUAL token: never empty. */
+	if (sip_params_get(&na->params, "tag", &na->tag) && na->tag.n == 0)
+		FAIL("tag without a value");
 	return true;
 }
 
@@ -1137,6 +1139,13 @@ sip_msg_parse(const char *buf, size_t len, unsigned flags,
 		if (m->nhdrs == SIP_MSG_HDRS_MAX)
 			return fail(m, err, "too many header fields",
 			    EMSGSIZE);
+		/* A CR not ending a line would split it for some peer. */
+		for (const char *q = memchr(vstart, '\r',
+		    (size_t)(line_end - vstart)); q != NULL;
+		    q = memchr(q + 1, '\r', (size_t)(line_end - q - 1)))
+			if (q[1] != '\n')
+				return fail(m, err, "bare CR in a header",
+				    EBADMSG);
 		/* The field's length without its final CRLF. */
 		if ((size_t)(line_end - name) - (line_end[-1] == '\r') >
 		    SIP_MSG_LINE_MAX)

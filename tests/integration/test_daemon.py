@@ -1112,7 +1112,45 @@ def test_log_journal(env):
               % (want, lines))
 
 
+def test_large_replies(env):
+    """Replies bigger than control.output_limit reach a client that
+    reads them (the server pauses reading instead of cutting off), and
+    a half-closed connection still gets every reply."""
+    accts = [account("a%04d" % i) for i in range(2000)]
+    d = env.daemon(accounts=accts, control={"output_limit": 65536})
+    r = d.ctl("accounts")
+    check(r.rc == 0, "accounts over the limit: %r" % (r,))
+    check_eq(len(r.out.strip().splitlines()), 2001, "accounts rows")
+    c = d.connect()
+    c.send("accounts\n" * 5)
+    for i in range(5):
+        check_eq(len(c.reply().records), 2000, "pipelined reply %d" % i)
+    ev = d.ctl_events("kind=account")
+    got = [ev.read_line() for _ in range(2002)]
+    check(got[-1] is not None and got[-1].startswith("sync"),
+          "subscribed, 2000 accounts, then sync: %r"
+          % got[-3:])
+    ev.stop()
+    # Half-close: send, shut down writing, read everything.
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(d.sock)
+    s.sendall(b"accounts\n")
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    lines = data.decode().splitlines()
+    check(lines and lines[-1] == ".", "half-closed reply not terminated")
+    check_eq(len(lines), 1 + 1 + 2000 + 1, "half-closed reply lines")
+
+
 TESTS = [
+    ("large_replies", test_large_replies),
     ("cli_help", test_cli_help),
     ("cli_version", test_cli_version),
     ("cli_status", test_cli_status),

@@ -360,6 +360,8 @@ static const struct {
 	{ "Call-ID: abc def", "Call-ID" },
 	{ "Bad Header: x", "header line" },
 	{ ": novalue", "header line" },
+	{ "X-A: 1\rContact: <sip:evil@e>", "bare CR" },
+	{ "Refer-To: <sip:a@b>;tag", "tag without a value" },
 };
 
 START_TEST(test_bad_headers)
