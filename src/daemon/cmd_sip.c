@@ -42,10 +42,14 @@ options_done(const struct ua_options_result *res, void *arg)
 	struct cmd_reply *r = control_pending_reply(job->pending);
 
 	if (res->err != 0) {
-		if (res->err == ETIMEDOUT)
+		if (res->err == ETIME)
 			cmd_reply_err(r, "failed", "no answer within %u s%s%s",
 			    job->timeout_s, res->target[0] ? "; last tried " :
 			    "", res->target);
+		else if (res->err == ETIMEDOUT)
+			cmd_reply_err(r, "failed", "no answer: the request timed "
+			    "out (Timer F, 64*T1)%s%s", res->target[0] ?
+			    "; last tried " : "", res->target);
 		else if (res->err == ENOENT)
 			cmd_reply_err(r, "failed", "no address found for the "
 			    "URI (DNS)");

@@ -291,10 +291,11 @@ ua_options_finish(struct ua_options_req *r, int err)
 	event_active(r->done, EV_TIMEOUT, 0);
 }
 
+/* The caller's bound, told apart (ETIME) from Timer F (ETIMEDOUT). */
 static void
 ua_options_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
-	ua_options_finish(arg, ETIMEDOUT);
+	ua_options_finish(arg, ETIME);
 }
 
 static void

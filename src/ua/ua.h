@@ -51,7 +51,9 @@ void	ua_set_trace(struct ua *, sip_tp_trace_h *, void *arg);
 /* ---- OPTIONS, as a client ---------------------------------------------- */
 
 struct ua_options_result {
-	int		 err;		/* 0: a final response came */
+	int		 err;		/* 0: a final response came; ETIME:
+					 * timeout_ms passed; ETIMEDOUT: the
+					 * transaction timed out (Timer F) */
 	unsigned	 status;
 	char		 reason[128];
 	double		 rtt_ms;	/* send to final response */

@@ -424,7 +424,8 @@ class Sipxd:
     """One sipxd in the foreground, stderr to a file."""
 
     def __init__(self, env, name="sipxd", accounts=None, control=None,
-                 log_level="info", readonly=True, extra="", port=None):
+                 log_level="info", readonly=True, extra="", port=None,
+                 tcp=False):
         self.env = env
         self.name = name
         self.dir = env.tmp
@@ -435,6 +436,7 @@ class Sipxd:
         self.stderr_path = os.path.join(self.dir, name + ".stderr")
         self.stdout_path = os.path.join(self.dir, name + ".stdout")
         self.port = port or free_port()
+        self.tcp = tcp
         self.proc = None
         self.returncode = None
         self.checked = False
@@ -452,8 +454,9 @@ class Sipxd:
         lines = [
             "# written by tests/integration/sipxtest.py",
             "sipxd: {",
-            '  listen = ( { transport = "udp"; address = "127.0.0.1:%d"; } );'
-            % self.port,
+            '  listen = ( { transport = "udp"; address = "127.0.0.1:%d"; }%s );'
+            % (self.port, ', { transport = "tcp"; address = "127.0.0.1:%d"; }'
+               % self.port if self.tcp else ""),
             "  timers = { t1 = 50; t2 = 400; t4 = 500; };",
             "  register_spread = 0;",
             "};",

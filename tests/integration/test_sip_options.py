@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""OPTIONS end to end against SIPp on loopback: SIPp asks sipxd over UDP
+and TCP (also with 20 % packet loss, and mixed with malformed requests
+from 20 parallel calls), sipxd asks a SIPp UAS through `sipxctl options`,
+a UAS that never answers gives Timer F at 64*T1, and sipxd answers
+itself.  Every SIPp is started and stopped by PID."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sipxtest import (check, check_eq, free_port, run_tests,  # noqa: E402
+                      TestFailure)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIPP = shutil.which("sipp")
+
+
+def scenario(name):
+    return os.path.join(HERE, "sipp", name)
+
+
+def sipp_argv(env, scen, target=None, extra=()):
+    argv = [SIPP, "-sf", scenario(scen), "-i", "127.0.0.1",
+            "-p", str(free_port()), "-nostdin", "-timeout", "60",
+            "-timeout_error", "-trace_err",
+            "-error_file", env.path("sipp-%d-errors.log" % env.next_id())]
+    argv += list(extra)
+    if target:
+        argv.append(target)
+    return argv
+
+
+def run_sipp(env, scen, target, extra=(), timeout=90):
+    """Runs a SIPp client to completion; returns its exit status."""
+    out = env.path("sipp-%d.out" % env.next_id())
+    with open(out, "wb") as f:
+        p = subprocess.Popen(sipp_argv(env, scen, target, extra),
+                             stdin=subprocess.DEVNULL, stdout=f,
+                             stderr=subprocess.STDOUT, cwd=env.tmp)
+        try:
+            return p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise TestFailure("sipp %s did not finish in %d s" %
+                              (scen, timeout))
+
+
+class Background:
+    """A child the test environment stops by PID at the end."""
+
+    def __init__(self, popen):
+        self.popen = popen
+        self.pid = popen.pid
+
+    def wait(self, timeout):
+        return self.popen.wait(timeout)
+
+    def poll(self):
+        return self.popen.poll()
+
+    def stop(self):
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(5)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def start_sipp_uas(env, scen, port):
+    """A SIPp server in the background, stopped by PID at the end."""
+    argv = [SIPP, "-sf", scenario(scen), "-i", "127.0.0.1",
+            "-p", str(port), "-m", "1", "-nostdin", "-timeout", "60"]
+    out = open(env.path("sipp-uas-%d.out" % env.next_id()), "wb")
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                         stderr=subprocess.STDOUT, cwd=env.tmp)
+    out.close()
+    bg = Background(p)
+    env.register_proc(bg)
+    time.sleep(0.3)		# let it bind
+    check(p.poll() is None, "sipp UAS exited at once")
+    return bg
+
+
+def need_sipp():
+    if SIPP is None:
+        raise TestFailure("sipp not found: install the Debian package "
+                          "sip-tester")
+
+
+def test_sipp_asks_udp(env):
+    need_sipp()
+    d = env.daemon(tcp=True)
+    rc = run_sipp(env, "options_uac.xml", "127.0.0.1:%d" % d.port,
+                  ["-m", "50", "-r", "100", "-t", "u1"])
+    check_eq(rc, 0, "sipp OPTIONS over UDP: exit status")
+
+
+def test_sipp_asks_tcp(env):
+    need_sipp()
+    d = env.daemon(tcp=True)
+    rc = run_sipp(env, "options_uac.xml", "127.0.0.1:%d" % d.port,
+                  ["-m", "50", "-r", "100", "-t", "t1"])
+    check_eq(rc, 0, "sipp OPTIONS over TCP: exit status")
+
+
+def test_sipp_asks_with_loss(env):
+    need_sipp()
+    d = env.daemon()
+    rc = run_sipp(env, "options_uac.xml", "127.0.0.1:%d" % d.port,
+                  ["-m", "30", "-r", "30", "-t", "u1", "-lost", "20"])
+    check_eq(rc, 0, "sipp OPTIONS with 20 % loss: exit status")
+    st = d.ctl("status", json=True).json()["data"][0]
+    check(st["pid"] == d.pid, "daemon still there")
+
+
+def test_garbage_mixed(env):
+    need_sipp()
+    d = env.daemon()
+    rc = run_sipp(env, "garbage_uac.xml", "127.0.0.1:%d" % d.port,
+                  ["-m", "100", "-l", "20", "-r", "200", "-t", "u1"])
+    check_eq(rc, 0, "100 calls (20 parallel) of garbage + OPTIONS")
+    st = d.ctl("status", json=True).json()["data"][0]
+    check(st["garbage_requests"] >= 100,
+          "garbage counted: %r" % st["garbage_requests"])
+    r = d.ctl("options", "sip:127.0.0.1:%d" % d.port)
+    check_eq(r.rc, 0, "still answering after the garbage")
+
+
+def test_daemon_asks_sipp(env):
+    need_sipp()
+    d = env.daemon()
+    port = free_port()
+    uas = start_sipp_uas(env, "options_uas.xml", port)
+    r = d.ctl("options", "sip:127.0.0.1:%d" % port, json=True)
+    check_eq(r.rc, 0, "sipxctl options to the SIPp UAS")
+    rec = r.json()["data"][0]
+    check_eq(rec["status"], 200, "status")
+    check_eq(rec["user_agent"], "sipp-uas-under-test", "peer User-Agent")
+    check("OPTIONS" in rec["allow"], "peer Allow: %r" % rec["allow"])
+    check(rec["target"].startswith("UDP 127.0.0.1:"), "target %r"
+          % rec["target"])
+    check(uas.wait(10) == 0, "sipp UAS saw its exchange")
+
+
+def test_timer_f(env):
+    need_sipp()
+    d = env.daemon()		# t1 = 50 ms: Timer F = 64*T1 = 3.2 s
+    port = free_port()
+    start_sipp_uas(env, "options_silent.xml", port)
+    t0 = time.monotonic()
+    r = d.ctl("options", "sip:127.0.0.1:%d" % port, "timeout=30",
+              timeout=40)
+    took = time.monotonic() - t0
+    check_eq(r.rc, 1, "a silent UAS is an error")
+    check("no answer" in r.err, "error text %r" % r.err)
+    check(3.0 <= took <= 8.0, "Timer F after %.2f s, want ~3.2 s" % took)
+
+
+def test_self(env):
+    d = env.daemon(tcp=True)
+    for uri in ("sip:127.0.0.1:%d" % d.port,
+                "sip:127.0.0.1:%d;transport=tcp" % d.port):
+        r = d.ctl("options", uri, json=True)
+        check_eq(r.rc, 0, "options %s" % uri)
+        check_eq(r.json()["data"][0]["status"], 200, "self 200")
+    r = d.ctl("options", "mailto:x@y")
+    check_eq(r.rc, 1, "a mailto: URI is refused")
+    r = d.ctl("transactions", json=True)
+    check_eq(r.rc, 0, "transactions")
+    check(len(r.json()["data"]) >= 2, "the self exchanges are listed")
+
+
+TESTS = [
+    ("self", test_self),
+    ("sipp_asks_udp", test_sipp_asks_udp),
+    ("sipp_asks_tcp", test_sipp_asks_tcp),
+    ("sipp_asks_with_loss", test_sipp_asks_with_loss),
+    ("garbage_mixed", test_garbage_mixed),
+    ("daemon_asks_sipp", test_daemon_asks_sipp),
+    ("timer_f", test_timer_f),
+]
+
+if __name__ == "__main__":
+    sys.exit(run_tests(TESTS))
