@@ -78,7 +78,7 @@ cmd_reply_err(struct cmd_reply *r, const char *code, const char *fmt, ...)
 void
 cmd_reply_usage(struct cmd_reply *r, const struct cmd_entry *e)
 {
-	cmd_reply_err(r, "usage", "usage: %s%s%s", e->name,
+	cmd_reply_err(r, "usage", "%s%s%s", e->name,
 	    e->usage[0] ? " " : "", e->usage);
 }
 

@@ -1541,7 +1541,12 @@ sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
 	    SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail_errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/*
+	 * Streams only: on UDP, SO_REUSEADDR would let a second sipxd bind
+	 * the same port and silently share its traffic.
+	 */
+	if (lc->transport != SIP_TP_UDP)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	/* Let [::]:5060 and 0.0.0.0:5060 live side by side. */
 	if (l->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));

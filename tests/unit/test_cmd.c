@@ -92,9 +92,9 @@ START_TEST(test_arity)
 	run(false, &r, 3, "echo", "a", "b");
 	ck_assert(!r.ok);
 	ck_assert_int_eq(calls, 0);
-	ck_assert_str_eq(r.status.p, "ERR usage usage: echo [WORD]");
+	ck_assert_str_eq(r.status.p, "ERR usage echo [WORD]");
 	run(false, &r, 1, "many");
-	ck_assert_str_eq(r.status.p, "ERR usage usage: many WORD...");
+	ck_assert_str_eq(r.status.p, "ERR usage many WORD...");
 	ck_assert_int_eq(calls, 0);
 	run(false, &r, 6, "many", "1", "2", "3", "4", "5");
 	ck_assert(r.ok);
