@@ -46,10 +46,17 @@ options_done(const struct ua_options_result *res, void *arg)
 			cmd_reply_err(r, "failed", "no answer within %u s%s%s",
 			    job->timeout_s, res->target[0] ? "; last tried " :
 			    "", res->target);
+		else if (res->err == ETIMEDOUT && res->target[0] == '\0')
+			cmd_reply_err(r, "failed", "no answer from the DNS "
+			    "servers (RFC 3263 lookup)");
 		else if (res->err == ETIMEDOUT)
 			cmd_reply_err(r, "failed", "no answer: the request timed "
-			    "out (Timer F, 64*T1)%s%s", res->target[0] ?
-			    "; last tried " : "", res->target);
+			    "out (Timer F, 64*T1); last tried %s", res->target);
+		else if (res->err == EPROTO)
+			cmd_reply_err(r, "failed", "TLS handshake with %s failed: "
+			    "its certificate did not verify (untrusted CA or "
+			    "another name; see sipxd.tls.ca_file and the log)",
+			    res->target);
 		else if (res->err == ENOENT)
 			cmd_reply_err(r, "failed", "no address found for the "
 			    "URI (DNS)");

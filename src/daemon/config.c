@@ -468,11 +468,13 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
     struct sipxd_config *cfg)
 {
 	static const char *const known[] = { "listen", "user_agent", "timers",
-	    "register_spread", "dns", NULL };
+	    "register_spread", "dns", "tls", NULL };
 	static const char *const timers_known[] = { "t1", "t2", "t4", NULL };
 	static const char *const dns_known[] = { "servers", NULL };
+	static const char *const tls_known[] = { "ca_file", "ca_dir",
+	    "verify", NULL };
 	config_setting_t *g = get_group(cx, root, "sipxd");
-	config_setting_t *timers, *dns, *servers;
+	config_setting_t *timers, *dns, *servers, *tls;
 	const char *ua;
 
 	cfg->t1 = 500;
@@ -499,6 +501,20 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 			    "t1 (%d ms)", cfg->t2, cfg->t1);
 	}
 	get_int(cx, g, "register_spread", 0, 3600000, &cfg->register_spread);
+
+	cfg->tls_verify = true;
+	tls = get_group(cx, g, "tls");
+	if (tls != NULL) {
+		check_known(cx, tls, tls_known);
+		cfg->tls_ca_file = dup_or_null(get_string(cx, tls, "ca_file",
+		    NULL));
+		cfg->tls_ca_dir = dup_or_null(get_string(cx, tls, "ca_dir",
+		    NULL));
+		get_bool(cx, tls, "verify", &cfg->tls_verify);
+		if (!cfg->tls_verify)
+			cfg_warning(cx, tls, "verify = false: TLS peers are "
+			    "not authenticated (for tests and labs only)");
+	}
 
 	dns = get_group(cx, g, "dns");
 	if (dns == NULL)
@@ -1056,6 +1072,8 @@ config_free(struct sipxd_config *cfg)
 	for (size_t i = 0; i < cfg->ndns_servers; i++)
 		free(cfg->dns_servers[i]);
 	free(cfg->dns_servers);
+	free(cfg->tls_ca_file);
+	free(cfg->tls_ca_dir);
 	free(cfg->control.path);
 	free(cfg->control.group);
 	free(cfg->control.readonly_path);

@@ -50,6 +50,10 @@ struct sipxd_config {
 	int			  register_spread;	/* ms */
 	char			**dns_servers;
 	size_t			  ndns_servers;
+	/* sipxd.tls: outbound TLS; NULL CA file and dir: system store. */
+	char			 *tls_ca_file;
+	char			 *tls_ca_dir;
+	bool			  tls_verify;
 	struct control_cfg	  control;
 	enum log_level		  log_level;
 	struct account_cfg	**accounts;

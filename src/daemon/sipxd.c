@@ -175,6 +175,11 @@ daemon_warn_restart_needed(const struct sipxd_config *old,
 	if (listen_changed)
 		log_warnx("reload: sipxd.listen changed; restart sipxd to "
 		    "apply it");
+	if (str_differs(old->tls_ca_file, new->tls_ca_file) ||
+	    str_differs(old->tls_ca_dir, new->tls_ca_dir) ||
+	    old->tls_verify != new->tls_verify)
+		log_warnx("reload: sipxd.tls changed; restart sipxd to "
+		    "apply it");
 	if (str_differs(old->control.path, new->control.path) ||
 	    str_differs(old->control.readonly_path,
 	    new->control.readonly_path) ||
@@ -421,6 +426,9 @@ daemon_start_sip(void)
 	uc.t4_ms = (unsigned)d.cfg->t4;
 	uc.dns_servers = (const char *const *)d.cfg->dns_servers;
 	uc.ndns_servers = d.cfg->ndns_servers;
+	uc.tls_ca_file = d.cfg->tls_ca_file;
+	uc.tls_ca_dir = d.cfg->tls_ca_dir;
+	uc.tls_no_verify = !d.cfg->tls_verify;
 	uc.user_agent = d.cfg->user_agent;
 	uc.default_from = d.accounts.n > 0 ? d.accounts.items[0]->cfg->aor :
 	    "sip:sipxd@localhost";

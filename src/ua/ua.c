@@ -156,6 +156,9 @@ ua_start(struct ua **out, struct event_base *base, const struct ua_conf *conf,
 	ua->user_agent = xstrdup(conf->user_agent);
 	ua->default_from = xstrdup(conf->default_from);
 	sip_tp_conf_default(&tpc);
+	tpc.ca_file = conf->tls_ca_file;
+	tpc.ca_dir = conf->tls_ca_dir;
+	tpc.tls_no_verify = conf->tls_no_verify;
 	ua->tp = sip_tp_new(base, &tpc);
 	for (size_t i = 0; i < conf->nlisten; i++) {
 		const struct sip_tp_listen_conf *l = &conf->listen[i];

@@ -26,6 +26,11 @@ struct ua_conf {
 	unsigned			 t1_ms, t2_ms, t4_ms;
 	const char *const		*dns_servers;
 	size_t				 ndns_servers;
+	/* Outbound TLS: CA file and/or directory (neither: the system
+	 * store); tls_no_verify skips peer verification (tests only). */
+	const char			*tls_ca_file;
+	const char			*tls_ca_dir;
+	bool				 tls_no_verify;
 	const char			*user_agent;
 	/* Local identity for requests sent without an account. */
 	const char			*default_from;

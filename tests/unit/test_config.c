@@ -251,6 +251,13 @@ static const struct diag_case diag_cases[] = {
 	    "    t3 = 100; };  #<\n"
 	    "};\n",
 	    1, 0, { { .key = "sipxd.timers.t3", .frag = "unknown key" } } },
+	{ "unknown key in sipxd.tls",
+	    "sipxd = {\n"
+	    "  tls = {\n"
+	    "    cafile = \"/x\";  #<\n"
+	    "  };\n"
+	    "};\n",
+	    1, 0, { { .key = "sipxd.tls.cafile", .frag = "unknown key" } } },
 	{ "unknown key in sipxd.dns",
 	    "sipxd = {\n"
 	    "  dns = {\n"
@@ -1393,6 +1400,9 @@ static const struct {
 	    "sipxd = { timers = { t1 = 60000; t2 = 600000;\n"
 	    "  t4 = 600000; }; };" },
 	{ "t2 equal to t1", "sipxd = { timers = { t1 = 800; t2 = 800; }; };" },
+	{ "tls CA file and directory",
+	    "sipxd = { tls = { ca_file = \"/etc/ssl/ca.pem\";\n"
+	    "  ca_dir = \"/etc/ssl/certs\"; verify = true; }; };" },
 	{ "dns servers in every form",
 	    "sipxd = { dns = { servers = [ \"127.0.0.1\", \"127.0.0.1:5353\",\n"
 	    "  \"::1\", \"[::1]\", \"[::1]:5353\" ]; }; };" },
