@@ -468,7 +468,9 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
     struct sipxd_config *cfg)
 {
 	static const char *const known[] = { "listen", "user_agent", "timers",
-	    "register_spread", "dns", "tls", NULL };
+	    "register_spread", "dns", "tls", "unknown_user", NULL };
+	static const char *const unknown_user_names[] = { "answer", "404",
+	    NULL };
 	static const char *const timers_known[] = { "t1", "t2", "t4", NULL };
 	static const char *const dns_known[] = { "servers", NULL };
 	static const char *const tls_known[] = { "ca_file", "ca_dir",
@@ -501,6 +503,9 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 			    "t1 (%d ms)", cfg->t2, cfg->t1);
 	}
 	get_int(cx, g, "register_spread", 0, 3600000, &cfg->register_spread);
+	/* RFC 3261 §11.2: OPTIONS to a user we do not have may get 404. */
+	cfg->reject_unknown_users = get_choice(cx, g, "unknown_user",
+	    unknown_user_names, 0) == 1;
 
 	cfg->tls_verify = true;
 	tls = get_group(cx, g, "tls");

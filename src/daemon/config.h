@@ -54,6 +54,7 @@ struct sipxd_config {
 	char			 *tls_ca_file;
 	char			 *tls_ca_dir;
 	bool			  tls_verify;
+	bool			  reject_unknown_users;	/* unknown_user "404" */
 	struct control_cfg	  control;
 	enum log_level		  log_level;
 	struct account_cfg	**accounts;

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "sip/sip_uri.h"
 #include "ua/account.h"
 #include "ua/events.h"
 #include "ua/ua.h"
@@ -48,6 +49,8 @@ static struct {
 	size_t			 nhooks;
 	int			 holds;
 } d;
+
+static void daemon_update_users(void);
 
 const char *
 daemon_state_name(enum daemon_state s)
@@ -234,6 +237,7 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 	account_set_apply(&d.accounts, accounts, n, false, diff);
 	config_free(d.cfg);
 	d.cfg = cfg;
+	daemon_update_users();
 
 	log_notice("reloaded %s: %zu accounts added, %zu removed, %zu "
 	    "changed, %zu unchanged", cfg->file, diff->added, diff->removed,
@@ -401,6 +405,37 @@ daemon_trace_cb(const struct sip_tp_trace *t, void *arg)
 	strbuf_free(&text);
 }
 
+/* The user parts of the accounts' aors: who OPTIONS may ask for. */
+static void
+daemon_update_users(void)
+{
+	const char **users = xcalloc(d.accounts.n + 1, sizeof(char *));
+	char **owned = xcalloc(d.accounts.n + 1, sizeof(char *));
+	size_t n = 0;
+
+	for (size_t i = 0; i < d.accounts.n; i++) {
+		struct sip_uri u;
+		const char *aor = d.accounts.items[i]->cfg->aor, *why;
+		char user[256];
+		int len;
+
+		if (sip_uri_parse(&u, aor, strlen(aor), &why) != 0 ||
+		    u.user.n == 0)
+			continue;
+		len = sip_unescape(u.user, user, sizeof(user) - 1);
+		if (len < 0)
+			continue;
+		owned[n] = xstrndup(user, (size_t)len);
+		users[n] = owned[n];
+		n++;
+	}
+	ua_set_users(d.ua, users, n, d.cfg->reject_unknown_users);
+	for (size_t i = 0; i < n; i++)
+		free(owned[i]);
+	free(owned);
+	free(users);
+}
+
 static void
 daemon_start_sip(void)
 {
@@ -434,6 +469,7 @@ daemon_start_sip(void)
 	    "sip:sipxd@localhost";
 	if (ua_start(&d.ua, d.base, &uc, err, sizeof(err)) != 0)
 		fatalx("sip: %s", err);
+	daemon_update_users();
 	free(listen);
 	ua_set_trace(d.ua, daemon_trace_cb, NULL);
 }

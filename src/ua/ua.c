@@ -36,6 +36,9 @@ struct ua {
 	struct sip_trans_layer	*trans;
 	char			*user_agent;
 	char			*default_from;
+	char			**users;	/* sorted, for bsearch */
+	size_t			 nusers;
+	bool			 reject_unknown;
 };
 
 /* Random lower-case hex for tags and Call-IDs. */
@@ -98,6 +101,45 @@ ua_answer_options(struct ua *ua, struct sip_strans *st,
 	sip_build_free(&b);
 }
 
+static int
+ua_user_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+ua_set_users(struct ua *ua, const char *const *users, size_t n,
+    bool reject_unknown)
+{
+	for (size_t i = 0; i < ua->nusers; i++)
+		free(ua->users[i]);
+	free(ua->users);
+	ua->users = xreallocarray(NULL, n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		ua->users[i] = xstrdup(users[i]);
+	ua->nusers = n;
+	qsort(ua->users, n, sizeof(char *), ua_user_cmp);
+	ua->reject_unknown = reject_unknown;
+}
+
+/* User parts compare as written after unescaping (RFC 3261 §19.1.4). */
+static bool
+ua_knows_user(const struct ua *ua, const struct sip_uri *uri)
+{
+	char user[256];
+	const char *key = user;
+	int n;
+
+	if (!ua->reject_unknown || uri->user.n == 0)
+		return true;
+	n = sip_unescape(uri->user, user, sizeof(user) - 1);
+	if (n < 0)
+		return false;
+	user[n] = '\0';
+	return bsearch(&key, ua->users, ua->nusers, sizeof(char *),
+	    ua_user_cmp) != NULL;
+}
+
 static void
 ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
     const struct sip_msg *msg, void *arg)
@@ -110,7 +152,10 @@ ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
 	ua_token(tag, 16);
 	switch (msg->method) {
 	case SIP_METHOD_OPTIONS:
-		ua_answer_options(ua, st, msg);
+		if (!ua_knows_user(ua, &msg->ruri))
+			sip_strans_reply(st, 404, "Not Found", tag);
+		else
+			ua_answer_options(ua, st, msg);
 		break;
 	case SIP_METHOD_CANCEL:
 		/* §9.2: nothing to cancel (no INVITE server yet). */
@@ -206,6 +251,9 @@ ua_free(struct ua *ua)
 		sip_resolve_free(ua->res);
 	if (ua->tp != NULL)
 		sip_tp_free(ua->tp);
+	for (size_t i = 0; i < ua->nusers; i++)
+		free(ua->users[i]);
+	free(ua->users);
 	free(ua->user_agent);
 	free(ua->default_from);
 	free(ua);

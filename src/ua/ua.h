@@ -50,6 +50,15 @@ const struct sip_tp_stats *ua_tp_stats(const struct ua *);
 /* "192.0.2.1:5060" or "[2001:db8::1]:5060"; "-" for NULL. */
 void	ua_addr_str(const struct sockaddr *, char *out, size_t len);
 
+/*
+ * The user parts sipxd answers for (the accounts' aors).  With
+ * reject_unknown, an OPTIONS to another user part gets 404 instead of
+ * 200 (a request without a user part is always answered).  Called at
+ * start and on every reload.
+ */
+void	ua_set_users(struct ua *, const char *const *users, size_t n,
+	    bool reject_unknown);
+
 /* Every message in and out, for `sipxctl trace`; NULL turns it off. */
 void	ua_set_trace(struct ua *, sip_tp_trace_h *, void *arg);
 

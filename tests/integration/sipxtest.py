@@ -425,7 +425,7 @@ class Sipxd:
 
     def __init__(self, env, name="sipxd", accounts=None, control=None,
                  log_level="info", readonly=True, extra="", port=None,
-                 tcp=False):
+                 tcp=False, sipxd_extra=""):
         self.env = env
         self.name = name
         self.dir = env.tmp
@@ -437,6 +437,7 @@ class Sipxd:
         self.stdout_path = os.path.join(self.dir, name + ".stdout")
         self.port = port or free_port()
         self.tcp = tcp
+        self.sipxd_extra = sipxd_extra
         self.proc = None
         self.returncode = None
         self.checked = False
@@ -459,6 +460,7 @@ class Sipxd:
                % self.port if self.tcp else ""),
             "  timers = { t1 = 50; t2 = 400; t4 = 500; };",
             "  register_spread = 0;",
+            self.sipxd_extra,
             "};",
             "control: {",
         ]

@@ -72,10 +72,11 @@ class Background:
                 self.popen.wait()
 
 
-def start_sipp_uas(env, scen, port):
+def start_sipp_uas(env, scen, port, transport="u1"):
     """A SIPp server in the background, stopped by PID at the end."""
     argv = [SIPP, "-sf", scenario(scen), "-i", "127.0.0.1",
-            "-p", str(port), "-m", "1", "-nostdin", "-timeout", "60"]
+            "-p", str(port), "-m", "1", "-nostdin", "-timeout", "60",
+            "-t", transport]
     out = open(env.path("sipp-uas-%d.out" % env.next_id()), "wb")
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                          stderr=subprocess.STDOUT, cwd=env.tmp)
@@ -148,6 +149,35 @@ def test_daemon_asks_sipp(env):
     check(uas.wait(10) == 0, "sipp UAS saw its exchange")
 
 
+def test_daemon_asks_sipp_tcp(env):
+    need_sipp()
+    d = env.daemon()
+    port = free_port()
+    uas = start_sipp_uas(env, "options_uas.xml", port, transport="t1")
+    r = d.ctl("options", "sip:127.0.0.1:%d;transport=tcp" % port,
+              json=True)
+    check_eq(r.rc, 0, "sipxctl options to the SIPp UAS over TCP")
+    rec = r.json()["data"][0]
+    check_eq(rec["status"], 200, "status")
+    check(rec["target"].startswith("TCP 127.0.0.1:"), "target %r"
+          % rec["target"])
+    check(uas.wait(10) == 0, "sipp UAS saw its exchange")
+
+
+def test_unknown_user(env):
+    """sipxd.unknown_user = "404": OPTIONS to a user part no account
+    has gets 404; the accounts' users and a request without a user part
+    get 200.  The default answers everyone."""
+    d = env.daemon(sipxd_extra='  unknown_user = "404";')
+    for user, want in (("local", 200), ("nobody", 404), ("", 200)):
+        uri = "sip:%s127.0.0.1:%d" % (user + "@" if user else "", d.port)
+        r = d.ctl("options", uri, json=True)
+        check_eq(r.json()["data"][0]["status"], want, "OPTIONS %s" % uri)
+    d2 = env.daemon(name="open")
+    r = d2.ctl("options", "sip:nobody@127.0.0.1:%d" % d2.port, json=True)
+    check_eq(r.json()["data"][0]["status"], 200, "default: answer all")
+
+
 def test_timer_f(env):
     need_sipp()
     d = env.daemon()		# t1 = 50 ms: Timer F = 64*T1 = 3.2 s
@@ -183,6 +213,8 @@ TESTS = [
     ("sipp_asks_with_loss", test_sipp_asks_with_loss),
     ("garbage_mixed", test_garbage_mixed),
     ("daemon_asks_sipp", test_daemon_asks_sipp),
+    ("daemon_asks_sipp_tcp", test_daemon_asks_sipp_tcp),
+    ("unknown_user", test_unknown_user),
     ("timer_f", test_timer_f),
 ]
 

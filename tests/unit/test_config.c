@@ -251,6 +251,12 @@ static const struct diag_case diag_cases[] = {
 	    "    t3 = 100; };  #<\n"
 	    "};\n",
 	    1, 0, { { .key = "sipxd.timers.t3", .frag = "unknown key" } } },
+	{ "unknown_user not a choice",
+	    "sipxd = {\n"
+	    "  unknown_user = \"drop\";  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "sipxd.unknown_user",
+	    .frag = "'drop' is not one of answer, 404" } } },
 	{ "unknown key in sipxd.tls",
 	    "sipxd = {\n"
 	    "  tls = {\n"
@@ -1400,6 +1406,7 @@ static const struct {
 	    "sipxd = { timers = { t1 = 60000; t2 = 600000;\n"
 	    "  t4 = 600000; }; };" },
 	{ "t2 equal to t1", "sipxd = { timers = { t1 = 800; t2 = 800; }; };" },
+	{ "unknown_user 404", "sipxd = { unknown_user = \"404\"; };" },
 	{ "tls CA file and directory",
 	    "sipxd = { tls = { ca_file = \"/etc/ssl/ca.pem\";\n"
 	    "  ca_dir = \"/etc/ssl/certs\"; verify = true; }; };" },
