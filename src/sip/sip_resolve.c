@@ -1313,6 +1313,11 @@ sip_resolve_uri(struct sip_resolve *res, const struct sip_uri *uri,
 		return EINVAL;
 	} else if (inet_pton(AF_INET, q->host, &ip) == 1)
 		af = AF_INET;
+	else if (strcmp(q->host, "localhost") == 0) {
+		/* RFC 6761 §6.3: never asked of DNS; the loopback address. */
+		af = AF_INET;
+		inet_pton(AF_INET, "127.0.0.1", &ip);
+	}
 	TAILQ_INSERT_TAIL(&res->queries, q, link);
 	if (out != NULL)
 		*out = q;

@@ -27,7 +27,7 @@
 /* What we answer in OPTIONS (RFC 3261 §11.2). */
 #define UA_ALLOW	"INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE"
 #define UA_ACCEPT	"application/sdp, text/plain"
-#define UA_SUPPORTED	""
+#define UA_SUPPORTED	""	/* no extension yet: an empty list */
 
 struct ua {
 	struct event_base	*base;
@@ -91,8 +91,7 @@ ua_answer_options(struct ua *ua, struct sip_strans *st,
 	sip_build_response_to(&b, req, 200, "OK", tag);
 	sip_build_add(&b, SIP_HDR_ALLOW, UA_ALLOW);
 	sip_build_add(&b, SIP_HDR_ACCEPT, UA_ACCEPT);
-	if (UA_SUPPORTED[0] != '\0')
-		sip_build_add(&b, SIP_HDR_SUPPORTED, UA_SUPPORTED);
+	sip_build_add(&b, SIP_HDR_SUPPORTED, UA_SUPPORTED);
 	sip_build_add(&b, SIP_HDR_SERVER, ua->user_agent);
 	sip_build_finish(&b, &out);
 	if (sip_strans_respond(st, out.p, out.n) != 0)

@@ -199,6 +199,11 @@ def test_self(env):
         r = d.ctl("options", uri, json=True)
         check_eq(r.rc, 0, "options %s" % uri)
         check_eq(r.json()["data"][0]["status"], 200, "self 200")
+    # RFC 6761: localhost is loopback without asking DNS.
+    r = d.ctl("options", "sip:localhost:%d" % d.port, json=True)
+    check_eq(r.rc, 0, "options sip:localhost")
+    check(r.json()["data"][0]["target"] == "UDP 127.0.0.1:%d" % d.port,
+          "localhost target %r" % r.json()["data"][0]["target"])
     r = d.ctl("options", "mailto:x@y")
     check_eq(r.rc, 1, "a mailto: URI is refused")
     r = d.ctl("transactions", json=True)
