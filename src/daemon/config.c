@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "base/limits.h"
 #include "base/strbuf.h"
@@ -394,6 +395,29 @@ is_hex(const char *s, size_t n)
 
 static const char *const transport_names[] = { "udp", "tcp", "tls", NULL };
 
+/*
+ * A file sipxd will need later (certificate, key, CA): say so now, at
+ * start-up or `sipxd -t`, rather than at the first TLS connection.
+ */
+static char *
+get_readable(struct cfgctx *cx, const config_setting_t *g, const char *name,
+    bool dir)
+{
+	const config_setting_t *where;
+	const char *v = get_string(cx, g, name, &where);
+	struct stat st;
+
+	if (v == NULL)
+		return NULL;
+	if (stat(v, &st) == -1 || access(v, R_OK) == -1)
+		cfg_error(cx, where, "cannot read '%s': %s", v,
+		    strerror(errno));
+	else if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+		cfg_error(cx, where, "'%s' is not a %s", v,
+		    dir ? "directory" : "regular file");
+	return xstrdup(v);
+}
+
 static void
 load_listen(struct cfgctx *cx, const config_setting_t *sipxd,
     struct sipxd_config *cfg)
@@ -448,10 +472,9 @@ load_listen(struct cfgctx *cx, const config_setting_t *sipxd,
 			    "[ADDR]:PORT, port 1..65535)", v);
 		}
 		l->address = dup_or_null(v);
-		l->certificate = dup_or_null(get_string(cx, g, "certificate",
-		    NULL));
-		l->key = dup_or_null(get_string(cx, g, "key", NULL));
-		l->ca_file = dup_or_null(get_string(cx, g, "ca_file", NULL));
+		l->certificate = get_readable(cx, g, "certificate", false);
+		l->key = get_readable(cx, g, "key", false);
+		l->ca_file = get_readable(cx, g, "ca_file", false);
 		if (l->transport == ACCOUNT_TRANSPORT_TLS &&
 		    (l->certificate == NULL || l->key == NULL))
 			cfg_error(cx, g, "tls needs 'certificate' and 'key'");
@@ -511,10 +534,8 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	tls = get_group(cx, g, "tls");
 	if (tls != NULL) {
 		check_known(cx, tls, tls_known);
-		cfg->tls_ca_file = dup_or_null(get_string(cx, tls, "ca_file",
-		    NULL));
-		cfg->tls_ca_dir = dup_or_null(get_string(cx, tls, "ca_dir",
-		    NULL));
+		cfg->tls_ca_file = get_readable(cx, tls, "ca_file", false);
+		cfg->tls_ca_dir = get_readable(cx, tls, "ca_dir", true);
 		get_bool(cx, tls, "verify", &cfg->tls_verify);
 		if (!cfg->tls_verify)
 			cfg_warning(cx, tls, "verify = false: TLS peers are "

@@ -257,6 +257,14 @@ static const struct diag_case diag_cases[] = {
 	    "};\n",
 	    1, 0, { { .key = "sipxd.unknown_user",
 	    .frag = "'drop' is not one of answer, 404" } } },
+	{ "tls CA file that cannot be read",
+	    "sipxd = {\n"
+	    "  tls = {\n"
+	    "    ca_file = \"/nonexistent/ca.pem\";  #<\n"
+	    "  };\n"
+	    "};\n",
+	    1, 0, { { .key = "sipxd.tls.ca_file",
+	    .frag = "cannot read '/nonexistent/ca.pem'" } } },
 	{ "unknown key in sipxd.tls",
 	    "sipxd = {\n"
 	    "  tls = {\n"
@@ -534,14 +542,14 @@ static const struct diag_case diag_cases[] = {
 	{ "listen: tls with a certificate but no key",
 	    "sipxd = { listen = (\n"
 	    "  { transport = \"tls\"; address = \"127.0.0.1:5061\";  #<\n"
-	    "    certificate = \"/etc/sipxd/cert.pem\"; }\n"
+	    "    certificate = \"/etc/passwd\"; }\n"
 	    "); };\n",
 	    1, 0, { { .key = "sipxd.listen[0]",
 	    .frag = "tls needs 'certificate' and 'key'" } } },
 	{ "listen: certificate on a udp listener",
 	    "sipxd = { listen = (\n"
 	    "  { transport = \"udp\"; address = \"127.0.0.1:5060\";  #<\n"
-	    "    ca_file = \"/etc/sipxd/ca.pem\"; }\n"
+	    "    ca_file = \"/etc/passwd\"; }\n"
 	    "); };\n",
 	    1, 0, { { .key = "sipxd.listen[0]",
 	    .frag = "certificate, key and ca_file only apply to transport "
@@ -1249,9 +1257,9 @@ START_TEST(test_explicit_values)
 	    "  listen = (\n"
 	    "    { transport = \"udp\"; address = \"0.0.0.0:5070\"; },  #<udp\n"
 	    "    { transport = \"tls\"; address = \"[::1]:5061\";  #<tls\n"
-	    "      certificate = \"/etc/sipxd/cert.pem\";\n"
-	    "      key = \"/etc/sipxd/key.pem\";\n"
-	    "      ca_file = \"/etc/sipxd/ca.pem\"; } );\n"
+	    "      certificate = \"/etc/passwd\";\n"
+	    "      key = \"/etc/group\";\n"
+	    "      ca_file = \"/etc/passwd\"; } );\n"
 	    "  user_agent = \"test-agent/1\";\n"
 	    "  timers = { t1 = 100; t2 = 2000; t4 = 3000; };\n"
 	    "  register_spread = 0;\n"
@@ -1307,9 +1315,9 @@ START_TEST(test_explicit_values)
 	ck_assert_int_eq(c->listen[0].line, line_of(text, "#<udp"));
 	ck_assert_int_eq(c->listen[1].transport, ACCOUNT_TRANSPORT_TLS);
 	ck_assert_str_eq(c->listen[1].address, "[::1]:5061");
-	ck_assert_str_eq(c->listen[1].certificate, "/etc/sipxd/cert.pem");
-	ck_assert_str_eq(c->listen[1].key, "/etc/sipxd/key.pem");
-	ck_assert_str_eq(c->listen[1].ca_file, "/etc/sipxd/ca.pem");
+	ck_assert_str_eq(c->listen[1].certificate, "/etc/passwd");
+	ck_assert_str_eq(c->listen[1].key, "/etc/group");
+	ck_assert_str_eq(c->listen[1].ca_file, "/etc/passwd");
 	ck_assert_int_eq(c->listen[1].line, line_of(text, "#<tls"));
 	ck_assert_str_eq(c->user_agent, "test-agent/1");
 	ck_assert_int_eq(c->t1, 100);
@@ -1408,8 +1416,8 @@ static const struct {
 	{ "t2 equal to t1", "sipxd = { timers = { t1 = 800; t2 = 800; }; };" },
 	{ "unknown_user 404", "sipxd = { unknown_user = \"404\"; };" },
 	{ "tls CA file and directory",
-	    "sipxd = { tls = { ca_file = \"/etc/ssl/ca.pem\";\n"
-	    "  ca_dir = \"/etc/ssl/certs\"; verify = true; }; };" },
+	    "sipxd = { tls = { ca_file = \"/etc/passwd\";\n"
+	    "  ca_dir = \"/etc\"; verify = true; }; };" },
 	{ "dns servers in every form",
 	    "sipxd = { dns = { servers = [ \"127.0.0.1\", \"127.0.0.1:5353\",\n"
 	    "  \"::1\", \"[::1]\", \"[::1]:5353\" ]; }; };" },
