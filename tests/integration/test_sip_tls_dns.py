@@ -545,11 +545,49 @@ def test_srv_failover(env):
     check(uas.wait(10) == 0, "sipp UAS saw its exchange")
 
 
+def test_srv_failover_503(env):
+    """RFC 3263 §4.3: a 503 from the first target sends the request on
+    to the next one at once, with a new transaction."""
+    need("sipp", SIPP, "sip-tester")
+    busy, live = free_port(), free_port()
+    while live == busy:
+        live = free_port()
+    dns = start_dnsmasq(env, [
+        "--srv-host=_sip._udp.example.test,busy.example.test,%d,10,0"
+        % busy,
+        "--srv-host=_sip._udp.example.test,live.example.test,%d,20,0"
+        % live,
+        "--host-record=busy.example.test,127.0.0.1",
+        "--host-record=live.example.test,127.0.0.1",
+    ])
+    b = spawn(env, "sipp-503",
+              [SIPP, "-sf", os.path.join(HERE, "sipp", "options_503.xml"),
+               "-i", "127.0.0.1", "-p", str(busy), "-m", "1", "-nostdin",
+               "-timeout", "60"])
+    uas = spawn(env, "sipp-uas",
+                [SIPP, "-sf", os.path.join(HERE, "sipp", "options_uas.xml"),
+                 "-i", "127.0.0.1", "-p", str(live), "-m", "1", "-nostdin",
+                 "-timeout", "60"])
+    d = tls_daemon(env, dns=dns.port)
+    check(b.poll() is None and uas.poll() is None, "a SIPp exited at once")
+    t0 = time.monotonic()
+    r, rec = options(d, "sip:example.test", timeout=20)
+    took = time.monotonic() - t0
+    check(r.rc == 0 and rec is not None, "options after a 503: %r" % (r,))
+    check_eq(rec["status"], 200, "status from the second target")
+    check_eq(rec["target"], "UDP 127.0.0.1:%d" % live, "target")
+    check(took < 2, "a 503 fails over at once, not by a timeout (%.1f s)"
+          % took)
+    check(b.wait(10) == 0, "the 503 SIPp saw its OPTIONS")
+    check(uas.wait(10) == 0, "the live SIPp saw its OPTIONS")
+
+
 TESTS = [
     ("tls_to_kamailio", test_tls_to_kamailio),
     ("tls_wrong_ca", test_tls_wrong_ca),
     ("kamailio_to_tls", test_kamailio_to_tls),
     ("srv_failover", test_srv_failover),
+    ("srv_failover_503", test_srv_failover_503),
 ]
 
 if __name__ == "__main__":
