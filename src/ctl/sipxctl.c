@@ -231,7 +231,8 @@ run_line(struct conn *c, const char *request, const char *name)
 
 	conn_write(c, request, strlen(request));
 	if (!conn_read_reply(c, &r))
-		die("sipxd closed the connection");
+		die("sipxd closed the connection (its log says why, e.g. "
+		    "control.output_limit)");
 	rc = out_print_reply(&r, cmd != NULL ? cmd->style : OUT_AUTO,
 	    opt_json, stdout, stderr);
 	fflush(stdout);
@@ -291,6 +292,12 @@ interactive(struct conn *c)
 			continue;
 		}
 		add_history(line);
+		if (strlen(line) + 1 > SIPX_CTL_LINE_MAX) {
+			fprintf(stderr, "sipxctl: command longer than %d "
+			    "bytes\n", SIPX_CTL_LINE_MAX);
+			free(line);
+			continue;
+		}
 		snprintf(name, sizeof(name), "%.*s", (int)n, line + skip);
 		strbuf_adds(&req, line);
 		strbuf_addc(&req, '\n');

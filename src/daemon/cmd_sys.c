@@ -202,7 +202,13 @@ cmd_events(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 			return;
 		}
 	}
-	cmd_reply_ok(r, "subscribed");
+	/* Not an error (it may be added by a reload), but say so. */
+	if (account != NULL &&
+	    account_set_find(daemon_accounts(), account) == NULL)
+		cmd_reply_ok(r, "subscribed (no account '%.64s' now)",
+		    account);
+	else
+		cmd_reply_ok(r, "subscribed");
 	r->subscribe = true;
 	r->sub_kinds = kinds;
 	r->sub_account = account;
