@@ -396,8 +396,8 @@ daemon_trace_cb(const struct sip_tp_trace *t, void *arg)
 	if (!events_wanted(EVENTS_KIND_TRACE))
 		return;
 	strbuf_add(&text, t->buf, t->len);
-	ua_addr_str(t->local, local, sizeof(local));
-	ua_addr_str(t->peer, peer, sizeof(peer));
+	sip_tp_addr_str(t->local, local, sizeof(local));
+	sip_tp_addr_str(t->peer, peer, sizeof(peer));
 	events_publish("trace.message", NULL, "dir",
 	    t->dir == SIP_TP_IN ? "in" : "out", "transport",
 	    sip_tp_proto_name(t->proto), "local", local, "peer", peer,

@@ -27,11 +27,11 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <openssl/err.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "base/log.h"
+#include "base/random.h"
 #include "base/queue.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
@@ -160,11 +160,15 @@ sa_ip(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 /* "192.0.2.1:5060", "[2001:db8::1]:5060" for logs and Via. */
-static void
-sa_str(const struct sockaddr *sa, char *buf, size_t len)
+void
+sip_tp_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
 
+	if (sa == NULL) {
+		snprintf(buf, len, "-");
+		return;
+	}
 	sa_ip(sa, ip, sizeof(ip));
 	snprintf(buf, len, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
 	    ip, sa_port(sa));
@@ -682,17 +686,8 @@ sip_tp_ping(struct sip_tp *tp, uint64_t id)
 void
 sip_tp_branch(char out[SIP_TP_BRANCH_LEN])
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char r[16];
-
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		fatalx("sip_tp: RAND_bytes failed");
 	memcpy(out, "z9hG4bK", 7);
-	for (size_t i = 0; i < sizeof(r); i++) {
-		out[7 + 2 * i] = hex[r[i] >> 4];
-		out[8 + 2 * i] = hex[r[i] & 15];
-	}
-	out[7 + 2 * sizeof(r)] = '\0';
+	random_hex(out + 7, 16);
 }
 
 /* The local address a wildcard socket would use towards sa (no I/O). */
@@ -737,7 +732,7 @@ sip_tp_via(struct sip_tp *tp, const struct sip_dest *dst, const char *branch,
 		sa_set_port((struct sockaddr *)&ss,
 		    sa_port((struct sockaddr *)&l->addr));
 	}
-	sa_str((struct sockaddr *)&ss, host, sizeof(host));
+	sip_tp_addr_str((struct sockaddr *)&ss, host, sizeof(host));
 	if (branch == NULL) {
 		sip_tp_branch(br);
 		branch = br;
@@ -932,7 +927,7 @@ garbage(struct sip_tp *tp, struct sip_tp_conn *c, struct sip_tp_listener *l,
 	struct strbuf out = STRBUF_INIT;
 	char from[INET6_ADDRSTRLEN + 8];
 
-	sa_str((const struct sockaddr *)src, from, sizeof(from));
+	sip_tp_addr_str((const struct sockaddr *)src, from, sizeof(from));
 	while (len > 0 && (*buf == '\r' || *buf == '\n')) {
 		buf++;
 		len--;
@@ -1132,7 +1127,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = time_mono_us();
 	char peer[INET6_ADDRSTRLEN + 8];
 
-	sa_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
+	sip_tp_addr_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
 	if (!c->connected) {
 		log_info("sip_tp: %s connection to %s timed out",
 		    sip_tp_proto_name(c->proto), peer);
@@ -1198,7 +1193,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		case SIP_FRAME_NEED_MORE:
 			return;
 		case SIP_FRAME_ERROR:
-			sa_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
+			sip_tp_addr_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
 			log_notice("sip_tp: %s connection %s closed: %s",
 			    sip_tp_proto_name(c->proto), peer,
 			    why != NULL ? why : "framing error");
@@ -1244,7 +1239,7 @@ conn_event_cb(struct bufferevent *bev, short events, void *arg)
 	unsigned long ssl_err;
 	int err;
 
-	sa_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
+	sip_tp_addr_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
 	if (events & BEV_EVENT_CONNECTED) {
 		c->local_len = sizeof(c->local);
 		if (getsockname(bufferevent_getfd(bev),
@@ -1575,7 +1570,7 @@ sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
 	tp->ls[tp->nls++] = l;
 	if (id != NULL)
 		*id = l->id;
-	sa_str((struct sockaddr *)&l->addr, where, sizeof(where));
+	sip_tp_addr_str((struct sockaddr *)&l->addr, where, sizeof(where));
 	log_info("sip_tp: listening on %s %s", sip_tp_proto_name(l->proto),
 	    where);
 	return 0;

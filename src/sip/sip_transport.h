@@ -218,6 +218,9 @@ extern const struct sip_tp_ops sip_tp_ops;
 
 /* ---- Via ------------------------------------------------------------------ */
 
+/* "192.0.2.1:5060" or "[2001:db8::1]:5060"; "-" for NULL. */
+void	sip_tp_addr_str(const struct sockaddr *, char *out, size_t len);
+
 /* A fresh branch: the RFC 3261 magic cookie and 128 random bits. */
 void	sip_tp_branch(char out[SIP_TP_BRANCH_LEN]);
 /*

@@ -8,13 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <event2/event.h>
-#include <openssl/rand.h>
 
 #include "base/log.h"
+#include "base/random.h"
 #include "base/strbuf.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
@@ -41,42 +39,6 @@ struct ua {
 	bool			 reject_unknown;
 };
 
-/* Random lower-case hex for tags and Call-IDs. */
-static void
-ua_token(char *out, size_t hexlen)
-{
-	unsigned char raw[32];
-	size_t n = hexlen / 2 > sizeof(raw) ? sizeof(raw) : hexlen / 2;
-
-	if (RAND_bytes(raw, (int)n) != 1)
-		fatalx("RAND_bytes failed");
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
-	out[2 * n] = '\0';
-}
-
-void
-ua_addr_str(const struct sockaddr *sa, char *out, size_t len)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (sa == NULL) {
-		snprintf(out, len, "-");
-		return;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(out, len, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(out, len, "%s:%u", host, ntohs(s4->sin_port));
-	}
-}
-
 /* ---- incoming requests ------------------------------------------------- */
 
 static void
@@ -87,7 +49,7 @@ ua_answer_options(struct ua *ua, struct sip_strans *st,
 	struct strbuf out = STRBUF_INIT;
 	char tag[17];
 
-	ua_token(tag, 16);
+	random_hex(tag, 8);
 	sip_build_response_to(&b, req, 200, "OK", tag);
 	sip_build_add(&b, SIP_HDR_ALLOW, UA_ALLOW);
 	sip_build_add(&b, SIP_HDR_ACCEPT, UA_ACCEPT);
@@ -148,7 +110,7 @@ ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
 
 	if (st == NULL)
 		return;		/* an ACK for a 2xx: no dialog yet */
-	ua_token(tag, 16);
+	random_hex(tag, 8);
 	switch (msg->method) {
 	case SIP_METHOD_OPTIONS:
 		if (!ua_knows_user(ua, &msg->ruri))
@@ -429,7 +391,7 @@ ua_options_try(struct ua_options_req *r)
 		char addr[64];
 		int err;
 
-		ua_addr_str((const struct sockaddr *)&t->addr, addr,
+		sip_tp_addr_str((const struct sockaddr *)&t->addr, addr,
 		    sizeof(addr));
 		snprintf(r->res.target, sizeof(r->res.target), "%s %s",
 		    sip_tp_proto_name(ua_proto_of(t->transport)), addr);
@@ -505,8 +467,8 @@ ua_options_send(struct ua *ua, const char *uri, const char *from,
 	r->arg = arg;
 	r->timer = evtimer_new(ua->base, ua_options_timeout_cb, r);
 	r->done = event_new(ua->base, -1, 0, ua_options_done_cb, r);
-	ua_token(r->call_id, 32);
-	ua_token(r->tag, 16);
+	random_hex(r->call_id, 16);
+	random_hex(r->tag, 8);
 	if (sip_uri_parse(&r->uri, r->uri_text, strlen(r->uri_text),
 	    &why) != 0 || (r->uri.scheme != SIP_URI_SIP &&
 	    r->uri.scheme != SIP_URI_SIPS)) {

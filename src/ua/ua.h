@@ -47,9 +47,6 @@ void	ua_free(struct ua *);
 struct sip_trans_layer *ua_trans(struct ua *);
 const struct sip_tp_stats *ua_tp_stats(const struct ua *);
 
-/* "192.0.2.1:5060" or "[2001:db8::1]:5060"; "-" for NULL. */
-void	ua_addr_str(const struct sockaddr *, char *out, size_t len);
-
 /*
  * The user parts sipxd answers for (the accounts' aors).  With
  * reject_unknown, an OPTIONS to another user part gets 404 instead of
