@@ -479,8 +479,11 @@ sip_ctrans_send(struct sip_trans_layer *l, const char *buf, size_t len,
 	}
 	ct->h = h;
 	ct->arg = arg;
-	/* §17.1.1.2, §17.1.2.2: A or E at T1 (unreliable), B or F at 64*T1. */
-	if (!dst->reliable) {
+	/*
+	 * §17.1.1.2, §17.1.2.2: A or E at T1 (unreliable), B or F at 64*T1.
+	 * t.dest is where the transport really sent it (§18.1.1 switch).
+	 */
+	if (!ct->t.dest.reliable) {
 		ct->retx_ms = l->conf.t1_ms;
 		sip_trans_timer_arm(ct->retx, ct->retx_ms);
 	}

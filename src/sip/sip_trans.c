@@ -381,6 +381,26 @@ sip_trans_set_request_handler(struct sip_trans_layer *l,
 }
 
 void
+sip_trans_set_stateless_handler(struct sip_trans_layer *l,
+    sip_trans_stateless_h *h, void *arg)
+{
+	l->stateless_h = h;
+	l->stateless_arg = arg;
+}
+
+int
+sip_trans_send_stateless(struct sip_trans_layer *l,
+    const struct sip_dest *src, const char *buf, size_t len)
+{
+	struct sip_dest d = *src;
+	int rc = l->ops->send(l->tp, &d, buf, len);
+
+	if (rc != 0)
+		l->stats.tp_errors++;
+	return rc;
+}
+
+void
 sip_trans_set_trace(struct sip_trans_layer *l, sip_trans_trace_h *h,
     void *arg)
 {
@@ -506,6 +526,11 @@ recv_request(struct sip_trans_layer *l, struct sip_msg *msg,
 		/* §17.2.3: an ACK for a 2xx matches nothing: the TU's. */
 		if (l->request_h != NULL)
 			l->request_h(l, NULL, msg, l->request_arg);
+		sip_msg_free(msg);
+		return;
+	}
+	if (l->stateless_h != NULL &&
+	    l->stateless_h(l, msg, src, l->stateless_arg)) {
 		sip_msg_free(msg);
 		return;
 	}

@@ -55,6 +55,12 @@ struct sip_strans;
  */
 struct sip_dest {
 	bool			 reliable;	/* TCP/TLS: no retransmission */
+	/*
+	 * Set by the transaction layer when it falls back to UDP after a
+	 * refused TCP connect (RFC 3261 §18.1.1): the transport must send
+	 * over dst->proto as given, never switch to a stream for size.
+	 */
+	bool			 no_switch;
 	uint8_t			 proto;		/* transport's own code */
 	uint64_t		 conn_id;	/* transport's id; 0: none */
 	struct sockaddr_storage	 addr;
@@ -64,14 +70,19 @@ struct sip_dest {
 struct sip_tp_ops {
 	/*
 	 * Sends one whole message (len bytes; buf is not NUL-terminated for
-	 * the transport's purposes) to dst.  Returns 0 when the bytes are
+	 * the transport's purposes) to dst.  On success the transport
+	 * rewrites *dst to the destination it actually used (a request over
+	 * the UDP size limit goes over TCP, §18.1.1: proto, reliable and
+	 * conn_id change), so that the transaction retransmits only when the
+	 * message really went over an unreliable transport.  Returns 0 when
+	 * the bytes are
 	 * handed to the kernel or queued on the connection, or an errno
 	 * value: the transaction then reports SIP_TRANS_EV_TP_ERROR and
 	 * terminates (§17.1.4, §17.2.4).  Must not call back into the
 	 * transaction layer.  A failure found later (a TCP connect that
 	 * fails) is reported with sip_trans_tp_failed().
 	 */
-	int	(*send)(void *tp, const struct sip_dest *dst, const char *buf,
+	int	(*send)(void *tp, struct sip_dest *dst, const char *buf,
 		    size_t len);
 };
 
@@ -128,6 +139,15 @@ typedef void sip_strans_h(struct sip_strans *, enum sip_trans_event,
  */
 typedef void sip_trans_request_h(struct sip_trans_layer *,
     struct sip_strans *st, const struct sip_msg *msg, void *arg);
+/*
+ * Asked first about a request (not an ACK) that matches no transaction,
+ * before a server transaction is made for it.  Returns true when it
+ * answered the request statelessly (RFC 3261 §8.2.7, with
+ * sip_trans_send_stateless()) or dropped it: no transaction is made and
+ * the request handler is not called.  msg lives only for the call.
+ */
+typedef bool sip_trans_stateless_h(struct sip_trans_layer *,
+    const struct sip_msg *msg, const struct sip_dest *src, void *arg);
 
 /* ---- states -------------------------------------------------------------- */
 
@@ -182,6 +202,14 @@ struct sip_trans_layer *sip_trans_layer_new(struct event_base *,
 void	sip_trans_layer_free(struct sip_trans_layer *);
 void	sip_trans_set_request_handler(struct sip_trans_layer *,
 	    sip_trans_request_h *, void *arg);
+void	sip_trans_set_stateless_handler(struct sip_trans_layer *,
+	    sip_trans_stateless_h *, void *arg);
+/*
+ * Sends a response with no transaction (§8.2.7) to src, the dest the
+ * request came with.  Returns 0 or the transport's errno value.
+ */
+int	sip_trans_send_stateless(struct sip_trans_layer *,
+	    const struct sip_dest *src, const char *buf, size_t len);
 /* Takes effect for transactions started afterwards. */
 void	sip_trans_set_conf(struct sip_trans_layer *,
 	    const struct sip_trans_conf *);
@@ -320,6 +348,8 @@ struct sip_trans_layer {
 	void			*tp;
 	sip_trans_request_h	*request_h;
 	void			*request_arg;
+	sip_trans_stateless_h	*stateless_h;
+	void			*stateless_arg;
 	sip_trans_trace_h	*trace_h;
 	void			*trace_arg;
 	struct sip_trans_table	 clients;	/* branch + method */

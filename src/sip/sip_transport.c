@@ -605,7 +605,7 @@ sip_tp_send_ex(struct sip_tp *tp, const struct sip_dest *dst,
 	if (dst->proto == SIP_TP_UDP) {
 		size_t off;
 
-		if (!is_response(buf, len) &&
+		if (!is_response(buf, len) && !dst->no_switch &&
 		    sip_tp_wants_stream(tp, dst, len) &&
 		    via_transport_at(buf, len, &off)) {
 			char *copy = xmalloc(len);
@@ -656,10 +656,9 @@ sip_tp_send_ex(struct sip_tp *tp, const struct sip_dest *dst,
 }
 
 int
-sip_tp_send(void *arg, const struct sip_dest *dst, const char *buf,
-    size_t len)
+sip_tp_send(void *arg, struct sip_dest *dst, const char *buf, size_t len)
 {
-	return sip_tp_send_ex(arg, dst, buf, len, NULL);
+	return sip_tp_send_ex(arg, dst, buf, len, dst);
 }
 
 const struct sip_tp_ops sip_tp_ops = { sip_tp_send };

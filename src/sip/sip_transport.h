@@ -195,9 +195,11 @@ bool	sip_tp_conn_alive(const struct sip_tp *, uint64_t conn_id);
  * dst->addr (§18.2.2) and a request fails with ENOTCONN; conn_id 0:
  * reuse or open one to (proto, addr).  UDP: a request above the MTU
  * goes over TCP to the same address unless conn.no_mtu_switch (see
- * sip_tp_send_ex).  Calls no callback but the trace hook.
+ * sip_tp_send_ex; dst->no_switch forbids it).  On success *dst says
+ * how the bytes went (as *used of sip_tp_send_ex).  Calls no callback
+ * but the trace hook.
  */
-int	sip_tp_send(void *tp, const struct sip_dest *dst, const char *buf,
+int	sip_tp_send(void *tp, struct sip_dest *dst, const char *buf,
 	    size_t len);
 /*
  * As sip_tp_send, and *used (may be NULL) says how the bytes actually

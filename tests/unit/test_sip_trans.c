@@ -65,7 +65,7 @@ static int nacks_up;
 static struct evrec srec;	/* server handler events */
 
 static int
-fake_send(void *arg, const struct sip_dest *dst, const char *buf, size_t len)
+fake_send(void *arg, struct sip_dest *dst, const char *buf, size_t len)
 {
 	struct sent *s;
 	struct sip_parse_error perr;

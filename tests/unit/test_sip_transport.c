@@ -204,12 +204,13 @@ reply(struct sip_tp *tp, const struct sip_msg *req, const struct sip_dest *d)
 {
 	struct sip_build b;
 	struct strbuf out = STRBUF_INIT;
+	struct sip_dest to = *d;
 
 	memset(&b, 0, sizeof(b));
 	sip_build_response_to(&b, req, 200, "OK", "t1");
 	sip_build_finish(&b, &out);
 	sip_build_free(&b);
-	ck_assert_int_eq(sip_tp_send(tp, d, out.p, out.n), 0);
+	ck_assert_int_eq(sip_tp_send(tp, &to, out.p, out.n), 0);
 	strbuf_free(&out);
 }
 
