@@ -143,6 +143,7 @@ struct sip_resolve_query {
 	enum q_stage		 stage;
 	int			 pending;	/* lookups not answered */
 	int			 err;		/* worst DNS failure */
+	char			 reason[320];	/* …in c-ares' words */
 	unsigned		 tps;		/* transports allowed */
 	bool			 sips;
 	bool			 has_port;
@@ -994,6 +995,16 @@ q_answer_dispatch(struct sip_resolve_query *q, int tag, int type,
 {
 	int err = status_errno(status);
 
+	if (err > 0 && err_rank(err) >= err_rank(q->err)) {
+		const char *name = type == DNS_T_NAPTR ? q->host :
+		    type == DNS_T_SRV ? q->sets[tag].name :
+		    q->slots[tag / 2].name;
+
+		snprintf(q->reason, sizeof(q->reason), "%s %s: %s", name,
+		    type == DNS_T_NAPTR ? "NAPTR" : type == DNS_T_SRV ?
+		    "SRV" : type == DNS_T_A ? "A" : "AAAA",
+		    ares_strerror(status));
+	}
 	if (err != 0)
 		q_note_err(q, err);
 	else if (type == DNS_T_NAPTR)
@@ -1225,6 +1236,14 @@ q_done_cb(evutil_socket_t fd, short what, void *arg)
 	q->cb(q->result, q->result == 0 ? q->targets : NULL,
 	    q->result == 0 ? q->ntargets : 0, q->arg);
 	q_free(q);
+}
+
+const char *
+sip_resolve_reason(const struct sip_resolve_query *q)
+{
+	if (q->reason[0] != '\0')
+		return q->reason;
+	return q->result == 0 ? "" : "no usable record";
 }
 
 void

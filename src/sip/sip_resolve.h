@@ -151,6 +151,12 @@ int	sip_resolve_uri(struct sip_resolve *, const struct sip_uri *,
  * already sent still complete and fill the cache.
  */
 void	sip_resolve_cancel(struct sip_resolve_query *);
+/*
+ * Inside the query's callback, when error is not 0: what failed, in
+ * c-ares' words, with the name and type asked ("example.com SRV: Domain
+ * name not found"); "" after success.
+ */
+const char *sip_resolve_reason(const struct sip_resolve_query *);
 
 /*
  * The caller could not reach target: for the next ms milliseconds,
