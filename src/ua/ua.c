@@ -1,8 +1,23 @@
 /*
  * SIP core of the user agent (see ua.h): transport → transaction layer
- * → this file's request dispatch; and the OPTIONS client.  Usages that
- * come later (registration, calls, MESSAGE) hang off struct ua and take
- * their requests from ua_on_request.
+ * → this file's dispatch → the usages.  It owns the method table and the
+ * checks every request passes before a usage sees it, in RFC 3261 order:
+ *
+ *   §12.2.2   a To tag: the request belongs to a dialog.  The dialog
+ *             layer (sip_dialog.c, to come) will claim the ones it
+ *             knows at the marked place below; the rest get 481.
+ *   §9.2      CANCEL with no INVITE to cancel: 481.
+ *   §8.2.1    a method the parser does not know: 501; one it knows (an
+ *             RFC 3261 or extension method) that no usage registered:
+ *             405 with Allow.
+ *   §8.2.2.3  Require naming an extension we lack: 420 with Unsupported.
+ *
+ * These answers, and those of methods registered UA_METHOD_STATELESS
+ * (OPTIONS), are sent statelessly (§8.2.7) from the transaction layer's
+ * stateless hook: no transaction, no timer, the response built in a
+ * stack buffer.  Other methods get a server transaction and their
+ * usage's handler.  Usages live in their own files (options.c) and
+ * share struct ua through ua_priv.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,53 +29,393 @@
 #include "base/log.h"
 #include "base/random.h"
 #include "base/strbuf.h"
-#include "base/timeutil.h"
 #include "base/xalloc.h"
-#include "sip/sip_build.h"
 #include "sip/sip_msg.h"
 #include "sip/sip_resolve.h"
 #include "sip/sip_uri.h"
-#include "ua.h"
+#include "ua_priv.h"
 
-/* What we answer in OPTIONS (RFC 3261 §11.2). */
-#define UA_ALLOW	"INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE"
-#define UA_ACCEPT	"application/sdp, text/plain"
-#define UA_SUPPORTED	""	/* no extension yet: an empty list */
+/*
+ * Extensions we support (RFC 3261 §19.2 option tags): none yet.  A usage
+ * that implements one (100rel, timer, …) adds it here and to Supported.
+ */
+static const char *const ua_supported[] = { NULL };
 
-struct ua {
-	struct event_base	*base;
-	struct sip_tp		*tp;
-	struct sip_resolve	*res;
-	struct sip_trans_layer	*trans;
-	char			*user_agent;
-	char			*default_from;
-	char			**users;	/* sorted, for bsearch */
-	size_t			 nusers;
-	bool			 reject_unknown;
+/* A response we build in place; larger ones go to the heap. */
+#define UA_RESP_STACK		2048
+
+/* ---- building answers ---------------------------------------------------- */
+
+struct ua_out {
+	char	*p;
+	size_t	 n, cap;
 };
 
-/* ---- incoming requests ------------------------------------------------- */
+static void
+ua_out_add(struct ua_out *o, const char *s, size_t n)
+{
+	/* The caller sized cap for the worst case: this cannot happen. */
+	if (n > o->cap - o->n)
+		fatalx("ua: response buffer too small");
+	memcpy(o->p + o->n, s, n);
+	o->n += n;
+}
 
 static void
-ua_answer_options(struct ua *ua, struct sip_strans *st,
-    const struct sip_msg *req)
+ua_out_str(struct ua_out *o, const char *s)
 {
-	struct sip_build b = { 0 };
-	struct strbuf out = STRBUF_INIT;
-	char tag[17];
-
-	random_hex(tag, 8);
-	sip_build_response_to(&b, req, 200, "OK", tag);
-	sip_build_add(&b, SIP_HDR_ALLOW, UA_ALLOW);
-	sip_build_add(&b, SIP_HDR_ACCEPT, UA_ACCEPT);
-	sip_build_add(&b, SIP_HDR_SUPPORTED, UA_SUPPORTED);
-	sip_build_add(&b, SIP_HDR_SERVER, ua->user_agent);
-	sip_build_finish(&b, &out);
-	if (sip_strans_respond(st, out.p, out.n) != 0)
-		log_debug("ua: could not answer OPTIONS");
-	strbuf_free(&out);
-	sip_build_free(&b);
+	ua_out_add(o, s, strlen(s));
 }
+
+static void
+ua_out_hdr(struct ua_out *o, const char *name, const struct sip_hdr *h)
+{
+	ua_out_str(o, name);
+	ua_out_add(o, ": ", 2);
+	ua_out_add(o, h->value.p, h->value.n);
+}
+
+/*
+ * §8.2.7: a stateless UAS must give the same To tag to the same request
+ * (a retransmission), so the tag is a keyed hash of what identifies the
+ * request: Call-ID, From tag and the top Via branch.  FNV-1a, keyed by a
+ * random value per process: unpredictable enough for a tag, and cheap.
+ */
+static void
+ua_stateless_tag(const struct ua *ua, const struct sip_msg *msg,
+    char out[17])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t h = 0xcbf29ce484222325ULL ^ ua->tag_key;
+	struct slice parts[3] = { msg->call_id, msg->from.tag,
+	    msg->nvia > 0 ? msg->via[0].branch : slice_make(NULL, 0) };
+
+	for (size_t i = 0; i < 3; i++) {
+		for (size_t j = 0; j < parts[i].n; j++) {
+			h ^= (unsigned char)parts[i].p[j];
+			h *= 0x100000001b3ULL;
+		}
+		h ^= 0xff;
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 29;
+	for (int i = 15; i >= 0; i--) {
+		out[i] = hex[h & 0xf];
+		h >>= 4;
+	}
+	out[16] = '\0';
+}
+
+/* Writes the response; returns its length. */
+static size_t
+ua_build(struct ua *ua, const struct ua_req *rq, unsigned status,
+    const char *reason, const char *hdrs, struct ua_out *o)
+{
+	const struct sip_msg *msg = rq->msg;
+	const struct sip_hdr *from = NULL, *to = NULL, *cid = NULL;
+	const struct sip_hdr *cseq = NULL;
+	char line[48];
+	int n;
+
+	n = snprintf(line, sizeof(line), "SIP/2.0 %03u ", status);
+	ua_out_add(o, line, (size_t)n);
+	ua_out_str(o, reason);
+	ua_out_add(o, "\r\n", 2);
+	/* §8.2.6.2: every Via in order, then From, To, Call-ID, CSeq. */
+	for (unsigned i = 0; i < msg->nhdrs; i++) {
+		const struct sip_hdr *h = &msg->hdrs[i];
+
+		switch (h->id) {
+		case SIP_HDR_VIA:
+			ua_out_hdr(o, "Via", h);
+			ua_out_add(o, "\r\n", 2);
+			break;
+		case SIP_HDR_FROM:
+			if (from == NULL)
+				from = h;
+			break;
+		case SIP_HDR_TO:
+			if (to == NULL)
+				to = h;
+			break;
+		case SIP_HDR_CALL_ID:
+			if (cid == NULL)
+				cid = h;
+			break;
+		case SIP_HDR_CSEQ:
+			if (cseq == NULL)
+				cseq = h;
+			break;
+		default:
+			break;
+		}
+	}
+	if (from != NULL) {
+		ua_out_hdr(o, "From", from);
+		ua_out_add(o, "\r\n", 2);
+	}
+	if (to != NULL) {
+		ua_out_hdr(o, "To", to);
+		if (msg->to.tag.p == NULL && status > 100) {
+			char tag[17];
+
+			if (rq->st == NULL)
+				ua_stateless_tag(ua, msg, tag);
+			else
+				random_hex(tag, 8);
+			ua_out_add(o, ";tag=", 5);
+			ua_out_add(o, tag, 16);
+		}
+		ua_out_add(o, "\r\n", 2);
+	}
+	if (cid != NULL) {
+		ua_out_hdr(o, "Call-ID", cid);
+		ua_out_add(o, "\r\n", 2);
+	}
+	if (cseq != NULL) {
+		ua_out_hdr(o, "CSeq", cseq);
+		ua_out_add(o, "\r\n", 2);
+	}
+	ua_out_str(o, ua->server_hdr);
+	if (hdrs != NULL)
+		ua_out_str(o, hdrs);
+	ua_out_str(o, "Content-Length: 0\r\n\r\n");
+	return o->n;
+}
+
+int
+ua_respond(struct ua *ua, const struct ua_req *rq, unsigned status,
+    const char *reason, const char *hdrs)
+{
+	char stack[UA_RESP_STACK];
+	struct ua_out o = { stack, 0, sizeof(stack) };
+	size_t need;
+	int err;
+
+	/*
+	 * The worst case: every byte of the request's header fields copied
+	 * (names shrink or stay: we write long forms, at most 7 bytes, for
+	 * fields of at least 1), a tag, our headers and the fixed lines.
+	 */
+	need = rq->msg->len + rq->msg->nhdrs * 8 + strlen(reason) +
+	    strlen(ua->server_hdr) + (hdrs != NULL ? strlen(hdrs) : 0) + 128;
+	if (need > sizeof(stack)) {
+		o.p = xmalloc(need);
+		o.cap = need;
+	}
+	ua_build(ua, rq, status, reason, hdrs, &o);
+	if (rq->st != NULL)
+		err = sip_strans_respond(rq->st, o.p, o.n);
+	else
+		err = sip_trans_send_stateless(ua->trans, rq->src, o.p, o.n);
+	if (o.p != stack)
+		free(o.p);
+	return err;
+}
+
+const char *
+ua_caps_hdrs(const struct ua *ua)
+{
+	return ua->caps_hdr;
+}
+
+/* Rebuilds the cached header blocks (start, register, reload). */
+static void
+ua_build_hdrs(struct ua *ua)
+{
+	size_t used = 0;
+	bool invite = false;
+
+	ua->allow[0] = '\0';
+	for (size_t i = 0; i < ua->nmethods; i++) {
+		used += (size_t)snprintf(ua->allow + used,
+		    sizeof(ua->allow) - used, "%s%s", used ? ", " : "",
+		    ua->methods[i].name);
+		invite |= ua->methods[i].id == SIP_METHOD_INVITE;
+	}
+	/* ACK and CANCEL exist only with INVITE (§13, §9). */
+	if (invite)
+		snprintf(ua->allow + used, sizeof(ua->allow) - used,
+		    ", ACK, CANCEL");
+	snprintf(ua->allow_hdr, sizeof(ua->allow_hdr), "Allow: %s\r\n",
+	    ua->allow);
+	/*
+	 * §11.2, §20.1: Accept lists the bodies we take; no usage takes one
+	 * yet, so it is empty (an empty Accept: none acceptable), as is
+	 * Supported (no extension).
+	 */
+	snprintf(ua->caps_hdr, sizeof(ua->caps_hdr),
+	    "%sAccept: \r\nSupported: \r\n", ua->allow_hdr);
+	if (ua->user_agent[0] != '\0')
+		snprintf(ua->server_hdr, sizeof(ua->server_hdr),
+		    "Server: %s\r\n", ua->user_agent);
+	else
+		ua->server_hdr[0] = '\0';
+}
+
+/* ---- the method table ---------------------------------------------------- */
+
+static bool
+ua_is_token(const char *s)
+{
+	static const char extra[] = "-.!%*_+`'~";
+
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= '0' && *s <= '9') || strchr(extra, *s) != NULL))
+			return false;
+	return true;
+}
+
+int
+ua_register_method(struct ua *ua, const char *method, ua_method_h *h,
+    void *arg, unsigned flags)
+{
+	struct ua_method *m;
+
+	if (!ua_is_token(method) || strlen(method) >= UA_METHOD_NAME_MAX)
+		return EINVAL;
+	for (size_t i = 0; i < ua->nmethods; i++)
+		if (strcmp(ua->methods[i].name, method) == 0)
+			return EEXIST;
+	if (ua->nmethods == UA_METHODS_MAX)
+		return ENOSPC;
+	m = &ua->methods[ua->nmethods++];
+	snprintf(m->name, sizeof(m->name), "%s", method);
+	m->id = sip_method_from(slice_cstr(method));
+	m->h = h;
+	m->arg = arg;
+	m->flags = flags;
+	ua_build_hdrs(ua);
+	return 0;
+}
+
+static const struct ua_method *
+ua_method_find(const struct ua *ua, const struct sip_msg *msg)
+{
+	for (size_t i = 0; i < ua->nmethods; i++) {
+		const struct ua_method *m = &ua->methods[i];
+
+		if (msg->method != SIP_METHOD_OTHER ? m->id == msg->method :
+		    slice_eq_cstr(msg->method_str, m->name))
+			return m;
+	}
+	return NULL;
+}
+
+static bool
+ua_option_supported(struct slice tag)
+{
+	for (size_t i = 0; ua_supported[i] != NULL; i++)
+		if (slice_eq_cstr(tag, ua_supported[i]))
+			return true;
+	return false;
+}
+
+/*
+ * §8.2.2.3: the option tags of Require we do not support, as an
+ * Unsupported header line in out; false when there is none.
+ */
+static bool
+ua_unsupported(const struct sip_msg *msg, char *out, size_t len)
+{
+	size_t used;
+	bool any = false;
+
+	used = (size_t)snprintf(out, len, "Unsupported: ");
+	for (unsigned i = 0; i < msg->require.n; i++) {
+		struct slice t = msg->require.v[i];
+
+		if (ua_option_supported(t))
+			continue;
+		/* Tags are tokens (the parser checked); long lists cut. */
+		if (used + t.n + 5 >= len)
+			break;
+		used += (size_t)snprintf(out + used, len - used, "%s%.*s",
+		    any ? ", " : "", SLICE_ARG(t));
+		any = true;
+	}
+	snprintf(out + used, len - used, "\r\n");
+	return any;
+}
+
+/*
+ * The checks every request that matches no transaction goes through,
+ * and the stateless answers.  Returns true when the request is answered
+ * here; false hands it to a new server transaction and ua_on_request.
+ */
+static bool
+ua_on_stateless(struct sip_trans_layer *layer, const struct sip_msg *msg,
+    const struct sip_dest *src, void *arg)
+{
+	struct ua *ua = arg;
+	struct ua_req rq = { msg, NULL, src };
+	const struct ua_method *m;
+	char unsup[256];
+
+	if (msg->to.tag.p != NULL) {
+		/*
+		 * §12.2.2: a request inside a dialog.  The dialog layer will
+		 * take those it has here; none exists yet, so every one is
+		 * for a dialog we do not know (CANCEL included: it would
+		 * have matched its INVITE's transaction).
+		 */
+		ua_respond(ua, &rq, 481, "Call/Transaction Does Not Exist",
+		    NULL);
+		return true;
+	}
+	if (msg->method == SIP_METHOD_CANCEL) {
+		/* §9.2: nothing to cancel, or the call usage's to answer. */
+		if (sip_trans_find_invite(layer, msg) != NULL)
+			return false;
+		ua_respond(ua, &rq, 481, "Call/Transaction Does Not Exist",
+		    NULL);
+		return true;
+	}
+	m = ua_method_find(ua, msg);
+	if (m == NULL) {
+		/* §8.2.1: 405 for a method we know of, 501 for the rest. */
+		if (msg->method != SIP_METHOD_OTHER)
+			ua_respond(ua, &rq, 405, "Method Not Allowed",
+			    ua->allow_hdr);
+		else
+			ua_respond(ua, &rq, 501, "Not Implemented",
+			    ua->allow_hdr);
+		return true;
+	}
+	if (msg->require.n > 0 && ua_unsupported(msg, unsup, sizeof(unsup))) {
+		ua_respond(ua, &rq, 420, "Bad Extension", unsup);
+		return true;
+	}
+	if (!(m->flags & UA_METHOD_STATELESS))
+		return false;
+	m->h(ua, &rq, m->arg);
+	return true;
+}
+
+static void
+ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
+    const struct sip_msg *msg, void *arg)
+{
+	struct ua *ua = arg;
+	struct ua_req rq = { msg, st, NULL };
+	const struct ua_method *m;
+
+	if (st == NULL)
+		return;		/* an ACK for a 2xx: the dialog layer's */
+	m = ua_method_find(ua, msg);
+	if (m == NULL || msg->method == SIP_METHOD_CANCEL) {
+		/* A CANCEL for an INVITE no usage holds yet. */
+		ua_respond(ua, &rq, 481, "Call/Transaction Does Not Exist",
+		    NULL);
+		return;
+	}
+	m->h(ua, &rq, m->arg);
+}
+
+/* ---- users --------------------------------------------------------------- */
 
 static int
 ua_user_cmp(const void *a, const void *b)
@@ -84,8 +439,8 @@ ua_set_users(struct ua *ua, const char *const *users, size_t n,
 }
 
 /* User parts compare as written after unescaping (RFC 3261 §19.1.4). */
-static bool
-ua_knows_user(const struct ua *ua, const struct sip_uri *uri)
+bool
+ua_user_known(const struct ua *ua, const struct sip_uri *uri)
 {
 	char user[256];
 	const char *key = user;
@@ -99,34 +454,6 @@ ua_knows_user(const struct ua *ua, const struct sip_uri *uri)
 	user[n] = '\0';
 	return bsearch(&key, ua->users, ua->nusers, sizeof(char *),
 	    ua_user_cmp) != NULL;
-}
-
-static void
-ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
-    const struct sip_msg *msg, void *arg)
-{
-	struct ua *ua = arg;
-	char tag[17];
-
-	if (st == NULL)
-		return;		/* an ACK for a 2xx: no dialog yet */
-	random_hex(tag, 8);
-	switch (msg->method) {
-	case SIP_METHOD_OPTIONS:
-		if (!ua_knows_user(ua, &msg->ruri))
-			sip_strans_reply(st, 404, "Not Found", tag);
-		else
-			ua_answer_options(ua, st, msg);
-		break;
-	case SIP_METHOD_CANCEL:
-		/* §9.2: nothing to cancel (no INVITE server yet). */
-		sip_strans_reply(st, 481, "Call/Transaction Does Not Exist",
-		    tag);
-		break;
-	default:
-		sip_strans_reply(st, 501, "Not Implemented", tag);
-		break;
-	}
 }
 
 /* ---- wiring --------------------------------------------------------------- */
@@ -155,12 +482,18 @@ ua_start(struct ua **out, struct event_base *base, const struct ua_conf *conf,
 	struct sip_tp_conf tpc;
 	struct sip_resolve_config rc;
 	struct sip_trans_conf tc;
+	char key[17];
 	int rc_err;
 
 	*out = NULL;
 	ua->base = base;
 	ua->user_agent = xstrdup(conf->user_agent);
 	ua->default_from = xstrdup(conf->default_from);
+	ua->failover_ms = conf->failover_ms;
+	ua->blocklist_ms = conf->blocklist_ms;
+	random_hex(key, 8);
+	ua->tag_key = strtoull(key, NULL, 16);
+	ua_build_hdrs(ua);
 	sip_tp_conf_default(&tpc);
 	tpc.ca_file = conf->tls_ca_file;
 	tpc.ca_dir = conf->tls_ca_dir;
@@ -193,9 +526,12 @@ ua_start(struct ua **out, struct event_base *base, const struct ua_conf *conf,
 	tc.t2_ms = conf->t2_ms;
 	tc.t4_ms = conf->t4_ms;
 	ua->trans = sip_trans_layer_new(base, &tc, &sip_tp_ops, ua->tp);
+	sip_trans_set_stateless_handler(ua->trans, ua_on_stateless, ua);
 	sip_trans_set_request_handler(ua->trans, ua_on_request, ua);
 	sip_tp_set_recv(ua->tp, ua_tp_recv, ua);
 	sip_tp_set_fail(ua->tp, ua_tp_fail, ua);
+	/* The usages: each registers its methods. */
+	ua_options_init(ua);
 	*out = ua;
 	return 0;
 }
@@ -226,6 +562,12 @@ ua_trans(struct ua *ua)
 	return ua->trans;
 }
 
+struct sip_resolve *
+ua_resolver(struct ua *ua)
+{
+	return ua->res;
+}
+
 const struct sip_tp_stats *
 ua_tp_stats(const struct ua *ua)
 {
@@ -238,256 +580,17 @@ ua_set_trace(struct ua *ua, sip_tp_trace_h *h, void *arg)
 	sip_tp_set_trace(ua->tp, h, arg);
 }
 
-/* ---- OPTIONS client ----------------------------------------------------- */
-
-struct ua_options_req {
-	struct ua			*ua;
-	char				*uri_text;
-	struct sip_uri			 uri;
-	char				*from;
-	ua_options_cb			*cb;
-	void				*arg;
-	struct sip_resolve_query	*q;
-	struct sip_resolve_target	 targets[SIP_RESOLVE_TARGETS_MAX];
-	size_t				 ntargets, next;
-	struct sip_ctrans		*ct;
-	struct event			*timer;
-	struct event			*done;
-	uint64_t			 sent_us;
-	char				 call_id[33];
-	char				 tag[17];
-	uint32_t			 cseq;
-	int				 last_err;
-	struct ua_options_result	 res;
-};
-
-static void ua_options_try(struct ua_options_req *);
-
-static void
-ua_options_release(struct ua_options_req *r)
+void
+ua_set_user_agent(struct ua *ua, const char *user_agent)
 {
-	if (r->ct != NULL)
-		sip_ctrans_detach(r->ct);
-	if (r->q != NULL)
-		sip_resolve_cancel(r->q);
-	event_free(r->timer);
-	event_free(r->done);
-	free(r->uri_text);
-	free(r->from);
-	free(r);
-}
-
-static void
-ua_options_done_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct ua_options_req *r = arg;
-
-	r->cb(&r->res, r->arg);
-	ua_options_release(r);
-}
-
-/* Ends the attempt: the user hears of it from the loop, never nested. */
-static void
-ua_options_finish(struct ua_options_req *r, int err)
-{
-	if (r->ct != NULL) {
-		sip_ctrans_detach(r->ct);
-		r->ct = NULL;
-	}
-	if (r->q != NULL) {
-		sip_resolve_cancel(r->q);
-		r->q = NULL;
-	}
-	evtimer_del(r->timer);
-	r->res.err = err;
-	event_active(r->done, EV_TIMEOUT, 0);
-}
-
-/* The caller's bound, told apart (ETIME) from Timer F (ETIMEDOUT). */
-static void
-ua_options_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	ua_options_finish(arg, ETIME);
-}
-
-static void
-ua_options_copy_tokens(char *out, size_t len, const struct sip_tokens *t)
-{
-	size_t used = 0;
-
-	out[0] = '\0';
-	for (unsigned i = 0; i < t->n && used + 1 < len; i++)
-		used += (size_t)snprintf(out + used, len - used, "%s%.*s",
-		    i ? ", " : "", SLICE_ARG(t->v[i]));
-}
-
-static void
-ua_options_on_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev,
-    int err, const struct sip_msg *msg, void *arg)
-{
-	struct ua_options_req *r = arg;
-	struct slice ua;
-
-	switch (ev) {
-	case SIP_TRANS_EV_RESPONSE:
-		if (msg->status < 200)
-			return;
-		/* RFC 3263 §4.3: a 503 sends us to the next target. */
-		if (msg->status == 503 && r->next < r->ntargets) {
-			sip_ctrans_detach(r->ct);
-			r->ct = NULL;
-			r->last_err = EAGAIN;
-			ua_options_try(r);
-			return;
-		}
-		r->res.status = msg->status;
-		snprintf(r->res.reason, sizeof(r->res.reason), "%.*s",
-		    SLICE_ARG(msg->reason));
-		r->res.rtt_ms = (double)(time_mono_us() - r->sent_us) / 1000.0;
-		ua = msg->user_agent.n > 0 ? msg->user_agent : msg->server;
-		snprintf(r->res.user_agent, sizeof(r->res.user_agent),
-		    "%.*s", SLICE_ARG(ua));
-		ua_options_copy_tokens(r->res.allow, sizeof(r->res.allow),
-		    &msg->allow);
-		ua_options_finish(r, 0);
-		return;
-	case SIP_TRANS_EV_TIMEOUT:
-	case SIP_TRANS_EV_TP_ERROR:
-		sip_ctrans_detach(r->ct);
-		r->ct = NULL;
-		r->last_err = ev == SIP_TRANS_EV_TIMEOUT ? ETIMEDOUT : err;
-		ua_options_try(r);
-		return;
-	case SIP_TRANS_EV_TERMINATED:
-		r->ct = NULL;
-		return;
-	case SIP_TRANS_EV_ACK:
-		return;
-	}
-}
-
-static enum sip_tp_proto
-ua_proto_of(enum sip_resolve_tp t)
-{
-	switch (t) {
-	case SIP_RESOLVE_TCP: return SIP_TP_TCP;
-	case SIP_RESOLVE_TLS: return SIP_TP_TLS;
-	case SIP_RESOLVE_UDP: break;
-	}
-	return SIP_TP_UDP;
-}
-
-/* Sends to the next target; finishes when none is left. */
-static void
-ua_options_try(struct ua_options_req *r)
-{
-	struct ua *ua = r->ua;
-
-	while (r->next < r->ntargets) {
-		const struct sip_resolve_target *t = &r->targets[r->next++];
-		struct sip_build b = { 0 };
-		struct strbuf via = STRBUF_INIT, out = STRBUF_INIT;
-		struct sip_dest dst;
-		char addr[64];
-		int err;
-
-		sip_tp_addr_str((const struct sockaddr *)&t->addr, addr,
-		    sizeof(addr));
-		snprintf(r->res.target, sizeof(r->res.target), "%s %s",
-		    sip_tp_proto_name(ua_proto_of(t->transport)), addr);
-		err = sip_tp_dest_make(&dst, ua_proto_of(t->transport),
-		    (const struct sockaddr *)&t->addr, t->len);
-		if (err == 0)
-			err = sip_tp_open(ua->tp, &dst, t->domain[0] ?
-			    t->domain : NULL);
-		if (err == 0)
-			err = sip_tp_via(ua->tp, &dst, NULL, &via);
-		if (err != 0) {
-			r->last_err = err;
-			strbuf_free(&via);
-			continue;
-		}
-		sip_build_request(&b, "OPTIONS", r->uri_text);
-		sip_build_add(&b, SIP_HDR_VIA, via.p);
-		sip_build_add(&b, SIP_HDR_MAX_FORWARDS, "70");
-		sip_build_addf(&b, SIP_HDR_FROM, "<%s>;tag=%s", r->from, r->tag);
-		sip_build_addf(&b, SIP_HDR_TO, "<%s>", r->uri_text);
-		sip_build_add(&b, SIP_HDR_CALL_ID, r->call_id);
-		sip_build_addf(&b, SIP_HDR_CSEQ, "%u OPTIONS", ++r->cseq);
-		sip_build_add(&b, SIP_HDR_ACCEPT, "application/sdp");
-		sip_build_add(&b, SIP_HDR_USER_AGENT, ua->user_agent);
-		sip_build_finish(&b, &out);
-		r->sent_us = time_mono_us();
-		err = sip_ctrans_send(ua->trans, out.p, out.n, &dst,
-		    ua_options_on_ctrans, r, &r->ct);
-		strbuf_free(&out);
-		strbuf_free(&via);
-		sip_build_free(&b);
-		if (err == 0)
-			return;
-		r->last_err = err;
-	}
-	ua_options_finish(r, r->last_err != 0 ? r->last_err : ENOENT);
-}
-
-static void
-ua_options_resolved(int error, const struct sip_resolve_target *targets,
-    size_t n, void *arg)
-{
-	struct ua_options_req *r = arg;
-
-	r->q = NULL;
-	if (error != 0) {
-		ua_options_finish(r, error);
-		return;
-	}
-	if (n > SIP_RESOLVE_TARGETS_MAX)
-		n = SIP_RESOLVE_TARGETS_MAX;
-	memcpy(r->targets, targets, n * sizeof(*targets));
-	r->ntargets = n;
-	r->next = 0;
-	ua_options_try(r);
-}
-
-int
-ua_options_send(struct ua *ua, const char *uri, const char *from,
-    unsigned timeout_ms, ua_options_cb *cb, void *arg,
-    struct ua_options_req **out)
-{
-	struct ua_options_req *r = xcalloc(1, sizeof(*r));
-	struct timeval tv = { timeout_ms / 1000,
-	    (suseconds_t)(timeout_ms % 1000) * 1000 };
-	const char *why;
-	int err;
-
-	r->ua = ua;
-	r->uri_text = xstrdup(uri);
-	r->from = xstrdup(from != NULL ? from : ua->default_from);
-	r->cb = cb;
-	r->arg = arg;
-	r->timer = evtimer_new(ua->base, ua_options_timeout_cb, r);
-	r->done = event_new(ua->base, -1, 0, ua_options_done_cb, r);
-	random_hex(r->call_id, 16);
-	random_hex(r->tag, 8);
-	if (sip_uri_parse(&r->uri, r->uri_text, strlen(r->uri_text),
-	    &why) != 0 || (r->uri.scheme != SIP_URI_SIP &&
-	    r->uri.scheme != SIP_URI_SIPS)) {
-		ua_options_release(r);
-		return EINVAL;
-	}
-	err = sip_resolve_uri(ua->res, &r->uri, ua_options_resolved, r, &r->q);
-	if (err != 0) {
-		ua_options_release(r);
-		return err;
-	}
-	evtimer_add(r->timer, &tv);
-	*out = r;
-	return 0;
+	free(ua->user_agent);
+	ua->user_agent = xstrdup(user_agent);
+	ua_build_hdrs(ua);
 }
 
 void
-ua_options_cancel(struct ua_options_req *r)
+ua_set_failover(struct ua *ua, unsigned failover_ms, unsigned blocklist_ms)
 {
-	if (r != NULL)
-		ua_options_release(r);
+	ua->failover_ms = failover_ms;
+	ua->blocklist_ms = blocklist_ms;
 }

@@ -1,8 +1,11 @@
 /*
  * The user agent's SIP core: owns the transport, the resolver and the
- * transaction layer of one daemon, wires them together, answers the
- * requests no usage takes (OPTIONS with 200, the rest with 501), and
- * offers the usages' entry points.  Built from a struct ua_conf that the
+ * transaction layer of one daemon, wires them together, and dispatches
+ * each request that matches no transaction through a method table that
+ * the usages register into (OPTIONS in options.c; registration, calls
+ * and subscriptions later).  The core itself answers what no usage
+ * takes: 481 in a dialog that does not exist, 405/501 for methods, 420
+ * for extensions (see ua.c).  Built from a struct ua_conf that the
  * daemon fills from its config; it knows nothing of the config file.
  */
 #ifndef SIPX_UA_UA_H
@@ -34,6 +37,13 @@ struct ua_conf {
 	const char			*user_agent;
 	/* Local identity for requests sent without an account. */
 	const char			*default_from;
+	/*
+	 * RFC 3263 failover: a target silent this long is given up for
+	 * the next one (0: only Timer F ends it); a target that timed out,
+	 * refused or answered 503 goes last in answers for blocklist_ms.
+	 */
+	unsigned			 failover_ms;
+	unsigned			 blocklist_ms;
 };
 
 /*
@@ -45,6 +55,7 @@ int	ua_start(struct ua **out, struct event_base *, const struct ua_conf *,
 void	ua_free(struct ua *);
 
 struct sip_trans_layer *ua_trans(struct ua *);
+struct sip_resolve *ua_resolver(struct ua *);
 const struct sip_tp_stats *ua_tp_stats(const struct ua *);
 
 /*
@@ -59,12 +70,75 @@ void	ua_set_users(struct ua *, const char *const *users, size_t n,
 /* Every message in and out, for `sipxctl trace`; NULL turns it off. */
 void	ua_set_trace(struct ua *, sip_tp_trace_h *, void *arg);
 
+/*
+ * Applied on reload: the Server/User-Agent text, and the failover and
+ * blocklist times (for requests started afterwards).
+ */
+void	ua_set_user_agent(struct ua *, const char *);
+void	ua_set_failover(struct ua *, unsigned failover_ms,
+	    unsigned blocklist_ms);
+
+/* ---- the method table ---------------------------------------------------- */
+
+/*
+ * A request that matched no transaction, as a usage sees it.  st is the
+ * server transaction of a stateful method; for a stateless one it is
+ * NULL and the usage must answer (ua_respond) before it returns, from
+ * msg and src, which live only for the call.
+ */
+struct ua_req {
+	const struct sip_msg	*msg;
+	struct sip_strans	*st;
+	const struct sip_dest	*src;
+};
+
+typedef void ua_method_h(struct ua *, const struct ua_req *, void *arg);
+
+enum ua_method_flags {
+	/*
+	 * Answer without a server transaction (RFC 3261 §8.2.7): no state,
+	 * no timers; a retransmitted request is simply answered again.
+	 * Only for methods whose answer is cheap and the same each time.
+	 */
+	UA_METHOD_STATELESS	= 1u << 0,
+};
+
+/*
+ * A usage takes every out-of-dialog request of this method (a token,
+ * case-sensitive, RFC 3261 §7.1); Allow is built from the table.
+ * Returns 0, EEXIST (the method is taken), EINVAL (not a token) or
+ * ENOSPC (the table is full).
+ */
+int	ua_register_method(struct ua *, const char *method, ua_method_h *,
+	    void *arg, unsigned flags);
+
+/*
+ * Answers rq: the §8.2.6 copy of Via, From, To (with our tag), Call-ID
+ * and CSeq, Server, then hdrs (whole lines with CRLF, or NULL), no body.
+ * Stateless requests go out through sip_trans_send_stateless.  Returns
+ * 0 or an errno value.
+ */
+int	ua_respond(struct ua *, const struct ua_req *, unsigned status,
+	    const char *reason, const char *hdrs);
+/* "Allow: …\r\nAccept: …\r\nSupported: …\r\n" (RFC 3261 §11.2). */
+const char *ua_caps_hdrs(const struct ua *);
+
 /* ---- OPTIONS, as a client ---------------------------------------------- */
 
 struct ua_options_result {
-	int		 err;		/* 0: a final response came; ETIME:
-					 * timeout_ms passed; ETIMEDOUT: the
-					 * transaction timed out (Timer F) */
+	/*
+	 * 0: a final response came.  Else why none did.  With dns set, the
+	 * RFC 3263 lookup failed: ETIMEDOUT no DNS server answered, ENOENT
+	 * no such name or no usable record, EIO the server failed; detail
+	 * has c-ares' words.  Otherwise: ETIME timeout_ms passed;
+	 * ETIMEDOUT the last target tried timed out (Timer F, or the
+	 * failover timeout); ENOBUFS the transaction limit was reached;
+	 * EPROTO a TLS peer did not verify; ENOENT no target could be
+	 * used; another errno value: the transport's, for the last target.
+	 */
+	int		 err;
+	bool		 dns;
+	char		 detail[320];	/* c-ares' reason; may be "" */
 	unsigned	 status;
 	char		 reason[128];
 	double		 rtt_ms;	/* send to final response */
@@ -80,7 +154,8 @@ typedef void ua_options_cb(const struct ua_options_result *, void *arg);
  * target on a transport error, a timeout or a 503), From from (NULL: the
  * default identity).  The callback comes once, from the loop, unless
  * the request is cancelled first; timeout_ms bounds the whole attempt.
- * Returns 0, or EINVAL for a URI that is not sip:/sips:.
+ * Returns 0, or EINVAL for a URI that is not sip:/sips:, EPROTONOSUPPORT
+ * for a transport= sipxd cannot use.
  */
 int	ua_options_send(struct ua *, const char *uri, const char *from,
 	    unsigned timeout_ms, ua_options_cb *, void *arg,

@@ -211,8 +211,27 @@ def test_self(env):
     check(len(r.json()["data"]) >= 2, "the self exchanges are listed")
 
 
+def test_request_checks(env):
+    """RFC 3261 checks before any usage, over UDP and TCP: 420 with
+    Unsupported, 481 for a dialog or a CANCEL that does not exist, 405
+    with Allow, 501, and an OPTIONS 200 whose Allow lists OPTIONS only
+    (ua_checks_uac.xml).  Every one of them is answered statelessly
+    (§8.2.7): no server transaction is left behind."""
+    need_sipp()
+    d = env.daemon(tcp=True)
+    for tp in ("u1", "t1"):
+        rc = run_sipp(env, "ua_checks_uac.xml", "127.0.0.1:%d" % d.port,
+                      ["-m", "1", "-t", tp])
+        check_eq(rc, 0, "sipp request checks over %s: exit status" % tp)
+    r = d.ctl("transactions", json=True)
+    check_eq(r.rc, 0, "transactions")
+    servers = [t for t in r.json()["data"] if t["role"] == "server"]
+    check_eq(servers, [], "server transactions left by stateless answers")
+
+
 TESTS = [
     ("self", test_self),
+    ("request_checks", test_request_checks),
     ("sipp_asks_udp", test_sipp_asks_udp),
     ("sipp_asks_tcp", test_sipp_asks_tcp),
     ("sipp_asks_with_loss", test_sipp_asks_with_loss),

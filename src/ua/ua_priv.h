@@ -1,0 +1,64 @@
+/*
+ * What the files of src/ua share and nothing outside sees: struct ua
+ * itself, the method table the usages register into, and the helpers a
+ * usage answers with.  ua.c owns the struct and the dispatch; each usage
+ * (options.c today; reg.c, call.c, subscription files later) owns one
+ * method or a few and reaches the layers below through these fields.
+ */
+#ifndef SIPX_UA_UA_PRIV_H
+#define SIPX_UA_UA_PRIV_H
+
+#include "ua.h"
+
+struct sip_resolve;
+
+/* Methods a UA can register (RFC 3261 and its extensions). */
+#define UA_METHODS_MAX		16
+#define UA_METHOD_NAME_MAX	16
+/* The cached header block answers carry ("Allow: …\r\nServer: …\r\n"). */
+#define UA_HDRS_MAX		512
+
+struct ua_method {
+	char		 name[UA_METHOD_NAME_MAX];
+	enum sip_method	 id;		/* SIP_METHOD_OTHER: match name */
+	ua_method_h	*h;
+	void		*arg;
+	unsigned	 flags;		/* UA_METHOD_* */
+};
+
+struct ua {
+	struct event_base	*base;
+	struct sip_tp		*tp;
+	struct sip_resolve	*res;
+	struct sip_trans_layer	*trans;
+	char			*user_agent;
+	char			*default_from;
+	char			**users;	/* sorted, for bsearch */
+	size_t			 nusers;
+	bool			 reject_unknown;
+	unsigned		 failover_ms;	/* per target, 0: Timer F */
+	unsigned		 blocklist_ms;	/* a dead target's penalty */
+
+	struct ua_method	 methods[UA_METHODS_MAX];
+	size_t			 nmethods;
+	/*
+	 * Built when the table or the user agent changes, so that an
+	 * answer is a few copies (the stateless OPTIONS hot path):
+	 * allow_hdr is "Allow: …\r\n"; caps_hdr adds Accept and Supported
+	 * (RFC 3261 §11.2); server_hdr is "Server: …\r\n" or empty.
+	 */
+	char			 allow[UA_HDRS_MAX / 2];
+	char			 allow_hdr[UA_HDRS_MAX];
+	char			 caps_hdr[UA_HDRS_MAX + 64];
+	char			 server_hdr[UA_HDRS_MAX];
+	/* Keys the stateless To tag (RFC 3261 §8.2.7). */
+	uint64_t		 tag_key;
+};
+
+/* options.c */
+void	ua_options_init(struct ua *);
+
+/* ua.c: the user part of uri is one of the accounts' (or need not be). */
+bool	ua_user_known(const struct ua *, const struct sip_uri *);
+
+#endif
