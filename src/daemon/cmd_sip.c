@@ -41,29 +41,40 @@ options_done(const struct ua_options_result *res, void *arg)
 	struct options_job *job = arg;
 	struct cmd_reply *r = control_pending_reply(job->pending);
 
-	if (res->err != 0) {
+	if (res->err != 0 && res->dns) {
+		if (res->err == ETIMEDOUT)
+			cmd_reply_err(r, "failed", "DNS lookup failed: no answer "
+			    "from the DNS servers (%s)", res->detail);
+		else if (res->err == ENOENT)
+			cmd_reply_err(r, "failed", "DNS lookup failed: no such "
+			    "name or record (%s)", res->detail);
+		else
+			cmd_reply_err(r, "failed", "DNS lookup failed: %s",
+			    res->detail);
+	} else if (res->err != 0) {
 		if (res->err == ETIME)
 			cmd_reply_err(r, "failed", "no answer within %u s%s%s",
 			    job->timeout_s, res->target[0] ? "; last tried " :
 			    "", res->target);
-		else if (res->err == ETIMEDOUT && res->target[0] == '\0')
-			cmd_reply_err(r, "failed", "no answer from the DNS "
-			    "servers (RFC 3263 lookup)");
 		else if (res->err == ETIMEDOUT)
 			cmd_reply_err(r, "failed", "no answer: the request timed "
-			    "out (Timer F, 64*T1); last tried %s", res->target);
+			    "out (Timer F, 64*T1, or the failover timeout); last "
+			    "tried %s", res->target);
 		else if (res->err == EPROTO)
 			cmd_reply_err(r, "failed", "TLS handshake with %s failed: "
 			    "its certificate did not verify (untrusted CA or "
 			    "another name; see sipxd.tls.ca_file and the log)",
 			    res->target);
 		else if (res->err == ENOENT)
-			cmd_reply_err(r, "failed", "no address found for the "
-			    "URI (DNS)");
+			cmd_reply_err(r, "failed", "no target to send to: every "
+			    "address found was unusable");
+		else if (res->err == ENOBUFS)
+			cmd_reply_err(r, "failed", "transaction limit reached "
+			    "(sipxd.max_transactions); try again later");
 		else
-			cmd_reply_err(r, "failed", "%s%s%s", strerror(res->err),
-			    res->target[0] ? "; last tried " : "",
-			    res->target);
+			cmd_reply_err(r, "failed", "transport error: %s%s%s",
+			    strerror(res->err), res->target[0] ?
+			    " sending to " : "", res->target);
 	} else {
 		if (res->status >= 200 && res->status < 300)
 			cmd_reply_ok(r, NULL);
@@ -133,8 +144,13 @@ cmd_options(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	    options_done, job, &job->req);
 	if (err != 0) {
 		free(job);
-		cmd_reply_err(r, "usage", "'%.128s' is not a sip: or sips: URI "
-		    "sipxd can send to (%s)", argv[1], strerror(err));
+		if (err == EPROTONOSUPPORT)
+			cmd_reply_err(r, "usage", "'%.128s': sipxd cannot use "
+			    "its transport (udp, tcp or tls; no udp with "
+			    "sips:)", argv[1]);
+		else
+			cmd_reply_err(r, "usage", "'%.128s' is not a sip: or "
+			    "sips: URI", argv[1]);
 		return;
 	}
 	/* The resolver answers from the loop: nothing has completed yet. */

@@ -206,6 +206,13 @@ def test_self(env):
           "localhost target %r" % r.json()["data"][0]["target"])
     r = d.ctl("options", "mailto:x@y")
     check_eq(r.rc, 1, "a mailto: URI is refused")
+    check("not a sip: or sips: URI" in r.err, "mailto: error %r" % (r,))
+    # A refused TCP connect is a transport error, said as such.
+    closed = free_port()
+    r = d.ctl("options", "sip:127.0.0.1:%d;transport=tcp" % closed)
+    check_eq(r.rc, 1, "options to a closed TCP port")
+    check("transport error: Connection refused" in r.err and
+          "TCP 127.0.0.1:%d" % closed in r.err, "refused error %r" % (r,))
     r = d.ctl("transactions", json=True)
     check_eq(r.rc, 0, "transactions")
     check(len(r.json()["data"]) >= 2, "the self exchanges are listed")
