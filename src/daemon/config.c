@@ -491,7 +491,8 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
     struct sipxd_config *cfg)
 {
 	static const char *const known[] = { "listen", "user_agent", "timers",
-	    "register_spread", "dns", "tls", "unknown_user", NULL };
+	    "register_spread", "dns", "tls", "unknown_user",
+	    "failover_timeout", "blocklist_ttl", NULL };
 	static const char *const unknown_user_names[] = { "answer", "404",
 	    NULL };
 	static const char *const timers_known[] = { "t1", "t2", "t4", NULL };
@@ -512,6 +513,17 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 
 	ua = get_string(cx, g, "user_agent", NULL);
 	cfg->user_agent = xstrdup(ua != NULL ? ua : "sipxd/" PACKAGE_VERSION);
+	/* It goes into Server and User-Agent as it is (RFC 3261 §20.35). */
+	if (strlen(cfg->user_agent) > CONFIG_USER_AGENT_MAX)
+		cfg_error(cx, config_setting_get_member(g, "user_agent"),
+		    "longer than %d bytes", CONFIG_USER_AGENT_MAX);
+	for (const char *p = cfg->user_agent; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			cfg_error(cx, config_setting_get_member(g,
+			    "user_agent"), "control characters are not "
+			    "allowed");
+			break;
+		}
 
 	timers = get_group(cx, g, "timers");
 	if (timers != NULL) {
@@ -526,6 +538,14 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 			    "t1 (%d ms)", cfg->t2, cfg->t1);
 	}
 	get_int(cx, g, "register_spread", 0, 3600000, &cfg->register_spread);
+	/*
+	 * RFC 3263 §4.3 failover: a silent target would cost Timer F
+	 * (32 s at the default T1) before the next is tried.
+	 */
+	cfg->failover_timeout = 2000;
+	cfg->blocklist_ttl = 60;
+	get_int(cx, g, "failover_timeout", 0, 600000, &cfg->failover_timeout);
+	get_int(cx, g, "blocklist_ttl", 0, 86400, &cfg->blocklist_ttl);
 	/* RFC 3261 §11.2: OPTIONS to a user we do not have may get 404. */
 	cfg->reject_unknown_users = get_choice(cx, g, "unknown_user",
 	    unknown_user_names, 0) == 1;

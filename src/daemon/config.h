@@ -16,6 +16,7 @@
 
 #define CONFIG_DEFAULT_FILE	SYSCONFDIR "/sipxd/sipxd.conf"
 #define CONFIG_DEFAULT_SOCKET	"/run/sipxd/control.sock"
+#define CONFIG_USER_AGENT_MAX	1024
 
 struct listen_cfg {
 	enum account_transport	 transport;
@@ -48,6 +49,8 @@ struct sipxd_config {
 	char			 *user_agent;
 	int			  t1, t2, t4;		/* ms */
 	int			  register_spread;	/* ms */
+	int			  failover_timeout;	/* ms, 0: Timer F */
+	int			  blocklist_ttl;	/* s, 0: none */
 	char			**dns_servers;
 	size_t			  ndns_servers;
 	/* sipxd.tls: outbound TLS; NULL CA file and dir: system store. */

@@ -467,6 +467,8 @@ daemon_start_sip(void)
 	uc.user_agent = d.cfg->user_agent;
 	uc.default_from = d.accounts.n > 0 ? d.accounts.items[0]->cfg->aor :
 	    "sip:sipxd@localhost";
+	uc.failover_ms = (unsigned)d.cfg->failover_timeout;
+	uc.blocklist_ms = (unsigned)d.cfg->blocklist_ttl * 1000;
 	if (ua_start(&d.ua, d.base, &uc, err, sizeof(err)) != 0)
 		fatalx("sip: %s", err);
 	daemon_update_users();

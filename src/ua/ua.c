@@ -225,6 +225,7 @@ ua_build_hdrs(struct ua *ua)
 {
 	size_t used = 0;
 	bool invite = false;
+	struct strbuf sb = STRBUF_INIT;
 
 	ua->allow[0] = '\0';
 	for (size_t i = 0; i < ua->nmethods; i++) {
@@ -247,10 +248,9 @@ ua_build_hdrs(struct ua *ua)
 	snprintf(ua->caps_hdr, sizeof(ua->caps_hdr),
 	    "%sAccept: \r\nSupported: \r\n", ua->allow_hdr);
 	if (ua->user_agent[0] != '\0')
-		snprintf(ua->server_hdr, sizeof(ua->server_hdr),
-		    "Server: %s\r\n", ua->user_agent);
-	else
-		ua->server_hdr[0] = '\0';
+		strbuf_addf(&sb, "Server: %s\r\n", ua->user_agent);
+	free(ua->server_hdr);
+	ua->server_hdr = strbuf_detach(&sb);
 }
 
 /* ---- the method table ---------------------------------------------------- */
@@ -552,6 +552,7 @@ ua_free(struct ua *ua)
 		free(ua->users[i]);
 	free(ua->users);
 	free(ua->user_agent);
+	free(ua->server_hdr);
 	free(ua->default_from);
 	free(ua);
 }

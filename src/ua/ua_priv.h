@@ -15,8 +15,8 @@ struct sip_resolve;
 /* Methods a UA can register (RFC 3261 and its extensions). */
 #define UA_METHODS_MAX		16
 #define UA_METHOD_NAME_MAX	16
-/* The cached header block answers carry ("Allow: …\r\nServer: …\r\n"). */
-#define UA_HDRS_MAX		512
+/* Allow holds every method with ", " and ACK, CANCEL: it cannot overflow. */
+#define UA_ALLOW_MAX		(UA_METHODS_MAX * (UA_METHOD_NAME_MAX + 2) + 16)
 
 struct ua_method {
 	char		 name[UA_METHOD_NAME_MAX];
@@ -47,10 +47,10 @@ struct ua {
 	 * allow_hdr is "Allow: …\r\n"; caps_hdr adds Accept and Supported
 	 * (RFC 3261 §11.2); server_hdr is "Server: …\r\n" or empty.
 	 */
-	char			 allow[UA_HDRS_MAX / 2];
-	char			 allow_hdr[UA_HDRS_MAX];
-	char			 caps_hdr[UA_HDRS_MAX + 64];
-	char			 server_hdr[UA_HDRS_MAX];
+	char			 allow[UA_ALLOW_MAX];
+	char			 allow_hdr[UA_ALLOW_MAX + 16];
+	char			 caps_hdr[UA_ALLOW_MAX + 64];
+	char			*server_hdr;	/* any length */
 	/* Keys the stateless To tag (RFC 3261 §8.2.7). */
 	uint64_t		 tag_key;
 };

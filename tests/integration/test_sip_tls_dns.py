@@ -292,11 +292,16 @@ def start_kamailio(env, certs, relay_port=None):
 # ---- sipxd with TLS -----------------------------------------------------------
 
 def tls_daemon(env, name="sipxd", certs=None, ca=None, verify=True,
-               tls_listen=False, dns=None):
+               tls_listen=False, dns=None, timers=None, extra_lines=()):
     """A sipxd with UDP and TCP listeners, a TLS listener on its own port
-    when tls_listen, sipxd.tls trusting ca, and sipxd.dns.servers."""
+    when tls_listen, sipxd.tls trusting ca, and sipxd.dns.servers;
+    timers replaces the test timers line, extra_lines go into sipxd."""
     d = Sipxd(env, name=name, tcp=True)
     text = d.config_text([account("local", register=False)])
+    if timers:
+        old = "  timers = { t1 = 50; t2 = 400; t4 = 500; };"
+        check(old in text, "no timers line in %r" % text)
+        text = text.replace(old, "  timers = %s;" % timers)
     listen = []
     if tls_listen:
         d.tls_port = free_port()
@@ -311,6 +316,7 @@ def tls_daemon(env, name="sipxd", certs=None, ca=None, verify=True,
             "true" if verify else "false"))
     if dns:
         extra.append('  dns = { servers = [ "127.0.0.1:%d" ]; };' % dns)
+    extra += list(extra_lines)
     lines = text.split("\n")
     at = [i for i, l in enumerate(lines) if l.startswith("  listen = (")
           and l.endswith(" );")]
@@ -580,12 +586,95 @@ def test_srv_failover_503(env):
     check(uas.wait(10) == 0, "the live SIPp saw its OPTIONS")
 
 
+def test_srv_failover_silent(env):
+    """RFC 3263 §4.3 against a silent first target with the RFC's timers
+    (T1 500 ms: Timer F is 32 s, longer than the options timeout): after
+    sipxd.failover_timeout the request moves on to the second target.
+    The silent one is then blocklisted (sipxd.blocklist_ttl): the next
+    request goes straight to the live target."""
+    need("sipp", SIPP, "sip-tester")
+    silent, live = free_port(), free_port()
+    while live == silent:
+        live = free_port()
+    dns = start_dnsmasq(env, [
+        "--srv-host=_sip._udp.example.test,silent.example.test,%d,10,0"
+        % silent,
+        "--srv-host=_sip._udp.example.test,live.example.test,%d,20,0"
+        % live,
+        "--host-record=silent.example.test,127.0.0.1",
+        "--host-record=live.example.test,127.0.0.1",
+    ])
+    s = spawn(env, "sipp-silent",
+              [SIPP, "-sf", os.path.join(HERE, "sipp", "options_silent.xml"),
+               "-i", "127.0.0.1", "-p", str(silent), "-m", "1", "-nostdin",
+               "-timeout", "60"])
+    uas = spawn(env, "sipp-uas",
+                [SIPP, "-sf", os.path.join(HERE, "sipp", "options_uas.xml"),
+                 "-i", "127.0.0.1", "-p", str(live), "-m", "2", "-nostdin",
+                 "-timeout", "60"])
+    d = tls_daemon(env, dns=dns.port,
+                   timers="{ t1 = 500; t2 = 4000; t4 = 5000; }",
+                   extra_lines=["  failover_timeout = 800;",
+                                "  blocklist_ttl = 60;"])
+    check(s.poll() is None and uas.poll() is None, "a SIPp exited at once")
+    trace = start_trace(d)
+    t0 = time.monotonic()
+    r, rec = options(d, "sip:example.test", timeout=5)
+    took = time.monotonic() - t0
+    check(r.rc == 0 and rec is not None,
+          "options past a silent target: %r" % (r,))
+    check_eq(rec["status"], 200, "status from the second target")
+    check_eq(rec["target"], "UDP 127.0.0.1:%d" % live, "target")
+    check(0.7 <= took < 2.5, "failed over after %.2f s, want ~0.8 s" % took)
+    outs = []
+
+    def out_options(f):
+        # Distinct peers in order (the silent one gets retransmissions).
+        if f.get("dir") == "out" and f.get("text", "").startswith("OPTIONS ") \
+                and f.get("peer") not in outs:
+            outs.append(f.get("peer"))
+        return len(outs) >= 2
+    trace.wait_event("trace.message", 5, out_options)
+    check_eq(outs[:2], ["127.0.0.1:%d" % silent, "127.0.0.1:%d" % live],
+             "first the silent target, then the live one")
+    # The next request skips the blocklisted target.
+    del outs[:]
+    t0 = time.monotonic()
+    r, rec = options(d, "sip:example.test", timeout=5)
+    took = time.monotonic() - t0
+    check(r.rc == 0 and rec is not None, "second options: %r" % (r,))
+    check_eq(rec["target"], "UDP 127.0.0.1:%d" % live, "second target")
+    check(took < 0.7, "second request took %.2f s" % took)
+    trace.wait_event("trace.message", 5, lambda f: out_options(f) or
+                     len(outs) >= 1)
+    check_eq(outs[0], "127.0.0.1:%d" % live,
+             "the second request went straight to the live target")
+    check(uas.wait(10) == 0, "the live SIPp saw both OPTIONS")
+
+
+def test_dns_errors(env):
+    """`options` says what went wrong: a name that does not exist is a
+    DNS failure with c-ares' reason, not a bad URI."""
+    dns = start_dnsmasq(env, ["--host-record=sip.example.test,127.0.0.1"])
+    d = tls_daemon(env, dns=dns.port)
+    r = d.ctl("options", "sip:nowhere.example.test:5060", "timeout=5",
+              timeout=10)
+    check_eq(r.rc, 1, "options to a name without records")
+    check("DNS lookup failed" in r.err and "nowhere.example.test" in r.err
+          and "not found" in r.err.lower(), "error text %r" % (r,))
+    r = d.ctl("options", "sip:x@", timeout=10)
+    check_eq(r.rc, 1, "a bad URI")
+    check("not a sip: or sips: URI" in r.err, "error text %r" % (r,))
+
+
 TESTS = [
     ("tls_to_kamailio", test_tls_to_kamailio),
     ("tls_wrong_ca", test_tls_wrong_ca),
     ("kamailio_to_tls", test_kamailio_to_tls),
     ("srv_failover", test_srv_failover),
     ("srv_failover_503", test_srv_failover_503),
+    ("srv_failover_silent", test_srv_failover_silent),
+    ("dns_errors", test_dns_errors),
 ]
 
 if __name__ == "__main__":

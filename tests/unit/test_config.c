@@ -433,6 +433,24 @@ static const struct diag_case diag_cases[] = {
 	    "};\n",
 	    1, 0, { { .key = "sipxd.register_spread",
 	    .frag = "-1 is out of range (0..3600000)" } } },
+	{ "range: failover_timeout -1",
+	    "sipxd = {\n"
+	    "  failover_timeout = -1;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "sipxd.failover_timeout",
+	    .frag = "-1 is out of range (0..600000)" } } },
+	{ "range: blocklist_ttl a day and a second",
+	    "sipxd = {\n"
+	    "  blocklist_ttl = 86401;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "sipxd.blocklist_ttl",
+	    .frag = "86401 is out of range (0..86400)" } } },
+	{ "value: user_agent with a line break",
+	    "sipxd = {\n"
+	    "  user_agent = \"sipxd\\r\\nX-Injected: 1\";  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "sipxd.user_agent",
+	    .frag = "control characters are not allowed" } } },
 	{ "range: max_clients 0",
 	    "control = {\n"
 	    "  max_clients = 0;  #<\n"
@@ -1157,6 +1175,8 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->t2, 4000);
 	ck_assert_int_eq(c->t4, 5000);
 	ck_assert_int_eq(c->register_spread, 1000);
+	ck_assert_int_eq(c->failover_timeout, 2000);
+	ck_assert_int_eq(c->blocklist_ttl, 60);
 	ck_assert_str_eq(c->user_agent, "sipxd/" PACKAGE_VERSION);
 	ck_assert_uint_eq(c->ndns_servers, 0);
 	ck_assert_uint_eq(c->nlisten, 2);
