@@ -1241,9 +1241,9 @@ q_done_cb(evutil_socket_t fd, short what, void *arg)
 const char *
 sip_resolve_reason(const struct sip_resolve_query *q)
 {
-	if (q->reason[0] != '\0')
-		return q->reason;
-	return q->result == 0 ? "" : "no usable record";
+	if (q->result == 0)
+		return "";
+	return q->reason[0] != '\0' ? q->reason : "no usable record";
 }
 
 void

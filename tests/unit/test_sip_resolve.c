@@ -235,6 +235,8 @@ struct result {
 	int				 err;
 	size_t				 n;
 	struct sip_resolve_target	 t[SIP_RESOLVE_TARGETS_MAX];
+	struct sip_resolve_query	*q;
+	char				 reason[320];
 };
 
 static void
@@ -245,6 +247,9 @@ on_result(int err, const struct sip_resolve_target *t, size_t n, void *arg)
 	r->calls++;
 	r->err = err;
 	r->n = n;
+	if (r->q != NULL)
+		snprintf(r->reason, sizeof(r->reason), "%s",
+		    sip_resolve_reason(r->q));
 	if (n > 0)
 		memcpy(r->t, t, n * sizeof(*t));
 }
@@ -320,7 +325,9 @@ start(struct sip_resolve *rs, const char *text, struct result *r,
 	ck_assert_msg(sip_uri_parse(&uri, buf, strlen(buf), &why) == 0,
 	    "%s: %s", text, why);
 	memset(r, 0, sizeof(*r));
-	rc = sip_resolve_uri(rs, &uri, on_result, r, q);
+	rc = sip_resolve_uri(rs, &uri, on_result, r, &r->q);
+	if (q != NULL)
+		*q = r->q;
 	memset(buf, 'x', sizeof(buf));
 	return rc;
 }
@@ -751,6 +758,70 @@ START_TEST(test_mark_failed)
 }
 END_TEST
 
+/* The blocklist puts a failed target last but never drops it. */
+START_TEST(test_blocklist_all_failed)
+{
+	struct result r;
+	struct sip_resolve_target t0, t1;
+
+	resolve("sip:srv.test", &r);
+	ck_assert_uint_eq(r.n, 2);
+	t0 = r.t[0];
+	t1 = r.t[1];
+	sip_resolve_mark_failed(res, &t1, 5000);
+	sip_resolve_mark_failed(res, &t0, 5000);
+	resolve("sip:srv.test", &r);
+	ck_assert_uint_eq(r.n, 2);
+	check_target(&r, 0, SIP_RESOLVE_UDP, "127.0.0.3", 5062);
+	check_target(&r, 1, SIP_RESOLVE_UDP, "127.0.0.4", 5063);
+	/* A literal address is the only target: still given. */
+	resolve("sip:127.0.0.3:5062", &r);
+	ck_assert_uint_eq(r.n, 1);
+}
+END_TEST
+
+/* Marking a target again extends its time; other ports are not it. */
+START_TEST(test_blocklist_refresh)
+{
+	struct result r;
+	struct sip_resolve_target first, other;
+
+	resolve("sip:srv.test", &r);
+	first = r.t[0];
+	other = first;
+	((struct sockaddr_in *)&other.addr)->sin_port = htons(9);
+	sip_resolve_mark_failed(res, &other, 5000);
+	resolve("sip:srv.test", &r);
+	check_target(&r, 0, SIP_RESOLVE_UDP, "127.0.0.3", 5062);
+	sip_resolve_mark_failed(res, &first, 150);
+	run_until(NULL, 100);
+	sip_resolve_mark_failed(res, &first, 300);
+	run_until(NULL, 100);
+	resolve("sip:srv.test", &r);
+	check_target(&r, 0, SIP_RESOLVE_UDP, "127.0.0.4", 5063);
+	run_until(NULL, 250);
+	resolve("sip:srv.test", &r);
+	check_target(&r, 0, SIP_RESOLVE_UDP, "127.0.0.3", 5062);
+}
+END_TEST
+
+/* A failed lookup says what failed, in c-ares' words. */
+START_TEST(test_reason)
+{
+	struct result r;
+
+	resolve("sip:nope.test:5060", &r);
+	ck_assert_int_eq(r.err, ENOENT);
+	ck_assert_msg(strstr(r.reason, "nope.test A") != NULL ||
+	    strstr(r.reason, "nope.test AAAA") != NULL, "reason %s", r.reason);
+	ck_assert_msg(strstr(r.reason, "not found") != NULL, "reason %s",
+	    r.reason);
+	resolve("sip:a.test:5060", &r);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_str_eq(r.reason, "");
+}
+END_TEST
+
 START_TEST(test_dns_killed)
 {
 	struct result r;
@@ -869,6 +940,9 @@ main(void)
 	tcase_add_test(tc, test_cache_max);
 	tcase_add_test(tc, test_ttl_expiry);
 	tcase_add_test(tc, test_mark_failed);
+	tcase_add_test(tc, test_blocklist_all_failed);
+	tcase_add_test(tc, test_blocklist_refresh);
+	tcase_add_test(tc, test_reason);
 	tcase_add_test(tc, test_dns_killed);
 	tcase_add_test(tc, test_dns_silent);
 	tcase_add_test(tc, test_bad_servers);
