@@ -1132,6 +1132,18 @@ config_free(struct sipxd_config *cfg)
 }
 
 void
+config_msgs_warn(struct config_msgs *m, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	msgs_push(&m->warnings, &m->nwarnings, strbuf_detach(&sb));
+}
+
+void
 config_msgs_free(struct config_msgs *m)
 {
 	for (size_t i = 0; i < m->nerrors; i++)

@@ -80,6 +80,9 @@ int	config_load(const char *path, struct sipxd_config **out,
 	    struct config_msgs *msgs);
 void	config_free(struct sipxd_config *);
 void	config_msgs_free(struct config_msgs *);
+/* Adds a warning line that is no file's (a reload's "needs restart"). */
+void	config_msgs_warn(struct config_msgs *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* Detaches the accounts array (for account_set_apply) from cfg. */
 struct account_cfg **config_take_accounts(struct sipxd_config *,
 	    size_t *n);

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -28,6 +30,19 @@
 
 #define STOP_DEADLINE_SEC	10
 
+/*
+ * What a TLS listener's certificate, key or CA file was when it was
+ * loaded: a reload that finds another file (or the same path rewritten,
+ * as a renewal does) says that it needs a restart.
+ */
+struct file_stamp {
+	bool		 present;
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+};
+
 struct stop_hook {
 	daemon_stop_fn	*fn;
 	void		*arg;
@@ -39,6 +54,7 @@ static struct {
 	struct account_set	 accounts;
 	struct control		*ctl;
 	struct ua		*ua;
+	struct file_stamp	*tls_stamps;	/* 3 per listener */
 	enum daemon_state	 state;
 	uint64_t		 started_us;
 	bool			 debug;		/* -d: debug wins over config */
@@ -163,26 +179,129 @@ str_differs(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
-/* Settings only a restart can change: say so rather than pretend. */
 static void
-daemon_warn_restart_needed(const struct sipxd_config *old,
-    const struct sipxd_config *new)
+file_stamp_get(const char *path, struct file_stamp *fs)
+{
+	struct stat st;
+
+	memset(fs, 0, sizeof(*fs));
+	if (path == NULL || stat(path, &st) != 0)
+		return;
+	fs->present = true;
+	fs->dev = st.st_dev;
+	fs->ino = st.st_ino;
+	fs->size = st.st_size;
+	fs->mtime = st.st_mtim;
+}
+
+static bool
+file_stamp_differs(const struct file_stamp *a, const struct file_stamp *b)
+{
+	return a->present != b->present || a->dev != b->dev ||
+	    a->ino != b->ino || a->size != b->size ||
+	    a->mtime.tv_sec != b->mtime.tv_sec ||
+	    a->mtime.tv_nsec != b->mtime.tv_nsec;
+}
+
+/* The files of the running TLS listeners, as loaded. */
+static void
+daemon_stamp_tls(void)
+{
+	free(d.tls_stamps);
+	d.tls_stamps = xcalloc(d.cfg->nlisten * 3 + 1, sizeof(*d.tls_stamps));
+	for (size_t i = 0; i < d.cfg->nlisten; i++) {
+		file_stamp_get(d.cfg->listen[i].certificate,
+		    &d.tls_stamps[i * 3]);
+		file_stamp_get(d.cfg->listen[i].key, &d.tls_stamps[i * 3 + 1]);
+		file_stamp_get(d.cfg->listen[i].ca_file,
+		    &d.tls_stamps[i * 3 + 2]);
+	}
+}
+
+/* A needs-restart change: in the log and in the reload reply. */
+static void __attribute__((format(printf, 2, 3)))
+daemon_restart_needed(struct config_msgs *msgs, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_warnx("reload: %s changed; it needs a restart", what);
+	config_msgs_warn(msgs, "%s changed: needs restart (sipxd keeps "
+	    "running with the old value)", what);
+}
+
+/*
+ * Settings only a restart can change: say so rather than pretend, and
+ * keep the running values in the new config, so that the next reload
+ * still compares the file with what runs.
+ */
+static void
+daemon_warn_restart_needed(struct sipxd_config *old,
+    struct sipxd_config *new, struct config_msgs *msgs)
 {
 	bool listen_changed = old->nlisten != new->nlisten;
+	bool tls_files = false;
 
-	for (size_t i = 0; !listen_changed && i < old->nlisten; i++)
-		if (old->listen[i].transport != new->listen[i].transport ||
-		    str_differs(old->listen[i].address,
-		    new->listen[i].address))
+	for (size_t i = 0; !listen_changed && i < old->nlisten; i++) {
+		const struct listen_cfg *o = &old->listen[i], *n = &new->listen[i];
+		struct file_stamp fs;
+
+		if (o->transport != n->transport ||
+		    str_differs(o->address, n->address))
 			listen_changed = true;
+		if (str_differs(o->certificate, n->certificate) ||
+		    str_differs(o->key, n->key) ||
+		    str_differs(o->ca_file, n->ca_file))
+			tls_files = true;
+		for (int k = 0; k < 3 && !tls_files; k++) {
+			file_stamp_get(k == 0 ? n->certificate : k == 1 ?
+			    n->key : n->ca_file, &fs);
+			if (file_stamp_differs(&fs, &d.tls_stamps[i * 3 + k]))
+				tls_files = true;
+		}
+	}
 	if (listen_changed)
-		log_warnx("reload: sipxd.listen changed; restart sipxd to "
-		    "apply it");
+		daemon_restart_needed(msgs, "sipxd.listen");
+	else if (tls_files)
+		daemon_restart_needed(msgs, "a TLS listener's certificate, "
+		    "key or ca_file");
+	if (listen_changed || tls_files) {
+		struct listen_cfg *l = old->listen;
+		size_t nl = old->nlisten;
+
+		old->listen = new->listen;
+		old->nlisten = new->nlisten;
+		new->listen = l;
+		new->nlisten = nl;
+	}
 	if (str_differs(old->tls_ca_file, new->tls_ca_file) ||
 	    str_differs(old->tls_ca_dir, new->tls_ca_dir) ||
-	    old->tls_verify != new->tls_verify)
-		log_warnx("reload: sipxd.tls changed; restart sipxd to "
-		    "apply it");
+	    old->tls_verify != new->tls_verify) {
+		char *f = old->tls_ca_file, *dir = old->tls_ca_dir;
+		bool v = old->tls_verify;
+
+		daemon_restart_needed(msgs, "sipxd.tls");
+		old->tls_ca_file = new->tls_ca_file;
+		old->tls_ca_dir = new->tls_ca_dir;
+		old->tls_verify = new->tls_verify;
+		new->tls_ca_file = f;
+		new->tls_ca_dir = dir;
+		new->tls_verify = v;
+	}
+	if (old->ndns_servers > 0 && new->ndns_servers == 0) {
+		char **s = old->dns_servers;
+		size_t n = old->ndns_servers;
+
+		daemon_restart_needed(msgs, "sipxd.dns.servers (removed: "
+		    "back to resolv.conf)");
+		old->dns_servers = new->dns_servers;
+		old->ndns_servers = new->ndns_servers;
+		new->dns_servers = s;
+		new->ndns_servers = n;
+	}
 	if (str_differs(old->control.path, new->control.path) ||
 	    str_differs(old->control.readonly_path,
 	    new->control.readonly_path) ||
@@ -191,6 +310,46 @@ daemon_warn_restart_needed(const struct sipxd_config *old,
 	    str_differs(old->control.group, new->control.group))
 		log_warnx("reload: control socket path, mode or group "
 		    "changed; restart sipxd to apply it");
+}
+
+static bool
+dns_servers_differ(const struct sipxd_config *a, const struct sipxd_config *b)
+{
+	if (a->ndns_servers != b->ndns_servers)
+		return true;
+	for (size_t i = 0; i < a->ndns_servers; i++)
+		if (strcmp(a->dns_servers[i], b->dns_servers[i]) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * What a reload applies to the running SIP core: timers (transactions
+ * started afterwards), user_agent, DNS servers, failover and blocklist.
+ */
+static void
+daemon_apply_sip(const struct sipxd_config *old,
+    const struct sipxd_config *new)
+{
+	int err;
+
+	if (old->t1 != new->t1 || old->t2 != new->t2 || old->t4 != new->t4) {
+		ua_set_timers(d.ua, (unsigned)new->t1, (unsigned)new->t2,
+		    (unsigned)new->t4);
+		log_info("reload: timers t1=%d t2=%d t4=%d ms for new "
+		    "transactions", new->t1, new->t2, new->t4);
+	}
+	if (strcmp(old->user_agent, new->user_agent) != 0)
+		ua_set_user_agent(d.ua, new->user_agent);
+	if (new->ndns_servers > 0 && dns_servers_differ(old, new)) {
+		err = ua_set_dns_servers(d.ua,
+		    (const char *const *)new->dns_servers, new->ndns_servers);
+		if (err != 0)
+			log_warnx("reload: sipxd.dns.servers: %s",
+			    strerror(err));
+	}
+	ua_set_failover(d.ua, (unsigned)new->failover_timeout,
+	    (unsigned)new->blocklist_ttl * 1000);
 }
 
 static void
@@ -229,7 +388,8 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 		return EINVAL;
 	}
 	log_config_msgs(msgs);
-	daemon_warn_restart_needed(d.cfg, cfg);
+	daemon_warn_restart_needed(d.cfg, cfg, msgs);
+	daemon_apply_sip(d.cfg, cfg);
 	if (!d.debug)
 		daemon_set_log_level(cfg->log_level);
 	daemon_apply_policy(cfg);
@@ -472,6 +632,7 @@ daemon_start_sip(void)
 	if (ua_start(&d.ua, d.base, &uc, err, sizeof(err)) != 0)
 		fatalx("sip: %s", err);
 	daemon_update_users();
+	daemon_stamp_tls();
 	free(listen);
 	ua_set_trace(d.ua, daemon_trace_cb, NULL);
 }
@@ -574,6 +735,7 @@ main(int argc, char **argv)
 	events_shutdown();
 	account_set_clear(&d.accounts);
 	config_free(d.cfg);
+	free(d.tls_stamps);
 	/* Freeing the signal events restores the default actions: a second
 	 * SIGTERM during clean-up would then kill us mid-way. */
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {

@@ -458,6 +458,8 @@ ua_user_known(const struct ua *ua, const struct sip_uri *uri)
 
 /* ---- wiring --------------------------------------------------------------- */
 
+static void	ua_dns_pending_free(struct ua *);
+
 static void
 ua_tp_recv(struct sip_msg *msg, const struct sip_dest *src, void *arg)
 {
@@ -526,6 +528,7 @@ ua_start(struct ua **out, struct event_base *base, const struct ua_conf *conf,
 	tc.t2_ms = conf->t2_ms;
 	tc.t4_ms = conf->t4_ms;
 	ua->trans = sip_trans_layer_new(base, &tc, &sip_tp_ops, ua->tp);
+	ua->tc = tc;
 	sip_trans_set_stateless_handler(ua->trans, ua_on_stateless, ua);
 	sip_trans_set_request_handler(ua->trans, ua_on_request, ua);
 	sip_tp_set_recv(ua->tp, ua_tp_recv, ua);
@@ -541,6 +544,9 @@ ua_free(struct ua *ua)
 {
 	if (ua == NULL)
 		return;
+	ua_dns_pending_free(ua);
+	if (ua->dns_retry != NULL)
+		event_free(ua->dns_retry);
 	/* Transactions first: they hold no transport state once gone. */
 	if (ua->trans != NULL)
 		sip_trans_layer_free(ua->trans);
@@ -587,6 +593,75 @@ ua_set_user_agent(struct ua *ua, const char *user_agent)
 	free(ua->user_agent);
 	ua->user_agent = xstrdup(user_agent);
 	ua_build_hdrs(ua);
+}
+
+void
+ua_set_timers(struct ua *ua, unsigned t1_ms, unsigned t2_ms, unsigned t4_ms)
+{
+	ua->tc.t1_ms = t1_ms;
+	ua->tc.t2_ms = t2_ms;
+	ua->tc.t4_ms = t4_ms;
+	sip_trans_set_conf(ua->trans, &ua->tc);
+}
+
+static void
+ua_dns_pending_free(struct ua *ua)
+{
+	for (size_t i = 0; i < ua->ndns_pending; i++)
+		free(ua->dns_pending[i]);
+	free(ua->dns_pending);
+	ua->dns_pending = NULL;
+	ua->ndns_pending = 0;
+}
+
+static void
+ua_dns_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ua *ua = arg;
+	struct timeval tv = { 0, 100 * 1000 };
+	int err;
+
+	err = sip_resolve_set_servers(ua->res,
+	    (const char *const *)ua->dns_pending, ua->ndns_pending);
+	if (err == EBUSY) {
+		evtimer_add(ua->dns_retry, &tv);
+		return;
+	}
+	if (err != 0)
+		log_warnx("dns: cannot use the new servers: %s",
+		    strerror(err));
+	else
+		log_info("dns: new servers in use");
+	sip_resolve_cache_flush(ua->res);
+	ua_dns_pending_free(ua);
+}
+
+int
+ua_set_dns_servers(struct ua *ua, const char *const *servers, size_t n)
+{
+	struct timeval tv = { 0, 100 * 1000 };
+	int err;
+
+	if (n == 0)
+		return EINVAL;
+	ua_dns_pending_free(ua);
+	if (ua->dns_retry != NULL)
+		evtimer_del(ua->dns_retry);
+	err = sip_resolve_set_servers(ua->res, servers, n);
+	if (err != EBUSY) {
+		if (err == 0)
+			sip_resolve_cache_flush(ua->res);
+		return err;
+	}
+	ua->dns_pending = xreallocarray(NULL, n, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		ua->dns_pending[i] = xstrdup(servers[i]);
+	ua->ndns_pending = n;
+	if (ua->dns_retry == NULL)
+		ua->dns_retry = evtimer_new(ua->base, ua_dns_retry_cb, ua);
+	evtimer_add(ua->dns_retry, &tv);
+	log_info("dns: new servers wait for the queries in flight");
+	return 0;
 }
 
 void

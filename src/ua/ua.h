@@ -75,6 +75,16 @@ void	ua_set_trace(struct ua *, sip_tp_trace_h *, void *arg);
  * blocklist times (for requests started afterwards).
  */
 void	ua_set_user_agent(struct ua *, const char *);
+/* T1, T2, T4 for transactions started afterwards (RFC 3261 §17). */
+void	ua_set_timers(struct ua *, unsigned t1_ms, unsigned t2_ms,
+	    unsigned t4_ms);
+/*
+ * New DNS servers (at least one), for lookups started afterwards; the
+ * cache is flushed.  While DNS queries are in flight c-ares cannot
+ * switch: the change then waits for them (retried every 100 ms).
+ * Returns 0 or EINVAL.
+ */
+int	ua_set_dns_servers(struct ua *, const char *const *servers, size_t n);
 void	ua_set_failover(struct ua *, unsigned failover_ms,
 	    unsigned blocklist_ms);
 

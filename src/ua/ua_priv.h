@@ -36,6 +36,11 @@ struct ua {
 	char			**users;	/* sorted, for bsearch */
 	size_t			 nusers;
 	bool			 reject_unknown;
+	struct sip_trans_conf	 tc;		/* as given to the layer */
+	/* DNS servers waiting for the queries in flight to end (reload). */
+	char			**dns_pending;
+	size_t			 ndns_pending;
+	struct event		*dns_retry;
 	unsigned		 failover_ms;	/* per target, 0: Timer F */
 	unsigned		 blocklist_ms;	/* a dead target's penalty */
 

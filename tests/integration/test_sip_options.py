@@ -11,8 +11,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipxtest import (check, check_eq, free_port, run_tests,  # noqa: E402
-                      TestFailure)
+from sipxtest import (account, check, check_eq, free_port,  # noqa: E402
+                      run_tests, TestFailure)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIPP = shutil.which("sipp")
@@ -236,8 +236,72 @@ def test_request_checks(env):
     check_eq(servers, [], "server transactions left by stateless answers")
 
 
+def reload_with(d, text):
+    """Rewrites d's config with text in its sipxd group and reloads."""
+    d.sipxd_extra = text
+    d.write_config([account("local", register=False)])
+    r = d.ctl("reload")
+    check_eq(r.rc, 0, "reload: %r" % (r,))
+    return r
+
+
+def test_reload_applies(env):
+    """A reload applies user_agent (the Server of the next answer) and
+    the timers (Timer F of the next transaction), and says which keys
+    need a restart, in its reply and in the log."""
+    need_sipp()
+    d = env.daemon()
+    self_uri = "sip:127.0.0.1:%d" % d.port
+    r = d.ctl("options", self_uri, json=True)
+    check(r.json()["data"][0]["user_agent"].startswith("sipxd/"),
+          "default Server: %r" % r.out)
+    r = reload_with(d, '  user_agent = "renamed/2.0";')
+    check("needs restart" not in r.out + r.err, "nothing needs a restart: "
+          "%r" % (r,))
+    r = d.ctl("options", self_uri, json=True)
+    check_eq(r.json()["data"][0]["user_agent"], "renamed/2.0",
+             "Server after the reload")
+
+    # T1 50 -> 20 ms: Timer F 3.2 s -> 1.28 s.
+    text = d.config_text([account("local", register=False)])
+    old = "timers = { t1 = 50; t2 = 400; t4 = 500; };"
+    check(old in text, "timers line in %r" % text)
+    d.write_config_text(text.replace(old, "timers = { t1 = 20; t2 = 400; "
+                                     "t4 = 500; };"))
+    r = d.ctl("reload")
+    check_eq(r.rc, 0, "reload with new timers: %r" % (r,))
+    port = free_port()
+    start_sipp_uas(env, "options_silent.xml", port)
+    t0 = time.monotonic()
+    r = d.ctl("options", "sip:127.0.0.1:%d" % port, "timeout=30",
+              timeout=40)
+    took = time.monotonic() - t0
+    check_eq(r.rc, 1, "a silent UAS is an error")
+    check(1.1 <= took <= 2.5, "Timer F after %.2f s, want ~1.28 s" % took)
+
+    # A new listen address needs a restart: said, and the old one stays.
+    other = free_port()
+    text = d.config_text([account("local", register=False)])
+    text = text.replace("127.0.0.1:%d" % d.port, "127.0.0.1:%d" % other)
+    d.write_config_text(text)
+    r = d.ctl("reload")
+    check_eq(r.rc, 0, "reload with a new listen address")
+    check("sipxd.listen changed: needs restart" in r.out,
+          "reload reply: %r" % (r,))
+    r = d.ctl("options", self_uri, json=True)
+    check_eq(r.rc, 0, "still answering on the old address")
+    # Reloading the same file again still says so: nothing was applied.
+    r = d.ctl("reload")
+    check("sipxd.listen changed: needs restart" in r.out,
+          "second reload reply: %r" % (r,))
+    log = open(d.stderr_path).read()
+    check("sipxd.listen changed; it needs a restart" in log,
+          "log: %r" % log[-2000:])
+
+
 TESTS = [
     ("self", test_self),
+    ("reload_applies", test_reload_applies),
     ("request_checks", test_request_checks),
     ("sipp_asks_udp", test_sipp_asks_udp),
     ("sipp_asks_tcp", test_sipp_asks_tcp),

@@ -667,6 +667,42 @@ def test_dns_errors(env):
     check("not a sip: or sips: URI" in r.err, "error text %r" % (r,))
 
 
+def test_reload_dns_and_tls(env):
+    """A reload applies new sipxd.dns.servers at once (a name only the
+    new server knows resolves; the old server's negative answer is not
+    kept), and a renewed TLS listener certificate is reported as needing
+    a restart in the reload reply."""
+    need_kamailio()		# for openssl
+    certs = make_certs(env)
+    dns1 = start_dnsmasq(env, ["--host-record=other.example.test,127.0.0.9"])
+    dns2 = start_dnsmasq(env, ["--host-record=moved.example.test,127.0.0.1"])
+    d = tls_daemon(env, certs=certs, ca=certs["ca"], tls_listen=True,
+                   dns=dns1.port)
+    uri = "sip:moved.example.test:%d" % d.port
+    r = d.ctl("options", uri, "timeout=5", timeout=10)
+    check_eq(r.rc, 1, "the first DNS server does not know the name")
+    check("DNS lookup failed" in r.err, "error %r" % (r,))
+    with open(d.conf) as f:
+        text = f.read()
+    old = '"127.0.0.1:%d"' % dns1.port
+    check(old in text, "dns line in %r" % text)
+    d.write_config_text(text.replace(old, '"127.0.0.1:%d"' % dns2.port))
+    r = d.ctl("reload")
+    check_eq(r.rc, 0, "reload with new DNS servers: %r" % (r,))
+    check("needs restart" not in r.out, "reload reply %r" % (r,))
+    r, rec = options(d, uri, timeout=5)
+    check(r.rc == 0 and rec is not None, "after the reload: %r" % (r,))
+    check_eq(rec["target"], "UDP 127.0.0.1:%d" % d.port, "target")
+
+    # A renewed certificate (same path, new file) needs a restart.
+    st = os.stat(certs["cert"])
+    os.utime(certs["cert"], (st.st_atime, st.st_mtime + 10))
+    r = d.ctl("reload")
+    check_eq(r.rc, 0, "reload after renewing the certificate")
+    check("certificate, key or ca_file changed: needs restart" in r.out,
+          "reload reply %r" % (r,))
+
+
 TESTS = [
     ("tls_to_kamailio", test_tls_to_kamailio),
     ("tls_wrong_ca", test_tls_wrong_ca),
@@ -675,6 +711,7 @@ TESTS = [
     ("srv_failover_503", test_srv_failover_503),
     ("srv_failover_silent", test_srv_failover_silent),
     ("dns_errors", test_dns_errors),
+    ("reload_dns_and_tls", test_reload_dns_and_tls),
 ]
 
 if __name__ == "__main__":
