@@ -65,11 +65,15 @@ struct account {
 	struct account_cfg	*cfg;
 	enum account_change	 change;	/* what the last apply did */
 	enum reg_state		 reg_state;
+	struct account		*hnext;		/* the set's name table */
+	bool			 kept;		/* during an apply */
 };
 
 struct account_set {
 	struct account	**items;	/* config order */
 	size_t		  n;
+	struct account	**buckets;	/* by name; power of two */
+	size_t		  nbuckets;
 };
 
 struct account_diff {
@@ -94,6 +98,7 @@ void	account_set_init(struct account_set *);
  */
 void	account_set_apply(struct account_set *, struct account_cfg **cfgs,
 	    size_t n, bool quiet, struct account_diff *out);
+/* By name, in constant time (a hash table). */
 struct account *account_set_find(const struct account_set *,
 	    const char *name);
 /* Counts accounts in state REGISTERED. */
