@@ -175,8 +175,11 @@ ua_options_on_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev,
 
 	switch (ev) {
 	case SIP_TRANS_EV_RESPONSE:
-		if (msg->status < 200)
+		if (msg->status < 200) {
+			/* Alive: only Timer F (or the caller) ends it now. */
+			evtimer_del(r->failover);
 			return;
+		}
 		/* RFC 3263 §4.3: a 503 sends us to the next target. */
 		if (msg->status == 503 && r->next < r->ntargets) {
 			ua_options_next(r, EAGAIN);

@@ -652,6 +652,37 @@ def test_srv_failover_silent(env):
     check(uas.wait(10) == 0, "the live SIPp saw both OPTIONS")
 
 
+def test_srv_failover_provisional(env):
+    """A target that sends 100 Trying is alive: the failover timeout does
+    not leave it, and its 200 (1.5 s later) is the answer."""
+    need("sipp", SIPP, "sip-tester")
+    slow, live = free_port(), free_port()
+    while live == slow:
+        live = free_port()
+    dns = start_dnsmasq(env, [
+        "--srv-host=_sip._udp.example.test,slow.example.test,%d,10,0"
+        % slow,
+        "--srv-host=_sip._udp.example.test,live.example.test,%d,20,0"
+        % live,
+        "--host-record=slow.example.test,127.0.0.1",
+        "--host-record=live.example.test,127.0.0.1",
+    ])
+    s = spawn(env, "sipp-slow",
+              [SIPP, "-sf", os.path.join(HERE, "sipp", "options_slow_uas.xml"),
+               "-i", "127.0.0.1", "-p", str(slow), "-m", "1", "-nostdin",
+               "-timeout", "60"])
+    d = tls_daemon(env, dns=dns.port,
+                   timers="{ t1 = 500; t2 = 4000; t4 = 5000; }",
+                   extra_lines=["  failover_timeout = 800;"])
+    check(s.poll() is None, "SIPp exited at once: %s" % tail(s.out))
+    r, rec = options(d, "sip:example.test", timeout=5)
+    check(r.rc == 0 and rec is not None, "options to a slow target: %r"
+          % (r,))
+    check_eq(rec["target"], "UDP 127.0.0.1:%d" % slow, "target")
+    check_eq(rec["user_agent"], "sipp-slow-uas", "the slow SIPp answered")
+    check(s.wait(10) == 0, "the slow SIPp saw its exchange")
+
+
 def test_dns_errors(env):
     """`options` says what went wrong: a name that does not exist is a
     DNS failure with c-ares' reason, not a bad URI."""
@@ -710,6 +741,7 @@ TESTS = [
     ("srv_failover", test_srv_failover),
     ("srv_failover_503", test_srv_failover_503),
     ("srv_failover_silent", test_srv_failover_silent),
+    ("srv_failover_provisional", test_srv_failover_provisional),
     ("dns_errors", test_dns_errors),
     ("reload_dns_and_tls", test_reload_dns_and_tls),
 ]
