@@ -491,7 +491,8 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
     struct sipxd_config *cfg)
 {
 	static const char *const known[] = { "listen", "user_agent", "timers",
-	    "register_spread", "dns", "tls", "unknown_user", NULL };
+	    "register_spread", "dns", "tls", "unknown_user",
+	    "max_transactions", NULL };
 	static const char *const unknown_user_names[] = { "answer", "404",
 	    NULL };
 	static const char *const timers_known[] = { "t1", "t2", "t4", NULL };
@@ -506,6 +507,8 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	cfg->t2 = 4000;
 	cfg->t4 = 5000;
 	cfg->register_spread = 1000;
+	/* sip_trans.h SIP_TRANS_MAX_DEFAULT: ~1 KB each at most when held. */
+	cfg->max_transactions = 100000;
 	if (g != NULL)
 		check_known(cx, g, known);
 	load_listen(cx, g, cfg);
@@ -526,6 +529,8 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 			    "t1 (%d ms)", cfg->t2, cfg->t1);
 	}
 	get_int(cx, g, "register_spread", 0, 3600000, &cfg->register_spread);
+	get_int(cx, g, "max_transactions", 10, 10000000,
+	    &cfg->max_transactions);
 	/* RFC 3261 §11.2: OPTIONS to a user we do not have may get 404. */
 	cfg->reject_unknown_users = get_choice(cx, g, "unknown_user",
 	    unknown_user_names, 0) == 1;

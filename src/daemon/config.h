@@ -48,6 +48,7 @@ struct sipxd_config {
 	char			 *user_agent;
 	int			  t1, t2, t4;		/* ms */
 	int			  register_spread;	/* ms */
+	int			  max_transactions;	/* live cap */
 	char			**dns_servers;
 	size_t			  ndns_servers;
 	/* sipxd.tls: outbound TLS; NULL CA file and dir: system store. */

@@ -20,7 +20,11 @@
 #include "sip/sip_msg.h"
 #include "sip/sip_resolve.h"
 #include "sip/sip_uri.h"
+#include "events.h"
 #include "ua.h"
+
+/* At most one overload log line this often (a flood must not flood). */
+#define UA_OVERLOAD_LOG_US	(10 * 1000000ull)
 
 /* What we answer in OPTIONS (RFC 3261 §11.2). */
 #define UA_ALLOW	"INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE"
@@ -37,6 +41,8 @@ struct ua {
 	char			**users;	/* sorted, for bsearch */
 	size_t			 nusers;
 	bool			 reject_unknown;
+	uint64_t		 overload_logged_us;	/* last log line */
+	bool			 overload_said;	/* logged "on", no "off" yet */
 };
 
 /* ---- incoming requests ------------------------------------------------- */
@@ -129,6 +135,38 @@ ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
 	}
 }
 
+/* ---- the transaction cap ------------------------------------------------ */
+
+static void
+ua_on_overload(struct sip_trans_layer *layer, bool on, size_t limit,
+    void *arg)
+{
+	struct ua *ua = arg;
+	uint64_t now = time_mono_us();
+	char lim[24];
+
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	events_publish("daemon.overload", NULL, "state", on ? "on" : "off",
+	    "limit", lim, NULL);
+	if (on && (ua->overload_logged_us == 0 ||
+	    now - ua->overload_logged_us >= UA_OVERLOAD_LOG_US)) {
+		log_warnx("transaction limit %zu reached: answering 503",
+		    limit);
+		ua->overload_logged_us = now;
+		ua->overload_said = true;
+	} else if (!on && ua->overload_said) {
+		log_notice("transactions below the limit %zu again", limit);
+		ua->overload_said = false;
+	}
+}
+
+void
+ua_set_max_transactions(struct ua *ua, size_t max)
+{
+	sip_trans_set_limit(ua->trans, max != 0 ? max :
+	    SIP_TRANS_MAX_DEFAULT);
+}
+
 /* ---- wiring --------------------------------------------------------------- */
 
 static void
@@ -194,6 +232,8 @@ ua_start(struct ua **out, struct event_base *base, const struct ua_conf *conf,
 	tc.t4_ms = conf->t4_ms;
 	ua->trans = sip_trans_layer_new(base, &tc, &sip_tp_ops, ua->tp);
 	sip_trans_set_request_handler(ua->trans, ua_on_request, ua);
+	sip_trans_set_overload_handler(ua->trans, ua_on_overload, ua);
+	ua_set_max_transactions(ua, conf->max_transactions);
 	sip_tp_set_recv(ua->tp, ua_tp_recv, ua);
 	sip_tp_set_fail(ua->tp, ua_tp_fail, ua);
 	*out = ua;
