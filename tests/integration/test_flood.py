@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""A flood of stateful requests against the transaction cap: SIPp sends
+20,000 INFO requests outside any dialog over UDP (each answered through a
+server transaction, held for Timer J afterwards) to a sipxd whose
+sipxd.max_transactions is 2,000 and whose T1 is 50 ms.  Once over the
+cap, requests get a stateless 503 with Retry-After; the daemon says so
+in an event and one log line; its memory stays bounded and comes back
+near where it started within 10 s of the last transaction ending; and
+it still answers sipxctl.  SIPp is started and stopped by PID."""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sipxtest import (account, check, check_eq, free_port,  # noqa: E402
+                      run_tests, wait_until, TestFailure)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIPP = shutil.which("sipp")
+LIMIT = int(os.environ.get("FLOOD_LIMIT", "2000"))
+REQUESTS = 12000
+RATE = 2500             # per second: about 5 s of flood
+MB = 1024 * 1024
+# RSS "back" means within this of where it was before the flood.
+SLACK = 4 * MB
+
+
+def rss(pid):
+    """VmRSS of pid in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise TestFailure("no VmRSS for pid %d" % pid)
+
+
+def status(d):
+    r = d.ctl("status", json=True)
+    check_eq(r.rc, 0, "sipxctl status")
+    return r.json()["data"][0]
+
+
+def sipp(env, target, count, rate):
+    argv = [SIPP, "-sf", os.path.join(HERE, "sipp", "info_flood_uac.xml"),
+            "-i", "127.0.0.1", "-p", str(free_port()), "-t", "u1",
+            "-m", str(count), "-r", str(rate), "-nostdin",
+            "-timeout", "60", "-timeout_error", "-trace_logs",
+            "-trace_err", "-error_file",
+            env.path("sipp-%d-errors.log" % env.next_id()), target]
+    out = open(env.path("sipp-%d.out" % env.next_id()), "wb")
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                         stderr=subprocess.STDOUT, cwd=env.tmp)
+    out.close()
+    return p
+
+
+def refused_lines(env):
+    n = 0
+    for path in glob.glob(os.path.join(env.tmp, "*_logs.log")):
+        with open(path, errors="replace") as f:
+            for line in f:
+                if "refused-503" in line:
+                    check("retry-after=5" in line, "Retry-After in %r"
+                          % line.strip())
+                    n += 1
+    return n
+
+
+def flood(env, d, count):
+    """Runs one flood to the end; returns the RSS peak seen meanwhile."""
+    p = sipp(env, "127.0.0.1:%d" % d.port, count, RATE)
+    env.register_proc(Proc(p))
+    peak = rss(d.pid)
+    deadline = time.monotonic() + 50
+    while p.poll() is None and time.monotonic() < deadline:
+        peak = max(peak, rss(d.pid))
+        time.sleep(0.05)
+    check_eq(p.wait(10), 0, "flood sipp exit status (every request "
+             "answered; 503s with Retry-After)")
+    return peak
+
+
+def drained(d):
+    """Waits for every transaction to end (Timer J is 64*T1 = 3.2 s)."""
+    check(wait_until(lambda: status(d)["transactions"] == 0, 15, 0.2),
+          "transactions end after the flood")
+    return time.monotonic()
+
+
+def test_flood(env):
+    if SIPP is None:
+        raise TestFailure("sipp not found: install the Debian package "
+                          "sip-tester")
+    d = env.daemon(sipxd_extra="  max_transactions = %d;" % LIMIT)
+    check_eq(status(d)["transaction_limit"], LIMIT, "transaction_limit")
+    ev = d.connect()
+    check(ev.request("events kind=daemon").ok, "events kind=daemon")
+    ev.wait_event("sync")
+
+    # A few requests first, so that the baseline has every buffer and
+    # table a request touches, and they are done.
+    p = sipp(env, "127.0.0.1:%d" % d.port, 200, 400)
+    check_eq(p.wait(60), 0, "warm-up sipp exit status")
+    drained(d)
+    base = rss(d.pid)
+
+    # 1. Over the cap: stateless 503 with Retry-After, event, log line.
+    peak1 = flood(env, d, REQUESTS)
+    refused = refused_lines(env)
+    print("# capped at %d: rss before %.1f MB, peak %.1f MB; %d of %d "
+          "refused with 503" % (LIMIT, base / MB, peak1 / MB, refused,
+                                REQUESTS))
+    sys.stdout.flush()
+    check(refused > 0, "some requests got 503 at the cap")
+    on = ev.wait_event("daemon.overload",
+                       pred=lambda f: f.get("state") == "on")
+    check_eq(on.get("limit"), str(LIMIT), "overload event limit")
+    drained(d)
+    ev.wait_event("daemon.overload", pred=lambda f: f.get("state") == "off")
+    lines = d.stderr_text().count("transaction limit %d reached: "
+                                  "answering 503" % LIMIT)
+    check(1 <= lines <= 2, "one log line per 10 s at most, saw %d" % lines)
+
+    # 2. The cap raised by a reload: every request held by Timer J
+    # (about RATE * 3.2 s at once); memory stays small and comes back.
+    d.sipxd_extra = "  max_transactions = 100000;"
+    d.write_config([account("local", register=False)])
+    check_eq(d.ctl("reload").rc, 0, "reload")
+    check_eq(status(d)["transaction_limit"], 100000, "limit after reload")
+    base2 = rss(d.pid)
+    peak2 = flood(env, d, REQUESTS)
+    check_eq(refused_lines(env), refused, "no 503 under the raised cap")
+    ended = drained(d)
+    back = wait_until(lambda: rss(d.pid) <= base2 + SLACK, 10, 0.2)
+    after = rss(d.pid)
+    print("# uncapped: rss before %.1f MB, peak %.1f MB, after %.1f MB "
+          "(%.1f s after the last transaction ended)"
+          % (base2 / MB, peak2 / MB, after / MB, time.monotonic() - ended))
+    check(peak1 <= base + 16 * MB, "RSS peak at the cap: %.1f MB over "
+          "%.1f MB" % (peak1 / MB, base / MB))
+    check(peak2 <= base2 + 48 * MB, "RSS peak of held transactions: "
+          "%.1f MB over %.1f MB" % (peak2 / MB, base2 / MB))
+    check(back, "RSS back within %d MB of %.1f MB within 10 s: %.1f MB"
+          % (SLACK / MB, base2 / MB, after / MB))
+
+    st = status(d)
+    check_eq(st["pid"], d.pid, "the daemon answers status")
+    check_eq(st["transactions"], 0, "no transaction left")
+
+
+class Proc:
+    """Stops a child by PID at the end of the test."""
+
+    def __init__(self, popen):
+        self.popen = popen
+        self.pid = popen.pid
+
+    def stop(self):
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(5)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+TESTS = [
+    ("flood", test_flood),
+]
+
+if __name__ == "__main__":
+    sys.exit(run_tests(TESTS))
