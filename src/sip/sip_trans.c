@@ -702,22 +702,32 @@ sip_trans_foreach(struct sip_trans_layer *l,
 void
 sip_trans_tp_failed(struct sip_trans_layer *l, uint64_t conn_id, int err)
 {
-	struct sip_trans *t, *next;
+	struct sip_trans *t, **v = NULL;
+	size_t n = 0, cap = 0;
 
 	if (conn_id == 0)
 		return;
 	/*
-	 * Handlers may start transactions (appended to the list) but free
-	 * none; a transaction that ends moves to the dead list, so take
-	 * the next one first.
+	 * Handlers may start or end other transactions, which moves them
+	 * between lists: take the set first.  Nothing is freed before the
+	 * loop runs again, so the pointers hold; the ended are skipped.
 	 */
-	for (t = TAILQ_FIRST(&l->all); t != NULL; t = next) {
-		next = TAILQ_NEXT(t, entry);
+	TAILQ_FOREACH(t, &l->all, entry) {
 		if (t->dest.conn_id != conn_id)
 			continue;
-		l->stats.tp_errors++;
-		t->ops->tp_failed(t, err);
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = t;
 	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->dead || v[i]->dest.conn_id != conn_id)
+			continue;
+		l->stats.tp_errors++;
+		v[i]->ops->tp_failed(v[i], err);
+	}
+	free(v);
 }
 
 /* A request's server transaction by §17.2.3; ACK finds its INVITE. */
