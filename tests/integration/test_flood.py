@@ -15,6 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sipxtest as T  # noqa: E402
 from sipxtest import (account, check, check_eq, free_port,  # noqa: E402
                       run_tests, wait_until, TestFailure)
 
@@ -26,6 +27,13 @@ RATE = 2500             # per second: about 5 s of flood
 MB = 1024 * 1024
 # RSS "back" means within this of where it was before the flood.
 SLACK = 4 * MB
+
+
+def sanitized():
+    """True for a sipxd built with ASan: its allocator keeps freed memory
+    in a quarantine and ignores malloc_trim, so RSS says nothing there."""
+    with open(T.SIPXD, "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 def rss(pid):
@@ -139,16 +147,18 @@ def test_flood(env):
     print("# uncapped: rss before %.1f MB, peak %.1f MB, after %.1f MB "
           "(%.1f s after the last transaction ended)"
           % (base2 / MB, peak2 / MB, after / MB, time.monotonic() - ended))
+    st = status(d)
+    check_eq(st["pid"], d.pid, "the daemon answers status")
+    check_eq(st["transactions"], 0, "no transaction left")
+    if sanitized():
+        print("# ASan build: RSS figures not checked")
+        return
     check(peak1 <= base + 16 * MB, "RSS peak at the cap: %.1f MB over "
           "%.1f MB" % (peak1 / MB, base / MB))
     check(peak2 <= base2 + 48 * MB, "RSS peak of held transactions: "
           "%.1f MB over %.1f MB" % (peak2 / MB, base2 / MB))
     check(back, "RSS back within %d MB of %.1f MB within 10 s: %.1f MB"
           % (SLACK / MB, base2 / MB, after / MB))
-
-    st = status(d)
-    check_eq(st["pid"], d.pid, "the daemon answers status")
-    check_eq(st["transactions"], 0, "no transaction left")
 
 
 class Proc:
