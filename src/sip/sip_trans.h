@@ -34,10 +34,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "base/queue.h"
 #include "sip_msg.h"
 
-struct event;
 struct event_base;
 struct sip_trans_layer;
 struct sip_ctrans;

@@ -13,6 +13,7 @@
 #include "base/slice.h"
 #include "sip_trans.h"
 
+struct event;
 struct sip_trans;
 
 /*
