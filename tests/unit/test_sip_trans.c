@@ -1301,6 +1301,25 @@ bound(int type, unsigned port, unsigned *out)
 	return fd;
 }
 
+/*
+ * A TCP and a UDP socket on one port number.  Other tests on the
+ * machine may hold the UDP twin of an ephemeral TCP port: try again.
+ */
+static void
+bound_pair(int *tcp, int *udp, unsigned *port)
+{
+	unsigned p2;
+
+	for (int i = 0; i < 50; i++) {
+		*tcp = bound(SOCK_STREAM, 0, port);
+		ck_assert_int_ge(*tcp, 0);
+		if ((*udp = bound(SOCK_DGRAM, *port, &p2)) >= 0)
+			return;
+		close(*tcp);
+	}
+	ck_abort_msg("no port free for both TCP and UDP");
+}
+
 static char *
 big_request(const char *branch, unsigned port)
 {
@@ -1348,17 +1367,18 @@ udp_to(unsigned port)
 START_TEST(test_switch_to_tcp_one_copy)
 {
 	struct sip_tp *t = real_tp();
-	unsigned port, uport;
-	int lfd = bound(SOCK_STREAM, 0, &port), ufd, cfd;
-	struct sip_dest d = udp_to(port);
+	unsigned port;
+	int lfd, ufd, cfd;
+	struct sip_dest d;
 	struct sip_ctrans *ct = NULL;
-	char *req = big_request("z9hG4bKsw1", port);
+	char *req;
 	static char buf[65536];
 	ssize_t n;
 
+	bound_pair(&lfd, &ufd, &port);
+	d = udp_to(port);
+	req = big_request("z9hG4bKsw1", port);
 	ck_assert_int_eq(listen(lfd, 8), 0);
-	ufd = bound(SOCK_DGRAM, port, &uport);
-	ck_assert_int_ge(ufd, 0);
 	ck_assert_int_eq(sip_ctrans_send(rl, req, strlen(req), &d, NULL,
 	    NULL, &ct), 0);
 	run(300);			/* E would fire at 20, 60, 140, 300 */
@@ -1385,13 +1405,18 @@ START_TEST(test_switch_refused_falls_back_to_udp)
 {
 	struct sip_tp *t = real_tp();
 	unsigned port;
-	int ufd = bound(SOCK_DGRAM, 0, &port);
-	struct sip_dest d = udp_to(port);
+	int tfd, ufd;
+	struct sip_dest d;
 	struct sip_ctrans *ct = NULL;
-	char *req = big_request("z9hG4bKsw2", port);
+	char *req;
 	static char buf[65536];
 	int copies = 0;
 	ssize_t n;
+
+	/* Bound but not listening: the port is ours, connects are refused. */
+	bound_pair(&tfd, &ufd, &port);
+	d = udp_to(port);
+	req = big_request("z9hG4bKsw2", port);
 
 	ck_assert_int_eq(sip_ctrans_send(rl, req, strlen(req), &d, NULL,
 	    NULL, &ct), 0);
@@ -1408,6 +1433,7 @@ START_TEST(test_switch_refused_falls_back_to_udp)
 	ck_assert_uint_ge(sip_trans_stats(rl)->retrans_sent, 1);
 	sip_trans_layer_free(rl);
 	sip_tp_free(t);
+	close(tfd);
 	close(ufd);
 	free(req);
 }
