@@ -60,6 +60,10 @@ options_done(const struct ua_options_result *res, void *arg)
 		else if (res->err == ENOENT)
 			cmd_reply_err(r, "failed", "no address found for the "
 			    "URI (DNS)");
+		else if (res->err == ENOBUFS)
+			cmd_reply_err(r, "failed", "too many SIP transactions: "
+			    "sipxd.max_transactions (%zu) reached; try again "
+			    "later", sip_trans_limit(ua_trans(daemon_ua())));
 		else
 			cmd_reply_err(r, "failed", "%s%s%s", strerror(res->err),
 			    res->target[0] ? "; last tried " : "",

@@ -466,6 +466,9 @@ ua_options_try(struct ua_options_req *r)
 		if (err == 0)
 			return;
 		r->last_err = err;
+		/* At the transaction cap no other target fares better. */
+		if (err == ENOBUFS)
+			break;
 	}
 	ua_options_finish(r, r->last_err != 0 ? r->last_err : ENOENT);
 }

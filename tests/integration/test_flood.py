@@ -6,10 +6,13 @@ sipxd.max_transactions is 2,000 and whose T1 is 50 ms.  Once over the
 cap, requests get a stateless 503 with Retry-After; the daemon says so
 in an event and one log line; its memory stays bounded and comes back
 near where it started within 10 s of the last transaction ending; and
-it still answers sipxctl.  SIPp is started and stopped by PID."""
+it still answers sipxctl.  By hand, over a raw socket: the 503 itself,
+and `sipxctl options` refused at the cap.  SIPp is started and stopped
+by PID."""
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -161,6 +164,64 @@ def test_flood(env):
           % (SLACK / MB, base2 / MB, after / MB))
 
 
+def info(port, branch, call_id):
+    return ("INFO sip:sipxd@127.0.0.1:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s\r\n"
+            "From: <sip:t@127.0.0.1>;tag=t%s\r\n"
+            "To: <sip:sipxd@127.0.0.1>\r\n"
+            "Call-ID: %s\r\n"
+            "CSeq: 1 INFO\r\n"
+            "Max-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+            % (port, port, branch, branch, call_id)).encode()
+
+
+def test_cap_by_hand(env):
+    """Ten requests held by Timer J fill a cap of 10: the eleventh gets a
+    stateless 503 (Retry-After, a To tag, the same on a retransmission),
+    an ACK gets nothing, and `sipxctl options` fails at once saying why."""
+    d = env.daemon(sipxd_extra="  max_transactions = 10;")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(2)
+    me = s.getsockname()[1]
+    to = ("127.0.0.1", d.port)
+    for i in range(10):
+        s.sendto(info(me, "held%d" % i, "held-%d" % i), to)
+        check(b" 501 " in s.recv(4096).split(b"\r\n")[0], "501 %d" % i)
+    t0 = time.monotonic()
+    answers = []
+    for _ in range(2):
+        s.sendto(info(me, "over", "over-1"), to)
+        answers.append(s.recv(4096).decode())
+    for a in answers:
+        check(a.startswith("SIP/2.0 503 Service Unavailable\r\n"),
+              "503 at the cap: %r" % a[:40])
+        check("\r\nRetry-After: 5\r\n" in a, "Retry-After in %r" % a)
+        check(";tag=" in a.split("\r\nTo:")[1].split("\r\n")[0],
+              "a To tag in %r" % a)
+    check_eq(answers[0], answers[1], "the same answer to a retransmission")
+    s.sendto(info(me, "ack", "ack-1").replace(b"INFO", b"ACK"), to)
+    r = d.ctl("options", "sip:127.0.0.1:%d" % d.port, "timeout=2")
+    took = time.monotonic() - t0
+    check(took < 3, "still within Timer J (%.1f s): the test is valid"
+          % took)
+    check_eq(r.rc, 1, "options at the cap fails")
+    check("max_transactions (10) reached" in r.err + r.out,
+          "a clear reason: %r" % (r.err + r.out))
+    s.settimeout(0.3)
+    try:
+        extra = s.recv(4096)
+        raise TestFailure("the ACK was answered: %r" % extra[:40])
+    except socket.timeout:
+        pass
+    s.close()
+    check(wait_until(lambda: status(d)["transactions"] == 0, 10, 0.2),
+          "the held transactions end")
+    r = d.ctl("options", "sip:127.0.0.1:%d" % d.port, "timeout=2")
+    check_eq(r.rc, 0, "options below the cap")
+
+
 class Proc:
     """Stops a child by PID at the end of the test."""
 
@@ -179,6 +240,7 @@ class Proc:
 
 
 TESTS = [
+    ("cap_by_hand", test_cap_by_hand),
     ("flood", test_flood),
 ]
 
