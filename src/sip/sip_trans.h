@@ -198,7 +198,7 @@ struct sip_trans_stats {
 	uint64_t	 timeouts;		/* Timers B, F, H */
 	uint64_t	 tp_errors;
 	uint64_t	 dropped;		/* requests without Via, … */
-	uint64_t	 overload_503;		/* stateless 503s at the limit */
+	uint64_t	 overload_503;		/* stateless 503s at the cap */
 	uint64_t	 overload_client;	/* sip_ctrans_send ENOBUFS */
 	uint64_t	 trims;			/* heap given back when idle */
 };

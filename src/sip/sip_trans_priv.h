@@ -52,8 +52,8 @@ struct sip_trans {
 	bool				 dead;		/* reap pending */
 	uint16_t			 sent_by_port;	/* server key */
 	uint32_t			 hash;		/* of the table key */
-	const char			*method;	/* key: request method */
-	const char			*branch;	/* key; "" for RFC 2543 */
+	const char			*method;	/* key: the method */
+	const char			*branch;	/* key; may be "" */
 	const char			*sent_by_host;	/* server key */
 	struct sip_trans		*hnext;		/* hash chain */
 	TAILQ_ENTRY(sip_trans)		 entry;		/* all, or dead */
