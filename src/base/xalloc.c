@@ -1,8 +1,12 @@
 /*
- * Allocation wrappers: abort on failure (see xalloc.h).  Writes the message
+ * Allocation wrappers: abort on failure (see xalloc.h), and the one
+ * place that knows the C library's allocator (xalloc_trim).  Writes the message
  * with write(2) because stdio may itself need memory.
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +72,19 @@ xstrndup(const char *s, size_t n)
 {
 	char *p = xmalloc(n + 1);
 
-	memcpy(p, s, n);
+	/* An empty slice may have no pointer: memcpy from NULL is UB. */
+	if (n > 0)
+		memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
+}
+
+int
+xalloc_trim(void)
+{
+#ifdef __GLIBC__
+	return malloc_trim(0);
+#else
+	return 0;
+#endif
 }

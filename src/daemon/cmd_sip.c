@@ -69,8 +69,9 @@ options_done(const struct ua_options_result *res, void *arg)
 			cmd_reply_err(r, "failed", "no target to send to: every "
 			    "address found was unusable");
 		else if (res->err == ENOBUFS)
-			cmd_reply_err(r, "failed", "transaction limit reached "
-			    "(sipxd.max_transactions); try again later");
+			cmd_reply_err(r, "failed", "too many SIP transactions: "
+			    "sipxd.max_transactions (%zu) reached; try again "
+			    "later", sip_trans_limit(ua_trans(daemon_ua())));
 		else
 			cmd_reply_err(r, "failed", "transport error: %s%s%s",
 			    strerror(res->err), res->target[0] ?

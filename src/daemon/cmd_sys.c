@@ -70,6 +70,8 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	cmd_record_kv(r, "calls", "0");
 	cmd_record_kvf(r, "transactions", "%zu",
 	    sip_trans_count(ua_trans(daemon_ua())));
+	cmd_record_kvf(r, "transaction_limit", "%zu",
+	    sip_trans_limit(ua_trans(daemon_ua())));
 	{
 		const struct sip_tp_stats *ts = ua_tp_stats(daemon_ua());
 

@@ -492,7 +492,7 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 {
 	static const char *const known[] = { "listen", "user_agent", "timers",
 	    "register_spread", "dns", "tls", "unknown_user",
-	    "failover_timeout", "blocklist_ttl", NULL };
+	    "failover_timeout", "blocklist_ttl", "max_transactions", NULL };
 	static const char *const unknown_user_names[] = { "answer", "404",
 	    NULL };
 	static const char *const timers_known[] = { "t1", "t2", "t4", NULL };
@@ -507,6 +507,8 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	cfg->t2 = 4000;
 	cfg->t4 = 5000;
 	cfg->register_spread = 1000;
+	/* sip_trans.h SIP_TRANS_MAX_DEFAULT: ~1 KB each at most when held. */
+	cfg->max_transactions = 100000;
 	if (g != NULL)
 		check_known(cx, g, known);
 	load_listen(cx, g, cfg);
@@ -546,6 +548,8 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	cfg->blocklist_ttl = 60;
 	get_int(cx, g, "failover_timeout", 0, 600000, &cfg->failover_timeout);
 	get_int(cx, g, "blocklist_ttl", 0, 86400, &cfg->blocklist_ttl);
+	get_int(cx, g, "max_transactions", 10, 10000000,
+	    &cfg->max_transactions);
 	/* RFC 3261 §11.2: OPTIONS to a user we do not have may get 404. */
 	cfg->reject_unknown_users = get_choice(cx, g, "unknown_user",
 	    unknown_user_names, 0) == 1;

@@ -51,6 +51,7 @@ struct sipxd_config {
 	int			  register_spread;	/* ms */
 	int			  failover_timeout;	/* ms, 0: Timer F */
 	int			  blocklist_ttl;	/* s, 0: none */
+	int			  max_transactions;	/* live cap */
 	char			**dns_servers;
 	size_t			  ndns_servers;
 	/* sipxd.tls: outbound TLS; NULL CA file and dir: system store. */

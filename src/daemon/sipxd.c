@@ -398,6 +398,7 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 	config_free(d.cfg);
 	d.cfg = cfg;
 	daemon_update_users();
+	ua_set_max_transactions(d.ua, (size_t)cfg->max_transactions);
 
 	log_notice("reloaded %s: %zu accounts added, %zu removed, %zu "
 	    "changed, %zu unchanged", cfg->file, diff->added, diff->removed,
@@ -625,6 +626,7 @@ daemon_start_sip(void)
 	uc.tls_ca_dir = d.cfg->tls_ca_dir;
 	uc.tls_no_verify = !d.cfg->tls_verify;
 	uc.user_agent = d.cfg->user_agent;
+	uc.max_transactions = (size_t)d.cfg->max_transactions;
 	uc.default_from = d.accounts.n > 0 ? d.accounts.items[0]->cfg->aor :
 	    "sip:sipxd@localhost";
 	uc.failover_ms = (unsigned)d.cfg->failover_timeout;

@@ -9,7 +9,10 @@
  *
  * One switch per event (response, timer, transport error); every state
  * change goes through ctrans_set_state().  Retransmission happens only
- * on unreliable transports (§17.1.1.2, §17.1.2.2).
+ * on unreliable transports (§17.1.1.2, §17.1.2.2), that is, where the
+ * transport really sent the request: a large UDP request it switched to
+ * TCP (§18.1.1) is not retransmitted, and goes back to UDP if the TCP
+ * connect is refused.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,7 +23,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "sip_build.h"
-#include "sip_trans.h"
+#include "sip_trans_priv.h"
 
 enum ctrans_timer {
 	CTRANS_TIMER_NONE,
@@ -41,10 +44,10 @@ struct sip_ctrans {
 	size_t			 len;
 	struct sip_msg		*req;		/* parsed, borrowing buf */
 	struct strbuf		 ack;		/* §17.1.1.3, once built */
-	struct event		*retx;		/* A or E */
-	unsigned		 retx_ms;	/* its current interval */
-	struct event		*timer;		/* B, D, F, K or M */
-	enum ctrans_timer	 timer_id;
+	unsigned		 retx_ms;	/* A or E: current interval */
+	enum ctrans_timer	 timer_id;	/* B, D, F, K or M */
+	/* The UDP dest of a request the transport switched to TCP. */
+	struct sip_dest		*udp;
 	sip_ctrans_h		*h;
 	void			*arg;
 };
@@ -63,8 +66,8 @@ sip_ctrans_state_name(enum sip_ctrans_state s)
 	return "?";
 }
 
-const char *
-sip_ctrans_state_name_of(const struct sip_trans *t)
+static const char *
+ctrans_state_name_of(const struct sip_trans *t)
 {
 	return sip_ctrans_state_name(((const struct sip_ctrans *)t)->state);
 }
@@ -84,11 +87,9 @@ ctrans_set_state(struct sip_ctrans *ct, enum sip_ctrans_state to)
 	enum sip_ctrans_state from = ct->state;
 
 	ct->state = to;
-	sip_trans_traced(&ct->t, ct->t.method, sip_ctrans_state_name(from),
+	sip_trans_traced(&ct->t, sip_ctrans_state_name(from),
 	    sip_ctrans_state_name(to));
 	if (to == SIP_CTRANS_TERMINATED) {
-		event_del(ct->retx);
-		event_del(ct->timer);
 		ct->timer_id = CTRANS_TIMER_NONE;
 		sip_trans_terminate(&ct->t);
 	}
@@ -98,15 +99,22 @@ static void
 ctrans_arm(struct sip_ctrans *ct, enum ctrans_timer id, unsigned ms)
 {
 	ct->timer_id = id;
-	sip_trans_timer_arm(ct->timer, ms);
+	sip_trans_timer_set(&ct->t, SIP_TRANS_SLOT_TIMER, ms);
 }
 
 /* Timers D and K are zero on a reliable transport: go on at once. */
 static void
+ctrans_stop_timers(struct sip_ctrans *ct)
+{
+	sip_trans_timer_stop(&ct->t, SIP_TRANS_SLOT_RETX);
+	sip_trans_timer_stop(&ct->t, SIP_TRANS_SLOT_TIMER);
+	ct->timer_id = CTRANS_TIMER_NONE;
+}
+
+static void
 ctrans_complete(struct sip_ctrans *ct, enum ctrans_timer id, unsigned ms)
 {
-	event_del(ct->retx);
-	event_del(ct->timer);
+	ctrans_stop_timers(ct);
 	ct->timer_id = CTRANS_TIMER_NONE;
 	if (ct->t.dest.reliable || ms == 0) {
 		ctrans_set_state(ct, SIP_CTRANS_TERMINATED);
@@ -221,16 +229,13 @@ ctrans_on_response(struct sip_ctrans *ct, const struct sip_msg *rsp)
 		/* §17.1.1.2 */
 		if (st < 200) {
 			/* No Timer B in Proceeding (figure 5). */
-			event_del(ct->retx);
-			event_del(ct->timer);
-			ct->timer_id = CTRANS_TIMER_NONE;
+			ctrans_stop_timers(ct);
 			if (ct->state == SIP_CTRANS_CALLING)
 				ctrans_set_state(ct, SIP_CTRANS_PROCEEDING);
 			ctrans_report(ct, SIP_TRANS_EV_RESPONSE, 0, rsp);
 		} else if (st < 300) {
 			/* RFC 6026 §7.2: Accepted, Timer M. */
-			event_del(ct->retx);
-			event_del(ct->timer);
+			ctrans_stop_timers(ct);
 			ctrans_set_state(ct, SIP_CTRANS_ACCEPTED);
 			ctrans_arm(ct, CTRANS_TIMER_M, 64 * c->t1_ms);
 			ctrans_report(ct, SIP_TRANS_EV_RESPONSE, 0, rsp);
@@ -293,9 +298,11 @@ ctrans_on_response_ni(struct sip_ctrans *ct, const struct sip_msg *rsp)
 	}
 }
 
-void
-sip_ctrans_recv(struct sip_ctrans *ct, const struct sip_msg *rsp)
+static void
+ctrans_recv(struct sip_trans *t, const struct sip_msg *rsp)
 {
+	struct sip_ctrans *ct = (struct sip_ctrans *)t;
+
 	if (ct->invite)
 		ctrans_on_response(ct, rsp);
 	else
@@ -325,7 +332,7 @@ ctrans_on_timer(struct sip_ctrans *ct, enum ctrans_timer id)
 		if (ct->state != SIP_CTRANS_CALLING)
 			break;
 		ct->retx_ms *= 2;
-		sip_trans_timer_arm(ct->retx, ct->retx_ms);
+		sip_trans_timer_set(&ct->t, SIP_TRANS_SLOT_RETX, ct->retx_ms);
 		ctrans_retransmit(ct);
 		break;
 	case CTRANS_TIMER_E:
@@ -337,7 +344,7 @@ ctrans_on_timer(struct sip_ctrans *ct, enum ctrans_timer id)
 			ct->retx_ms = c->t2_ms;
 		else
 			break;
-		sip_trans_timer_arm(ct->retx, ct->retx_ms);
+		sip_trans_timer_set(&ct->t, SIP_TRANS_SLOT_RETX, ct->retx_ms);
 		ctrans_retransmit(ct);
 		break;
 	case CTRANS_TIMER_B:
@@ -360,31 +367,74 @@ ctrans_on_timer(struct sip_ctrans *ct, enum ctrans_timer id)
 }
 
 static void
-ctrans_retx_cb(int fd, short what, void *arg)
+ctrans_on_slot(struct sip_trans *t, int slot)
 {
-	struct sip_ctrans *ct = arg;
+	struct sip_ctrans *ct = (struct sip_ctrans *)t;
+	enum ctrans_timer id;
 
-	ctrans_on_timer(ct, ct->invite ? CTRANS_TIMER_A : CTRANS_TIMER_E);
-}
-
-static void
-ctrans_timer_cb(int fd, short what, void *arg)
-{
-	struct sip_ctrans *ct = arg;
-	enum ctrans_timer id = ct->timer_id;
-
+	if (slot == SIP_TRANS_SLOT_RETX) {
+		ctrans_on_timer(ct, ct->invite ? CTRANS_TIMER_A :
+		    CTRANS_TIMER_E);
+		return;
+	}
+	id = ct->timer_id;
 	ct->timer_id = CTRANS_TIMER_NONE;
 	ctrans_on_timer(ct, id);
 }
 
 /* ---- event: the transport failed ----------------------------------------- */
 
-void
-sip_ctrans_tp_failed(struct sip_ctrans *ct, int err)
+/* §17.1.1.2, §17.1.2.2: A or E from T1, over an unreliable transport. */
+static void
+ctrans_arm_retx(struct sip_ctrans *ct)
 {
+	if (ct->t.dest.reliable)
+		return;
+	ct->retx_ms = ct->t.layer->conf.t1_ms;
+	sip_trans_timer_set(&ct->t, SIP_TRANS_SLOT_RETX, ct->retx_ms);
+}
+
+/*
+ * RFC 3261 §18.1.1: a request switched to TCP for its size whose
+ * connect was refused goes out over UDP after all ("the client MUST
+ * then attempt to use UDP"), as any UDP request: retransmitted by A or
+ * E, while B or F keep running from the first send.  Returns 0, or the
+ * error that ends the transaction.
+ */
+static int
+ctrans_fall_back(struct sip_ctrans *ct, int err)
+{
+	int rc;
+
+	if (err != ECONNREFUSED || ct->udp == NULL ||
+	    (ct->state != SIP_CTRANS_CALLING &&
+	    ct->state != SIP_CTRANS_TRYING))
+		return err;
+	ct->t.dest = *ct->udp;
+	ct->t.dest.no_switch = true;
+	free(ct->udp);
+	ct->udp = NULL;
+	log_debug("transaction %llu: TCP refused, falling back to UDP",
+	    (unsigned long long)ct->t.id);
+	if ((rc = sip_trans_tp_send(&ct->t, ct->buf, ct->len)) != 0)
+		return rc;
+	ctrans_arm_retx(ct);
+	return 0;
+}
+
+static void
+ctrans_tp_failed(struct sip_trans *t, int err)
+{
+	struct sip_ctrans *ct = (struct sip_ctrans *)t;
+
 	switch (ct->state) {
 	case SIP_CTRANS_CALLING:
 	case SIP_CTRANS_TRYING:
+		if ((err = ctrans_fall_back(ct, err)) == 0)
+			break;
+		/* §17.1.4: inform the TU, go to Terminated. */
+		ctrans_fail(ct, err);
+		break;
 	case SIP_CTRANS_PROCEEDING:
 		/* §17.1.4: inform the TU, go to Terminated. */
 		ctrans_fail(ct, err);
@@ -399,28 +449,35 @@ sip_ctrans_tp_failed(struct sip_ctrans *ct, int err)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-void
-sip_ctrans_free(struct sip_ctrans *ct)
+static void
+ctrans_free(struct sip_trans *t)
 {
-	if (ct == NULL)
-		return;
+	struct sip_ctrans *ct = (struct sip_ctrans *)t;
+
 	sip_trans_fini(&ct->t);
-	event_free(ct->retx);
-	event_free(ct->timer);
 	sip_msg_free(ct->req);
 	free(ct->buf);
+	free(ct->udp);
 	strbuf_free(&ct->ack);
 	free(ct);
 }
 
 static void
-ctrans_reap_cb(int fd, short what, void *arg)
+ctrans_reap(struct sip_trans *t)
 {
-	struct sip_ctrans *ct = arg;
-
-	ctrans_report(ct, SIP_TRANS_EV_TERMINATED, 0, NULL);
-	sip_ctrans_free(ct);
+	ctrans_report((struct sip_ctrans *)t, SIP_TRANS_EV_TERMINATED, 0,
+	    NULL);
+	ctrans_free(t);
 }
+
+static const struct sip_trans_ops ctrans_ops = {
+	.recv = ctrans_recv,
+	.tp_failed = ctrans_tp_failed,
+	.on_timer = ctrans_on_slot,
+	.reap = ctrans_reap,
+	.free = ctrans_free,
+	.state_name = ctrans_state_name_of,
+};
 
 int
 sip_ctrans_send(struct sip_trans_layer *l, const char *buf, size_t len,
@@ -430,6 +487,7 @@ sip_ctrans_send(struct sip_trans_layer *l, const char *buf, size_t len,
 	struct sip_ctrans *ct;
 	struct sip_msg *req = NULL;
 	struct sip_parse_error perr;
+	bool invite;
 	char *copy;
 	int rc;
 
@@ -441,39 +499,46 @@ sip_ctrans_send(struct sip_trans_layer *l, const char *buf, size_t len,
 	rc = sip_msg_parse(copy, len, SIP_PARSE_BORROW |
 	    (dst->reliable ? SIP_PARSE_STREAM : 0), &req, &perr);
 	if (rc != 0 || !req->request || req->method == SIP_METHOD_ACK ||
-	    req->nvia == 0 || slice_empty(req->via[0].branch)) {
-		sip_msg_free(req);
-		free(copy);
-		return EINVAL;
-	}
-	if (!slice_eq(req->method_str, req->cseq.method_str)) {
-		sip_msg_free(req);
-		free(copy);
-		return EINVAL;
-	}
+	    req->nvia == 0 || slice_empty(req->via[0].branch) ||
+	    !slice_eq(req->method_str, req->cseq.method_str))
+		rc = EINVAL;
 	/* §17.1.3: branch + method must be unique among ours. */
-	if (sip_trans_find_client(l, req->via[0].branch,
-	    req->method_str) != NULL) {
+	else if (sip_trans_find_client(l, req->via[0].branch,
+	    req->method_str) != NULL)
+		rc = EEXIST;
+	else if (!sip_trans_admit(l)) {
+		l->stats.overload_client++;
+		rc = ENOBUFS;
+	}
+	if (rc != 0) {
 		sip_msg_free(req);
 		free(copy);
-		return EEXIST;
+		return rc;
 	}
 
-	ct = xcalloc(1, sizeof(*ct));
+	invite = req->method == SIP_METHOD_INVITE;
+	ct = sip_trans_new(l, sizeof(*ct), invite ? SIP_TRANS_CLIENT_INVITE :
+	    SIP_TRANS_CLIENT_NON_INVITE, &ctrans_ops, req, dst, NULL, NULL, 0);
 	ct->buf = copy;
 	ct->len = len;
 	ct->req = req;
-	ct->invite = req->method == SIP_METHOD_INVITE;
-	sip_trans_init(l, &ct->t, ct->invite ? SIP_TRANS_CLIENT_INVITE :
-	    SIP_TRANS_CLIENT_NON_INVITE, req, dst, ctrans_reap_cb, ct);
-	ct->retx = sip_trans_timer_new(l, ctrans_retx_cb, ct);
-	ct->timer = sip_trans_timer_new(l, ctrans_timer_cb, ct);
+	ct->invite = invite;
 	ct->state = ct->invite ? SIP_CTRANS_CALLING : SIP_CTRANS_TRYING;
 	sip_trans_link(&ct->t);
-	sip_trans_traced(&ct->t, ct->t.method, NULL,
-	    sip_ctrans_state_name(ct->state));
+	sip_trans_traced(&ct->t, NULL, sip_ctrans_state_name(ct->state));
 
-	if ((rc = sip_trans_tp_send(&ct->t, ct->buf, ct->len)) != 0) {
+	rc = sip_trans_tp_send(&ct->t, ct->buf, ct->len);
+	if (rc == ECONNREFUSED && !dst->reliable && !dst->no_switch) {
+		/* §18.1.1: the switch to TCP was refused at once. */
+		ct->udp = xmalloc(sizeof(*ct->udp));
+		*ct->udp = *dst;
+		rc = ctrans_fall_back(ct, rc);
+	} else if (rc == 0 && !dst->reliable && ct->t.dest.reliable) {
+		/* Switched to TCP (§18.1.1): keep UDP for a refusal. */
+		ct->udp = xmalloc(sizeof(*ct->udp));
+		*ct->udp = *dst;
+	}
+	if (rc != 0) {
 		ctrans_set_state(ct, SIP_CTRANS_TERMINATED);
 		return rc;
 	}
@@ -483,10 +548,8 @@ sip_ctrans_send(struct sip_trans_layer *l, const char *buf, size_t len,
 	 * §17.1.1.2, §17.1.2.2: A or E at T1 (unreliable), B or F at 64*T1.
 	 * t.dest is where the transport really sent it (§18.1.1 switch).
 	 */
-	if (!ct->t.dest.reliable) {
-		ct->retx_ms = l->conf.t1_ms;
-		sip_trans_timer_arm(ct->retx, ct->retx_ms);
-	}
+	if (ct->retx_ms == 0)
+		ctrans_arm_retx(ct);
 	ctrans_arm(ct, ct->invite ? CTRANS_TIMER_B : CTRANS_TIMER_F,
 	    64 * l->conf.t1_ms);
 	if (out != NULL)

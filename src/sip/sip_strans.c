@@ -12,6 +12,11 @@
  * strans_set_state().  Responses are retransmitted by timer only on
  * unreliable transports; the last response is re-sent whenever the
  * request is retransmitted.
+ *
+ * Once its final response is sent a transaction needs only its keys and
+ * that response: the parsed request is freed then (RFC 2543 ones keep
+ * the few §17.2.3 fields as strings), so that the many transactions
+ * Timer J holds after a burst of requests cost a few hundred bytes each.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,7 +27,8 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "sip_build.h"
-#include "sip_trans.h"
+#include "sip_trans_priv.h"
+#include "sip_uri.h"
 
 enum strans_timer {
 	STRANS_TIMER_NONE,
@@ -34,19 +40,33 @@ enum strans_timer {
 	STRANS_TIMER_L,		/* INVITE Accepted wait (RFC 6026) */
 };
 
+/* The §17.2.3 fields an RFC 2543 transaction is matched by. */
+enum {
+	OLD_TRANSPORT,		/* of the top Via */
+	OLD_RURI,
+	OLD_FROM_TAG,
+	OLD_TO_TAG,
+	OLD_CALL_ID,
+	OLD__COUNT
+};
+
+struct strans_2543 {
+	const char		*k[OLD__COUNT];	/* in the transaction's block */
+	uint32_t		 cseq;
+	char			*to_tag;	/* of our final: ACK matching */
+};
+
 struct sip_strans {
 	struct sip_trans	 t;		/* first: the layer's view */
 	enum sip_strans_state	 state;
+	enum strans_timer	 timer_id;
 	bool			 invite;
-	struct sip_msg		*req;		/* owned */
+	uint16_t		 rsp_status;	/* 0: none yet */
+	unsigned		 retx_ms;	/* Timer G's interval */
+	struct sip_msg		*req;		/* owned; NULL after a final */
 	char			*rsp;		/* the last response sent */
 	size_t			 rsp_len;
-	unsigned		 rsp_status;	/* 0: none yet */
-	char			*to_tag;	/* RFC 2543 ACK matching */
-	struct event		*retx;		/* Proceeding: 100; else G */
-	unsigned		 retx_ms;
-	struct event		*timer;		/* H, I, J or L */
-	enum strans_timer	 timer_id;
+	struct strans_2543	*old;		/* RFC 2543 only */
 	sip_strans_h		*h;
 	void			*arg;
 };
@@ -65,8 +85,8 @@ sip_strans_state_name(enum sip_strans_state s)
 	return "?";
 }
 
-const char *
-sip_strans_state_name_of(const struct sip_trans *t)
+static const char *
+strans_state_name_of(const struct sip_trans *t)
 {
 	return sip_strans_state_name(((const struct sip_strans *)t)->state);
 }
@@ -86,11 +106,9 @@ strans_set_state(struct sip_strans *st, enum sip_strans_state to)
 	enum sip_strans_state from = st->state;
 
 	st->state = to;
-	sip_trans_traced(&st->t, st->t.method, sip_strans_state_name(from),
+	sip_trans_traced(&st->t, sip_strans_state_name(from),
 	    sip_strans_state_name(to));
 	if (to == SIP_STRANS_TERMINATED) {
-		event_del(st->retx);
-		event_del(st->timer);
 		st->timer_id = STRANS_TIMER_NONE;
 		sip_trans_terminate(&st->t);
 	}
@@ -100,7 +118,7 @@ static void
 strans_arm(struct sip_strans *st, enum strans_timer id, unsigned ms)
 {
 	st->timer_id = id;
-	sip_trans_timer_arm(st->timer, ms);
+	sip_trans_timer_set(&st->t, SIP_TRANS_SLOT_TIMER, ms);
 }
 
 /* Timers I and J are zero on a reliable transport: go on at once. */
@@ -108,8 +126,8 @@ static void
 strans_wait(struct sip_strans *st, enum sip_strans_state state,
     enum strans_timer id, unsigned ms)
 {
-	event_del(st->retx);
-	event_del(st->timer);
+	sip_trans_timer_stop(&st->t, SIP_TRANS_SLOT_RETX);
+	sip_trans_timer_stop(&st->t, SIP_TRANS_SLOT_TIMER);
 	st->timer_id = STRANS_TIMER_NONE;
 	if (st->t.dest.reliable || ms == 0) {
 		strans_set_state(st, SIP_STRANS_TERMINATED);
@@ -151,13 +169,13 @@ strans_keep_to_tag(struct sip_strans *st)
 	struct sip_msg *m = NULL;
 	struct sip_parse_error perr;
 
-	if (!st->t.rfc2543 || st->rsp_status < 200)
+	if (st->old == NULL || st->rsp_status < 200)
 		return;
 	if (sip_msg_parse(st->rsp, st->rsp_len, SIP_PARSE_BORROW, &m,
 	    &perr) != 0)
 		return;
-	free(st->to_tag);
-	st->to_tag = xstrndup(m->to.tag.p, m->to.tag.n);
+	free(st->old->to_tag);
+	st->old->to_tag = xstrndup(m->to.tag.p, m->to.tag.n);
 	sip_msg_free(m);
 }
 
@@ -231,9 +249,11 @@ strans_on_request_ni(struct sip_strans *st, const struct sip_msg *req)
 	}
 }
 
-void
-sip_strans_recv(struct sip_strans *st, const struct sip_msg *req)
+static void
+strans_recv(struct sip_trans *t, const struct sip_msg *req)
 {
+	struct sip_strans *st = (struct sip_strans *)t;
+
 	if (st->invite)
 		strans_on_request_invite(st, req);
 	else
@@ -253,8 +273,13 @@ strans_send_rsp(struct sip_strans *st, unsigned status, const char *buf,
 	memcpy(st->rsp, buf, len);
 	st->rsp[len] = '\0';
 	st->rsp_len = len;
-	st->rsp_status = status;
+	st->rsp_status = (uint16_t)status;
 	strans_keep_to_tag(st);
+	if (status >= 200) {
+		/* Answered: from now on the keys and rsp are enough. */
+		sip_msg_free(st->req);
+		st->req = NULL;
+	}
 	rc = sip_trans_tp_send(&st->t, st->rsp, st->rsp_len);
 	if (rc != 0)
 		strans_fail(st, rc, false);
@@ -273,7 +298,8 @@ strans_on_response_invite(struct sip_strans *st, unsigned status,
 	case SIP_STRANS_PROCEEDING:
 		if ((rc = strans_send_rsp(st, status, buf, len)) != 0)
 			return rc;
-		event_del(st->retx);	/* no 100 needed any more */
+		/* no 100 needed any more */
+		sip_trans_timer_stop(&st->t, SIP_TRANS_SLOT_RETX);
 		if (status < 200)
 			break;
 		if (status < 300) {
@@ -284,7 +310,8 @@ strans_on_response_invite(struct sip_strans *st, unsigned status,
 		strans_set_state(st, SIP_STRANS_COMPLETED);
 		if (!st->t.dest.reliable) {
 			st->retx_ms = c->t1_ms;
-			sip_trans_timer_arm(st->retx, st->retx_ms);
+			sip_trans_timer_set(&st->t, SIP_TRANS_SLOT_RETX,
+			    st->retx_ms);
 		}
 		strans_arm(st, STRANS_TIMER_H, 64 * c->t1_ms);
 		break;
@@ -355,6 +382,8 @@ sip_strans_reply(struct sip_strans *st, unsigned status, const char *reason,
 	struct strbuf out = STRBUF_INIT;
 	int rc;
 
+	if (st->req == NULL)
+		return EALREADY;	/* a final was sent: see sip_trans.h */
 	sip_build_response_to(&b, st->req, status, reason, to_tag);
 	sip_build_finish(&b, &out);
 	sip_build_free(&b);
@@ -382,7 +411,7 @@ strans_on_timer(struct sip_strans *st, enum strans_timer id)
 			break;
 		st->retx_ms = st->retx_ms * 2 < c->t2_ms ? st->retx_ms * 2 :
 		    c->t2_ms;
-		sip_trans_timer_arm(st->retx, st->retx_ms);
+		sip_trans_timer_set(&st->t, SIP_TRANS_SLOT_RETX, st->retx_ms);
 		strans_resend(st);
 		break;
 	case STRANS_TIMER_H:
@@ -402,30 +431,30 @@ strans_on_timer(struct sip_strans *st, enum strans_timer id)
 	}
 }
 
+/* The retransmit slot: the 100 in Proceeding, else Timer G. */
 static void
-strans_retx_cb(int fd, short what, void *arg)
+strans_on_slot(struct sip_trans *t, int slot)
 {
-	struct sip_strans *st = arg;
+	struct sip_strans *st = (struct sip_strans *)t;
+	enum strans_timer id;
 
-	strans_on_timer(st, st->state == SIP_STRANS_PROCEEDING ?
-	    STRANS_TIMER_TRYING : STRANS_TIMER_G);
-}
-
-static void
-strans_timer_cb(int fd, short what, void *arg)
-{
-	struct sip_strans *st = arg;
-	enum strans_timer id = st->timer_id;
-
+	if (slot == SIP_TRANS_SLOT_RETX) {
+		strans_on_timer(st, st->state == SIP_STRANS_PROCEEDING ?
+		    STRANS_TIMER_TRYING : STRANS_TIMER_G);
+		return;
+	}
+	id = st->timer_id;
 	st->timer_id = STRANS_TIMER_NONE;
 	strans_on_timer(st, id);
 }
 
 /* ---- event: the transport failed ----------------------------------------- */
 
-void
-sip_strans_tp_failed(struct sip_strans *st, int err)
+static void
+strans_tp_failed(struct sip_trans *t, int err)
 {
+	struct sip_strans *st = (struct sip_strans *)t;
+
 	switch (st->state) {
 	case SIP_STRANS_TRYING:
 	case SIP_STRANS_PROCEEDING:
@@ -443,77 +472,111 @@ sip_strans_tp_failed(struct sip_strans *st, int err)
 /* ---- RFC 2543 matching (§17.2.3) ----------------------------------------- */
 
 static bool
-via_equal(const struct sip_via *a, const struct sip_via *b)
+uri_equal_str(const struct sip_uri *a, const char *b)
 {
-	return slice_caseeq(a->transport, b->transport) &&
-	    slice_caseeq(a->host, b->host) && a->port == b->port &&
-	    slice_eq(a->branch, b->branch);
+	struct sip_uri u;
+
+	if (sip_uri_parse(&u, b, strlen(b), NULL) != 0)
+		return false;
+	return sip_uri_equal(a, &u);
 }
 
 bool
 sip_strans_match_2543(const struct sip_strans *st, const struct sip_msg *req,
     bool cancel)
 {
-	const struct sip_msg *inv = st->req;
+	const struct strans_2543 *o = st->old;
+	const struct sip_via *v;
 	bool ack = !cancel && req->method == SIP_METHOD_ACK;
 
-	if (req->nvia == 0 || inv->nvia == 0 ||
-	    !via_equal(&req->via[0], &inv->via[0]) ||
-	    !sip_uri_equal(&req->ruri, &inv->ruri) ||
-	    !slice_eq(req->from.tag, inv->from.tag) ||
-	    !slice_eq(req->call_id, inv->call_id) ||
-	    req->cseq.num != inv->cseq.num)
+	if (o == NULL || req->nvia == 0)
+		return false;
+	v = &req->via[0];
+	/* The cheap fields first: Call-ID and CSeq chose the bucket. */
+	if (req->cseq.num != o->cseq ||
+	    !slice_eq_cstr(req->call_id, o->k[OLD_CALL_ID]) ||
+	    !slice_eq_cstr(req->from.tag, o->k[OLD_FROM_TAG]) ||
+	    !slice_caseeq_cstr(v->transport, o->k[OLD_TRANSPORT]) ||
+	    !slice_caseeq_cstr(v->host, st->t.sent_by_host) ||
+	    v->port != st->t.sent_by_port ||
+	    !slice_eq_cstr(v->branch, st->t.branch) ||
+	    !uri_equal_str(&req->ruri, o->k[OLD_RURI]))
 		return false;
 	if (ack)
 		/* The ACK carries the tag of our final response. */
-		return st->to_tag != NULL &&
-		    slice_eq_cstr(req->to.tag, st->to_tag);
-	return slice_eq(req->to.tag, inv->to.tag);
+		return o->to_tag != NULL &&
+		    slice_eq_cstr(req->to.tag, o->to_tag);
+	return slice_eq_cstr(req->to.tag, o->k[OLD_TO_TAG]);
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-void
-sip_strans_free(struct sip_strans *st)
+static void
+strans_free(struct sip_trans *t)
 {
-	if (st == NULL)
-		return;
+	struct sip_strans *st = (struct sip_strans *)t;
+
 	sip_trans_fini(&st->t);
-	event_free(st->retx);
-	event_free(st->timer);
 	sip_msg_free(st->req);
 	free(st->rsp);
-	free(st->to_tag);
+	if (st->old != NULL) {
+		free(st->old->to_tag);
+		free(st->old);
+	}
 	free(st);
 }
 
 static void
-strans_reap_cb(int fd, short what, void *arg)
+strans_reap(struct sip_trans *t)
 {
-	struct sip_strans *st = arg;
+	struct sip_strans *st = (struct sip_strans *)t;
 
 	strans_report(st, SIP_TRANS_EV_TERMINATED, 0, NULL);
-	sip_strans_free(st);
+	strans_free(t);
 }
+
+static const struct sip_trans_ops strans_ops = {
+	.recv = strans_recv,
+	.tp_failed = strans_tp_failed,
+	.on_timer = strans_on_slot,
+	.reap = strans_reap,
+	.free = strans_free,
+	.state_name = strans_state_name_of,
+};
 
 struct sip_strans *
 sip_strans_new(struct sip_trans_layer *l, struct sip_msg *req,
     const struct sip_dest *src)
 {
-	struct sip_strans *st = xcalloc(1, sizeof(*st));
+	struct sip_strans *st;
+	struct strans_2543 *old = NULL;
+	struct slice extra[OLD__COUNT];
+	bool invite = req->method == SIP_METHOD_INVITE;
+	size_t nextra = 0;
 
+	if (sip_trans_is_2543(req)) {
+		old = xcalloc(1, sizeof(*old));
+		old->cseq = req->cseq.num;
+		extra[OLD_TRANSPORT] = req->nvia > 0 ? req->via[0].transport :
+		    SLICE_NULL;
+		extra[OLD_RURI] = req->ruri_str;
+		extra[OLD_FROM_TAG] = req->from.tag;
+		extra[OLD_TO_TAG] = req->to.tag;
+		extra[OLD_CALL_ID] = req->call_id;
+		nextra = OLD__COUNT;
+	}
+	st = sip_trans_new(l, sizeof(*st), invite ? SIP_TRANS_SERVER_INVITE :
+	    SIP_TRANS_SERVER_NON_INVITE, &strans_ops, req, src, extra,
+	    old != NULL ? old->k : NULL, nextra);
 	st->req = req;
-	st->invite = req->method == SIP_METHOD_INVITE;
-	sip_trans_init(l, &st->t, st->invite ? SIP_TRANS_SERVER_INVITE :
-	    SIP_TRANS_SERVER_NON_INVITE, req, src, strans_reap_cb, st);
-	st->retx = sip_trans_timer_new(l, strans_retx_cb, st);
-	st->timer = sip_trans_timer_new(l, strans_timer_cb, st);
+	st->invite = invite;
+	st->old = old;
 	st->state = st->invite ? SIP_STRANS_PROCEEDING : SIP_STRANS_TRYING;
 	sip_trans_link(&st->t);
-	sip_trans_traced(&st->t, st->t.method, NULL,
-	    sip_strans_state_name(st->state));
+	sip_trans_traced(&st->t, NULL, sip_strans_state_name(st->state));
 	if (st->invite && l->conf.trying_ms > 0)
-		sip_trans_timer_arm(st->retx, l->conf.trying_ms);
+		sip_trans_timer_set(&st->t, SIP_TRANS_SLOT_RETX,
+		    l->conf.trying_ms);
 	return st;
 }
 

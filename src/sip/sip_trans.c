@@ -1,24 +1,40 @@
 /*
  * The transaction layer (see sip_trans.h): the layer object, the tables
  * that find a transaction for an incoming message (RFC 3261 §17.1.3 for
- * responses, §17.2.3 for requests, with the RFC 2543 fallback), the
- * dispatch of what matches nothing, CANCEL matching (§9.2), counters,
- * the listing, and what client and server transactions share (timers,
- * sending, the deferred free).  The state machines live in sip_ctrans.c
- * and sip_strans.c; this file has no state of its own to speak of.
+ * responses, §17.2.3 for requests; RFC 2543 requests in their own table
+ * keyed by Call-ID and CSeq), the dispatch of what matches nothing, the
+ * cap on live transactions with its stateless 503, CANCEL matching
+ * (§9.2), counters, the listing, and what client and server
+ * transactions share (one allocation and one timer each, sending, the
+ * deferred free, giving memory back after a flood).  The state machines
+ * live in sip_ctrans.c and sip_strans.c, reached through their
+ * struct sip_trans_ops.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
 #include "base/log.h"
+#include "base/strbuf.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
-#include "sip_trans.h"
+#include "sip_build.h"
+#include "sip_trans_priv.h"
 
 #define SIP_TRANS_BUCKETS_MIN	256
+/* Extra key strings a transaction may keep (RFC 2543 matching). */
+#define SIP_TRANS_MAX_EXTRA	8
+/*
+ * Memory back after a flood: checked every second once the live count
+ * has reached SIP_TRANS_TRIM_PEAK, trimmed when it has fallen below
+ * 1/SIP_TRANS_TRIM_RATIO of its peak.
+ */
+#define SIP_TRANS_TRIM_PEAK	1024
+#define SIP_TRANS_TRIM_RATIO	8
+#define SIP_TRANS_TRIM_EVERY_MS	1000
 /* RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this. */
 #define SIP_BRANCH_COOKIE	"z9hG4bK"
 
@@ -45,28 +61,42 @@ sip_trans_kind_name(enum sip_trans_kind k)
 	return "?";
 }
 
-static bool
-kind_is_server(enum sip_trans_kind k)
-{
-	return k == SIP_TRANS_SERVER_INVITE || k == SIP_TRANS_SERVER_NON_INVITE;
-}
-
 /* ---- hash tables --------------------------------------------------------- */
 
-/* FNV-1a over the branch folded to lower case (§7.3.1: case-insensitive). */
-static size_t
-branch_hash(struct slice b)
+static uint32_t
+fnv_add(uint32_t h, const char *p, size_t n, bool fold)
 {
-	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
 
-	for (size_t i = 0; i < b.n; i++) {
-		unsigned char c = (unsigned char)b.p[i];
-
-		if (c >= 'A' && c <= 'Z')
+		if (fold && c >= 'A' && c <= 'Z')
 			c = (unsigned char)(c - 'A' + 'a');
 		h = (h ^ c) * 16777619u;
 	}
 	return h;
+}
+
+/* FNV-1a over the branch folded to lower case (§7.3.1: case-insensitive). */
+static uint32_t
+branch_hash(struct slice b)
+{
+	return fnv_add(2166136261u, b.p, b.n, true);
+}
+
+/*
+ * RFC 2543 requests have no usable branch: their table key is what the
+ * §17.2.3 fields share between an INVITE, its retransmissions, its ACK
+ * and its CANCEL: the Call-ID (case-sensitive) and the CSeq number.
+ */
+static uint32_t
+old_hash(const struct sip_msg *req)
+{
+	uint32_t h = fnv_add(2166136261u, req->call_id.p, req->call_id.n,
+	    false);
+	unsigned char num[4] = { req->cseq.num >> 24, req->cseq.num >> 16,
+	    req->cseq.num >> 8, req->cseq.num };
+
+	return fnv_add(h, (const char *)num, sizeof(num), false);
 }
 
 static void
@@ -87,8 +117,7 @@ table_grow(struct sip_trans_table *tb)
 		struct sip_trans *t, *next;
 
 		for (t = tb->v[i]; t != NULL; t = next) {
-			size_t b = branch_hash(slice_cstr(t->branch)) &
-			    (n - 1);
+			size_t b = t->hash & (n - 1);
 
 			next = t->hnext;
 			t->hnext = v[b];
@@ -107,7 +136,7 @@ table_add(struct sip_trans_table *tb, struct sip_trans *t)
 
 	if (tb->count >= tb->n * 2)
 		table_grow(tb);
-	b = branch_hash(slice_cstr(t->branch)) & (tb->n - 1);
+	b = t->hash & (tb->n - 1);
 	t->hnext = tb->v[b];
 	tb->v[b] = t;
 	tb->count++;
@@ -117,7 +146,7 @@ table_add(struct sip_trans_table *tb, struct sip_trans *t)
 static void
 table_del(struct sip_trans_table *tb, struct sip_trans *t)
 {
-	size_t b = branch_hash(slice_cstr(t->branch)) & (tb->n - 1);
+	size_t b = t->hash & (tb->n - 1);
 
 	for (struct sip_trans **pp = &tb->v[b]; *pp != NULL;
 	    pp = &(*pp)->hnext) {
@@ -129,6 +158,14 @@ table_del(struct sip_trans_table *tb, struct sip_trans *t)
 			return;
 		}
 	}
+}
+
+static struct sip_trans_table *
+table_of(struct sip_trans_layer *l, const struct sip_trans *t)
+{
+	if (!t->server)
+		return &l->clients;
+	return t->rfc2543 ? &l->old : &l->servers;
 }
 
 /* §17.1.3: branch of the top Via and the CSeq method. */
@@ -148,7 +185,7 @@ sip_trans_find_client(struct sip_trans_layer *l, struct slice branch,
 /* §17.2.3: branch, sent-by of the top Via, and method. */
 static struct sip_trans *
 find_server(struct sip_trans_layer *l, const struct sip_via *via,
-    const char *method)
+    struct slice method)
 {
 	size_t b = branch_hash(via->branch) & (l->servers.n - 1);
 
@@ -156,7 +193,21 @@ find_server(struct sip_trans_layer *l, const struct sip_via *via,
 		if (slice_caseeq_cstr(via->branch, t->branch) &&
 		    slice_caseeq_cstr(via->host, t->sent_by_host) &&
 		    via->port == t->sent_by_port &&
-		    strcmp(method, t->method) == 0)
+		    slice_eq_cstr(method, t->method))
+			return t;
+	return NULL;
+}
+
+/* §17.2.3, RFC 2543 peers: the fields that made the transaction. */
+static struct sip_trans *
+find_old(struct sip_trans_layer *l, const struct sip_msg *req,
+    struct slice method, bool cancel)
+{
+	size_t b = old_hash(req) & (l->old.n - 1);
+
+	for (struct sip_trans *t = l->old.v[b]; t != NULL; t = t->hnext)
+		if (slice_eq_cstr(method, t->method) &&
+		    sip_strans_match_2543((struct sip_strans *)t, req, cancel))
 			return t;
 	return NULL;
 }
@@ -168,34 +219,99 @@ has_cookie(struct slice branch)
 	    memcmp(branch.p, SIP_BRANCH_COOKIE, strlen(SIP_BRANCH_COOKIE)) == 0;
 }
 
+bool
+sip_trans_is_2543(const struct sip_msg *req)
+{
+	return req->nvia == 0 || !has_cookie(req->via[0].branch);
+}
+
 /* ---- shared transaction plumbing ----------------------------------------- */
 
-void
-sip_trans_init(struct sip_trans_layer *l, struct sip_trans *t,
-    enum sip_trans_kind kind, const struct sip_msg *req,
-    const struct sip_dest *dst, void (*reap)(int, short, void *), void *obj)
+#define ALIGN16(n)	(((n) + 15) & ~(size_t)15)
+
+static void	trans_timer_cb(int, short, void *);
+
+void *
+sip_trans_new(struct sip_trans_layer *l, size_t size,
+    enum sip_trans_kind kind, const struct sip_trans_ops *ops,
+    const struct sip_msg *req, const struct sip_dest *dst,
+    const struct slice *extra, const char **extra_out, size_t n)
 {
 	const struct sip_via *via = req->nvia > 0 ? &req->via[0] : NULL;
+	bool server = kind == SIP_TRANS_SERVER_INVITE ||
+	    kind == SIP_TRANS_SERVER_NON_INVITE;
+	struct slice keys[3 + SIP_TRANS_MAX_EXTRA];
+	const char **outs[3 + SIP_TRANS_MAX_EXTRA];
+	size_t nk = 0, total, evsize = event_get_struct_event_size();
+	struct sip_trans *t;
+	char *p;
+
+	if (n > SIP_TRANS_MAX_EXTRA)
+		fatalx("sip_trans_new: too many keys");
+	/*
+	 * One block: the object, its timer event and its key strings, so
+	 * that a held transaction costs one allocation besides its
+	 * response, and comes back as a unit.
+	 */
+	total = ALIGN16(size) + ALIGN16(evsize);
+	keys[nk] = req->method_str;
+	nk++;
+	keys[nk] = via != NULL ? via->branch : SLICE_NULL;
+	nk++;
+	if (server) {
+		keys[nk] = via != NULL ? via->host : SLICE_NULL;
+		nk++;
+	}
+	for (size_t i = 0; i < n; i++)
+		keys[nk++] = extra[i];
+	for (size_t i = 0; i < nk; i++)
+		total += keys[i].n + 1;
+	t = xcalloc(1, total);
+	t->ev = (struct event *)((char *)t + ALIGN16(size));
+	p = (char *)t->ev + ALIGN16(evsize);
+	outs[0] = &t->method;
+	outs[1] = &t->branch;
+	if (server)
+		outs[2] = &t->sent_by_host;
+	for (size_t i = 0; i < n; i++)
+		outs[nk - n + i] = &extra_out[i];
+	for (size_t i = 0; i < nk; i++) {
+		/* An absent part is an empty string (never memcpy NULL). */
+		if (keys[i].n > 0)
+			memcpy(p, keys[i].p, keys[i].n);
+		p[keys[i].n] = '\0';
+		*outs[i] = p;
+		p += keys[i].n + 1;
+	}
 
 	t->layer = l;
+	t->ops = ops;
 	t->id = ++l->next_id;
 	t->kind = kind;
-	t->method = xstrndup(req->method_str.p, req->method_str.n);
-	t->branch = via != NULL ? xstrndup(via->branch.p, via->branch.n) :
-	    xstrdup("");
-	if (kind_is_server(kind)) {
-		t->sent_by_host = via != NULL ?
-		    xstrndup(via->host.p, via->host.n) : xstrdup("");
+	t->server = server;
+	if (server) {
 		t->sent_by_port = via != NULL ? via->port : 0;
-		t->rfc2543 = via == NULL || !has_cookie(via->branch);
+		t->rfc2543 = sip_trans_is_2543(req);
 	}
+	t->hash = t->rfc2543 ? old_hash(req) : branch_hash(slice_cstr(
+	    t->branch));
 	t->created_us = time_mono_us();
 	if (dst != NULL)
 		t->dest = *dst;
-	t->reap = event_new(l->base, -1, 0, reap, obj);
-	if (t->reap == NULL)
-		fatalx("event_new");
+	if (event_assign(t->ev, l->base, -1, 0, trans_timer_cb, t) != 0)
+		fatalx("event_assign");
 	l->stats.created[kind]++;
+	return t;
+}
+
+static void
+trim_arm(struct sip_trans_layer *l)
+{
+	struct timeval tv = { SIP_TRANS_TRIM_EVERY_MS / 1000,
+	    (SIP_TRANS_TRIM_EVERY_MS % 1000) * 1000 };
+
+	if (!event_pending(l->trim, EV_TIMEOUT, NULL))
+		event_add(l->trim, &tv);
 }
 
 void
@@ -205,11 +321,39 @@ sip_trans_link(struct sip_trans *t)
 
 	TAILQ_INSERT_TAIL(&l->all, t, entry);
 	l->live++;
-	if (kind_is_server(t->kind)) {
-		if (!t->rfc2543)
-			table_add(&l->servers, t);
-	} else
-		table_add(&l->clients, t);
+	if (l->live > l->peak) {
+		l->peak = l->live;
+		if (l->peak >= SIP_TRANS_TRIM_PEAK)
+			trim_arm(l);
+	}
+	table_add(table_of(l, t), t);
+}
+
+static void
+overload_set(struct sip_trans_layer *l, bool on)
+{
+	if (l->overloaded == on)
+		return;
+	l->overloaded = on;
+	if (l->overload_h != NULL)
+		l->overload_h(l, on, l->max, l->overload_arg);
+}
+
+/* Overload ends with some room, so that it does not flap per request. */
+static void
+overload_check(struct sip_trans_layer *l)
+{
+	if (l->overloaded && (l->max == 0 || l->live < l->max - l->max / 10))
+		overload_set(l, false);
+}
+
+bool
+sip_trans_admit(struct sip_trans_layer *l)
+{
+	if (l->max == 0 || l->live < l->max)
+		return true;
+	overload_set(l, true);
+	return false;
 }
 
 void
@@ -220,13 +364,17 @@ sip_trans_terminate(struct sip_trans *t)
 	if (t->dead)
 		return;
 	t->dead = true;
+	t->due[0] = t->due[1] = 0;
+	event_del(t->ev);
 	if (t->in_table)
-		table_del(kind_is_server(t->kind) ? &l->servers : &l->clients,
-		    t);
+		table_del(table_of(l, t), t);
+	TAILQ_REMOVE(&l->all, t, entry);
+	TAILQ_INSERT_TAIL(&l->dead, t, entry);
 	l->live--;
 	l->stats.terminated[t->kind]++;
+	overload_check(l);
 	/* Never freed under a caller: the reap runs from the loop. */
-	event_active(t->reap, EV_TIMEOUT, 0);
+	event_active(l->reap, EV_TIMEOUT, 0);
 }
 
 void
@@ -234,18 +382,16 @@ sip_trans_fini(struct sip_trans *t)
 {
 	struct sip_trans_layer *l = t->layer;
 
-	if (!t->dead) {
-		/* Layer teardown of a live transaction. */
-		if (t->in_table)
-			table_del(kind_is_server(t->kind) ? &l->servers :
-			    &l->clients, t);
-		l->live--;
+	event_del(t->ev);
+	if (t->dead) {
+		TAILQ_REMOVE(&l->dead, t, entry);
+		return;
 	}
+	/* Layer teardown of a live transaction. */
+	if (t->in_table)
+		table_del(table_of(l, t), t);
 	TAILQ_REMOVE(&l->all, t, entry);
-	event_free(t->reap);
-	free(t->method);
-	free(t->branch);
-	free(t->sent_by_host);
+	l->live--;
 }
 
 int
@@ -265,7 +411,7 @@ trans_info(const struct sip_trans *t, struct sip_trans_info *i,
 {
 	i->id = t->id;
 	i->kind = t->kind;
-	i->server = kind_is_server(t->kind);
+	i->server = t->server;
 	i->role = i->server ? "server" : "client";
 	i->method = t->method;
 	i->state = state;
@@ -274,38 +420,89 @@ trans_info(const struct sip_trans *t, struct sip_trans_info *i,
 }
 
 void
-sip_trans_traced(struct sip_trans *t, const char *method, const char *from,
-    const char *to)
+sip_trans_traced(struct sip_trans *t, const char *from, const char *to)
 {
 	struct sip_trans_layer *l = t->layer;
 	struct sip_trans_info i;
 
 	log_debug("transaction %llu %s %s: %s -> %s",
-	    (unsigned long long)t->id, sip_trans_kind_name(t->kind), method,
-	    from != NULL ? from : "-", to);
+	    (unsigned long long)t->id, sip_trans_kind_name(t->kind),
+	    t->method, from != NULL ? from : "-", to);
 	if (l->trace_h != NULL) {
 		trans_info(t, &i, to);
 		l->trace_h(&i, from, l->trace_arg);
 	}
 }
 
-struct event *
-sip_trans_timer_new(struct sip_trans_layer *l, void (*cb)(int, short, void *),
-    void *arg)
-{
-	struct event *ev = event_new(l->base, -1, 0, cb, arg);
+/* ---- one timer, two deadlines -------------------------------------------- */
 
-	if (ev == NULL)
-		fatalx("event_new");
-	return ev;
+/* Arms the event for the nearer deadline, or stops it. */
+static void
+trans_timer_rearm(struct sip_trans *t, uint64_t now)
+{
+	uint64_t next = 0, d;
+	struct timeval tv;
+
+	for (int i = 0; i < SIP_TRANS_NSLOTS; i++)
+		if (t->due[i] != 0 && (next == 0 || t->due[i] < next))
+			next = t->due[i];
+	if (next == 0) {
+		event_del(t->ev);
+		return;
+	}
+	d = next > now ? next - now : 0;
+	tv.tv_sec = (time_t)(d / 1000000);
+	tv.tv_usec = (suseconds_t)(d % 1000000);
+	event_add(t->ev, &tv);
 }
 
 void
-sip_trans_timer_arm(struct event *ev, unsigned ms)
+sip_trans_timer_set(struct sip_trans *t, int slot, unsigned ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	uint64_t now = time_mono_us();
 
-	event_add(ev, &tv);
+	t->due[slot] = now + (uint64_t)ms * 1000;
+	if (t->due[slot] == 0)
+		t->due[slot] = 1;
+	trans_timer_rearm(t, now);
+}
+
+void
+sip_trans_timer_stop(struct sip_trans *t, int slot)
+{
+	if (t->due[slot] == 0)
+		return;
+	t->due[slot] = 0;
+	trans_timer_rearm(t, time_mono_us());
+}
+
+/*
+ * The deadlines that came due, earliest first.  libevent may wake us a
+ * little before our clock says (it counts from its cached time): what
+ * is not due yet is simply waited for again.
+ */
+static void
+trans_timer_cb(int fd, short what, void *arg)
+{
+	struct sip_trans *t = arg;
+
+	for (;;) {
+		uint64_t now = time_mono_us();
+		int slot = -1;
+
+		for (int i = 0; i < SIP_TRANS_NSLOTS; i++)
+			if (t->due[i] != 0 && t->due[i] <= now &&
+			    (slot < 0 || t->due[i] < t->due[slot]))
+				slot = i;
+		if (slot < 0) {
+			trans_timer_rearm(t, now);
+			return;
+		}
+		t->due[slot] = 0;
+		t->ops->on_timer(t, slot);
+		if (t->dead)
+			return;
+	}
 }
 
 unsigned
@@ -323,6 +520,40 @@ sip_trans_status_of(const char *buf, size_t len)
 	return st >= 100 && st <= 699 ? st : 0;
 }
 
+/* ---- the deferred free and the memory given back ------------------------- */
+
+static void
+reap_cb(int fd, short what, void *arg)
+{
+	struct sip_trans_layer *l = arg;
+	struct sip_trans *t;
+
+	/* A handler may end more transactions: they join this list. */
+	while ((t = TAILQ_FIRST(&l->dead)) != NULL)
+		t->ops->reap(t);
+}
+
+/*
+ * After a flood the heap holds the freed memory of every transaction
+ * that was live at the peak; malloc keeps it (glibc does not give back
+ * the middle of its heap by itself).  Once the live count has fallen far
+ * below its peak, hand the free pages back to the system.  The check
+ * runs only while a peak is worth it, never on an idle daemon.
+ */
+static void
+trim_cb(int fd, short what, void *arg)
+{
+	struct sip_trans_layer *l = arg;
+
+	if (l->live > l->peak / SIP_TRANS_TRIM_RATIO) {
+		trim_arm(l);
+		return;
+	}
+	xalloc_trim();
+	l->stats.trims++;
+	l->peak = l->live;
+}
+
 /* ---- the layer ----------------------------------------------------------- */
 
 struct sip_trans_layer *
@@ -335,9 +566,16 @@ sip_trans_layer_new(struct event_base *base, const struct sip_trans_conf *c,
 	sip_trans_set_conf(l, c);
 	l->ops = ops;
 	l->tp = tp;
+	l->max = SIP_TRANS_MAX_DEFAULT;
 	table_init(&l->clients);
 	table_init(&l->servers);
+	table_init(&l->old);
 	TAILQ_INIT(&l->all);
+	TAILQ_INIT(&l->dead);
+	l->reap = event_new(base, -1, 0, reap_cb, l);
+	l->trim = event_new(base, -1, 0, trim_cb, l);
+	if (l->reap == NULL || l->trim == NULL)
+		fatalx("event_new");
 	return l;
 }
 
@@ -361,14 +599,15 @@ sip_trans_layer_free(struct sip_trans_layer *l)
 
 	if (l == NULL)
 		return;
-	while ((t = TAILQ_FIRST(&l->all)) != NULL) {
-		if (kind_is_server(t->kind))
-			sip_strans_free((struct sip_strans *)t);
-		else
-			sip_ctrans_free((struct sip_ctrans *)t);
-	}
+	while ((t = TAILQ_FIRST(&l->all)) != NULL)
+		t->ops->free(t);
+	while ((t = TAILQ_FIRST(&l->dead)) != NULL)
+		t->ops->free(t);
+	event_free(l->reap);
+	event_free(l->trim);
 	free(l->clients.v);
 	free(l->servers.v);
+	free(l->old.v);
 	free(l);
 }
 
@@ -386,6 +625,33 @@ sip_trans_set_stateless_handler(struct sip_trans_layer *l,
 {
 	l->stateless_h = h;
 	l->stateless_arg = arg;
+}
+
+void
+sip_trans_set_overload_handler(struct sip_trans_layer *l,
+    sip_trans_overload_h *h, void *arg)
+{
+	l->overload_h = h;
+	l->overload_arg = arg;
+}
+
+void
+sip_trans_set_limit(struct sip_trans_layer *l, size_t max)
+{
+	l->max = max;
+	overload_check(l);
+}
+
+size_t
+sip_trans_limit(const struct sip_trans_layer *l)
+{
+	return l->max;
+}
+
+bool
+sip_trans_overloaded(const struct sip_trans_layer *l)
+{
+	return l->overloaded;
 }
 
 int
@@ -428,10 +694,7 @@ sip_trans_foreach(struct sip_trans_layer *l,
 	struct sip_trans_info i;
 
 	TAILQ_FOREACH(t, &l->all, entry) {
-		if (t->dead)
-			continue;
-		trans_info(t, &i, kind_is_server(t->kind) ?
-		    sip_strans_state_name_of(t) : sip_ctrans_state_name_of(t));
+		trans_info(t, &i, t->ops->state_name(t));
 		fn(&i, arg);
 	}
 }
@@ -439,48 +702,52 @@ sip_trans_foreach(struct sip_trans_layer *l,
 void
 sip_trans_tp_failed(struct sip_trans_layer *l, uint64_t conn_id, int err)
 {
-	struct sip_trans *t;
+	struct sip_trans *t, **v = NULL;
+	size_t n = 0, cap = 0;
 
 	if (conn_id == 0)
 		return;
-	/* Handlers may start transactions (appended) but free none. */
+	/*
+	 * Handlers may start or end other transactions, which moves them
+	 * between lists: take the set first.  Nothing is freed before the
+	 * loop runs again, so the pointers hold; the ended are skipped.
+	 */
 	TAILQ_FOREACH(t, &l->all, entry) {
-		if (t->dead || t->dest.conn_id != conn_id)
+		if (t->dest.conn_id != conn_id)
+			continue;
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = t;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->dead || v[i]->dest.conn_id != conn_id)
 			continue;
 		l->stats.tp_errors++;
-		if (kind_is_server(t->kind))
-			sip_strans_tp_failed((struct sip_strans *)t, err);
-		else
-			sip_ctrans_tp_failed((struct sip_ctrans *)t, err);
+		v[i]->ops->tp_failed(v[i], err);
 	}
+	free(v);
 }
 
 /* A request's server transaction by §17.2.3; ACK finds its INVITE. */
 static struct sip_strans *
 match_request(struct sip_trans_layer *l, const struct sip_msg *req,
-    const char *method, bool cancel)
+    struct slice method, bool cancel)
 {
 	const struct sip_via *via = &req->via[0];
-	struct sip_trans *t;
 
-	if (has_cookie(via->branch)) {
-		t = find_server(l, via, method);
-		return (struct sip_strans *)t;
-	}
-	/* RFC 2543 peers: compare the fields that made the transaction. */
-	TAILQ_FOREACH(t, &l->all, entry)
-		if (!t->dead && t->rfc2543 && strcmp(t->method, method) == 0 &&
-		    sip_strans_match_2543((struct sip_strans *)t, req, cancel))
-			return (struct sip_strans *)t;
-	return NULL;
+	if (has_cookie(via->branch))
+		return (struct sip_strans *)find_server(l, via, method);
+	return (struct sip_strans *)find_old(l, req, method, cancel);
 }
 
 struct sip_strans *
 sip_trans_find_invite(struct sip_trans_layer *l, const struct sip_msg *cancel)
 {
-	if (!cancel->request || cancel->nvia == 0)
+	if (cancel == NULL || !cancel->request || cancel->nvia == 0)
 		return NULL;
-	return match_request(l, cancel, "INVITE", true);
+	return match_request(l, cancel, slice_cstr("INVITE"), true);
 }
 
 static void
@@ -498,7 +765,34 @@ recv_response(struct sip_trans_layer *l, struct sip_msg *msg)
 		    SLICE_ARG(msg->cseq.method_str));
 		return;
 	}
-	sip_ctrans_recv((struct sip_ctrans *)t, msg);
+	t->ops->recv(t, msg);
+}
+
+/*
+ * At the limit: a stateless 503 (§8.2.7, §21.5.4) with Retry-After.  Its
+ * To tag is derived from the request, so a retransmission of the same
+ * request gets the same answer.
+ */
+static void
+refuse_request(struct sip_trans_layer *l, const struct sip_msg *msg,
+    const struct sip_dest *src)
+{
+	struct sip_build b = { 0 };
+	struct strbuf out = STRBUF_INIT;
+	uint32_t h = fnv_add(2166136261u, msg->call_id.p, msg->call_id.n,
+	    false);
+	char tag[9];
+
+	h = fnv_add(h, msg->from.tag.p, msg->from.tag.n, false);
+	h = fnv_add(h, msg->via[0].branch.p, msg->via[0].branch.n, false);
+	snprintf(tag, sizeof(tag), "%08x", (unsigned)h);
+	l->stats.overload_503++;
+	sip_build_response_to(&b, msg, 503, "Service Unavailable", tag);
+	sip_build_addf(&b, SIP_HDR_RETRY_AFTER, "%u", SIP_TRANS_RETRY_AFTER);
+	sip_build_finish(&b, &out);
+	sip_build_free(&b);
+	sip_trans_send_stateless(l, src, out.p, out.n);
+	strbuf_free(&out);
 }
 
 static void
@@ -506,19 +800,19 @@ recv_request(struct sip_trans_layer *l, struct sip_msg *msg,
     const struct sip_dest *src)
 {
 	struct sip_strans *st;
-	char *method;
+	struct slice method;
 
 	if (msg->nvia == 0) {
 		l->stats.dropped++;
 		sip_msg_free(msg);
 		return;
 	}
-	method = xstrndup(msg->method_str.p, msg->method_str.n);
-	st = match_request(l, msg, msg->method == SIP_METHOD_ACK ? "INVITE" :
-	    method, false);
-	free(method);
+	method = msg->method == SIP_METHOD_ACK ? slice_cstr("INVITE") :
+	    msg->method_str;
+	st = match_request(l, msg, method, false);
 	if (st != NULL) {
-		sip_strans_recv(st, msg);
+		((struct sip_trans *)st)->ops->recv((struct sip_trans *)st,
+		    msg);
 		sip_msg_free(msg);
 		return;
 	}
@@ -531,6 +825,11 @@ recv_request(struct sip_trans_layer *l, struct sip_msg *msg,
 	}
 	if (l->stateless_h != NULL &&
 	    l->stateless_h(l, msg, src, l->stateless_arg)) {
+		sip_msg_free(msg);
+		return;
+	}
+	if (!sip_trans_admit(l)) {
+		refuse_request(l, msg, src);
 		sip_msg_free(msg);
 		return;
 	}

@@ -18,6 +18,13 @@
  * sip_ctrans_detach() / sip_strans_detach() (also allowed inside its
  * handler) and then must forget the pointer.  Objects are freed from the
  * loop, never under a caller; handlers must not free the layer.
+ *
+ * Memory.  A server transaction keeps the parsed request only until its
+ * final response is sent; after that it holds its matching keys and the
+ * serialized last response, nothing more (a few hundred bytes), so that
+ * the transactions Timer J keeps after a flood stay cheap.  The number
+ * of live transactions is capped (sip_trans_set_limit()): above it, new
+ * requests get a stateless 503 and new client transactions ENOBUFS.
  */
 #ifndef SIPX_SIP_TRANS_H
 #define SIPX_SIP_TRANS_H
@@ -27,10 +34,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "base/queue.h"
 #include "sip_msg.h"
 
-struct event;
 struct event_base;
 struct sip_trans_layer;
 struct sip_ctrans;
@@ -193,7 +198,15 @@ struct sip_trans_stats {
 	uint64_t	 timeouts;		/* Timers B, F, H */
 	uint64_t	 tp_errors;
 	uint64_t	 dropped;		/* requests without Via, … */
+	uint64_t	 overload_503;		/* stateless 503s at the cap */
+	uint64_t	 overload_client;	/* sip_ctrans_send ENOBUFS */
+	uint64_t	 trims;			/* heap given back when idle */
 };
+
+/* The default cap on live transactions (sipxd.max_transactions). */
+#define SIP_TRANS_MAX_DEFAULT	100000
+/* Retry-After (seconds) of the 503 sent at the limit. */
+#define SIP_TRANS_RETRY_AFTER	5
 
 struct sip_trans_layer *sip_trans_layer_new(struct event_base *,
 	    const struct sip_trans_conf *, const struct sip_tp_ops *,
@@ -217,7 +230,8 @@ const struct sip_trans_stats *sip_trans_stats(const struct sip_trans_layer *);
 
 /*
  * A parsed message from the transport.  The layer takes msg (and frees
- * it, or keeps it as a server transaction's request).  For a request,
+ * it, or keeps it as a server transaction's request until its final
+ * response).  For a request,
  * src says where responses go (see struct sip_dest); for a response it
  * is unused and may be NULL.
  */
@@ -266,6 +280,28 @@ typedef void sip_trans_trace_h(const struct sip_trans_info *,
 void	sip_trans_set_trace(struct sip_trans_layer *, sip_trans_trace_h *,
 	    void *arg);
 
+/*
+ * The cap on live transactions (0: none; default SIP_TRANS_MAX_DEFAULT).
+ * At the cap a request that matches no transaction (and that the
+ * stateless handler did not take) is answered with a stateless 503 and
+ * Retry-After (RFC 3261 §21.5.4), an ACK is never answered, and
+ * sip_ctrans_send() fails with ENOBUFS.  Lowering it below the live
+ * count refuses new work until enough transactions end.
+ */
+void	sip_trans_set_limit(struct sip_trans_layer *, size_t max);
+size_t	sip_trans_limit(const struct sip_trans_layer *);
+bool	sip_trans_overloaded(const struct sip_trans_layer *);
+/*
+ * Called when the layer first refuses work at the cap (on true) and
+ * when the live count has fallen back below nine tenths of it (on
+ * false): for an event and a log line.  It must not call back into the
+ * layer.
+ */
+typedef void sip_trans_overload_h(struct sip_trans_layer *, bool on,
+    size_t limit, void *arg);
+void	sip_trans_set_overload_handler(struct sip_trans_layer *,
+	    sip_trans_overload_h *, void *arg);
+
 /* ---- client transactions ------------------------------------------------- */
 
 /*
@@ -275,7 +311,14 @@ void	sip_trans_set_trace(struct sip_trans_layer *, sip_trans_trace_h *,
  * goes straight to the transport, §17.1.1.3).  The request is sent at
  * once to dst.  Returns 0 and *out; EINVAL for an unparsable request or
  * an ACK, EEXIST if a transaction with this branch and method lives,
- * or the transport's error (no transaction then).  out may be NULL for
+ * ENOBUFS at the limit on live transactions (sip_trans_set_limit()),
+ * or the transport's error (no transaction then).
+ *
+ * RFC 3261 §18.1.1: when the transport switches a large UDP request to
+ * TCP and the connect is refused (ECONNREFUSED, from the send or later
+ * through sip_trans_tp_failed()), the transaction sends it again over
+ * UDP to the original destination with no_switch set, and retransmits
+ * it there with Timer A or E as any UDP request.  out may be NULL for
  * a fire-and-forget request with no handler.
  */
 int	sip_ctrans_send(struct sip_trans_layer *, const char *buf, size_t len,
@@ -299,102 +342,21 @@ uint64_t sip_ctrans_id(const struct sip_ctrans *);
  * Terminated, and no TP_ERROR event comes for it).
  */
 int	sip_strans_respond(struct sip_strans *, const char *buf, size_t len);
-/* Builds a response with sip_build_response_to() and sends it. */
+/*
+ * Builds a response with sip_build_response_to() and sends it.  Needs
+ * the request: EALREADY once a final response has been sent.
+ */
 int	sip_strans_reply(struct sip_strans *, unsigned status,
 	    const char *reason, const char *to_tag);
 void	sip_strans_set_handler(struct sip_strans *, sip_strans_h *, void *);
 void	sip_strans_detach(struct sip_strans *);
 enum sip_strans_state sip_strans_state(const struct sip_strans *);
+/*
+ * The request, valid only until the transaction sends its final
+ * response (the layer frees it then to keep held transactions small);
+ * NULL after that.  Copy what you need before answering.
+ */
 const struct sip_msg *sip_strans_request(const struct sip_strans *);
 uint64_t sip_strans_id(const struct sip_strans *);
-
-/* ---- internal to the transaction layer (sip_trans*.c) -------------------- */
-
-/*
- * What client and server transactions share: identity, the key they
- * are found by, and the deferred free.  Users never see it.
- */
-struct sip_trans {
-	struct sip_trans_layer	*layer;
-	uint64_t		 id;
-	enum sip_trans_kind	 kind;
-	char			*method;	/* key: request method (INVITE
-						 * for ACK matching) */
-	char			*branch;	/* key; "" for RFC 2543 */
-	char			*sent_by_host;	/* server key */
-	uint16_t		 sent_by_port;
-	bool			 rfc2543;	/* server, no magic cookie */
-	bool			 in_table;
-	struct sip_trans	*hnext;		/* hash chain */
-	TAILQ_ENTRY(sip_trans)	 entry;		/* every transaction */
-	uint64_t		 created_us;
-	struct sip_dest		 dest;
-	bool			 dead;		/* Terminated, reap pending */
-	struct event		*reap;
-};
-
-TAILQ_HEAD(sip_trans_list, sip_trans);
-
-struct sip_trans_table {
-	struct sip_trans	**v;
-	size_t			 n;		/* buckets, power of two */
-	size_t			 count;
-};
-
-struct sip_trans_layer {
-	struct event_base	*base;
-	struct sip_trans_conf	 conf;
-	const struct sip_tp_ops	*ops;
-	void			*tp;
-	sip_trans_request_h	*request_h;
-	void			*request_arg;
-	sip_trans_stateless_h	*stateless_h;
-	void			*stateless_arg;
-	sip_trans_trace_h	*trace_h;
-	void			*trace_arg;
-	struct sip_trans_table	 clients;	/* branch + method */
-	struct sip_trans_table	 servers;	/* branch + sent-by + method */
-	struct sip_trans_list	 all;		/* oldest first */
-	size_t			 live;
-	uint64_t		 next_id;
-	struct sip_trans_stats	 stats;
-};
-
-/* sip_trans.c */
-void	sip_trans_init(struct sip_trans_layer *, struct sip_trans *,
-	    enum sip_trans_kind, const struct sip_msg *req,
-	    const struct sip_dest *, void (*reap)(int, short, void *),
-	    void *obj);
-void	sip_trans_link(struct sip_trans *);
-struct sip_trans *sip_trans_find_client(struct sip_trans_layer *,
-	    struct slice branch, struct slice method);
-/* Leaves the tables, counts, schedules the reap. */
-void	sip_trans_terminate(struct sip_trans *);
-void	sip_trans_fini(struct sip_trans *);
-int	sip_trans_tp_send(struct sip_trans *, const char *buf, size_t len);
-void	sip_trans_traced(struct sip_trans *, const char *method,
-	    const char *from, const char *to);
-struct event *sip_trans_timer_new(struct sip_trans_layer *,
-	    void (*cb)(int, short, void *), void *arg);
-void	sip_trans_timer_arm(struct event *, unsigned ms);
-/* 100..699 from a "SIP/2.0 NNN " status line, or 0. */
-unsigned sip_trans_status_of(const char *buf, size_t len);
-
-/* sip_ctrans.c */
-void	sip_ctrans_recv(struct sip_ctrans *, const struct sip_msg *rsp);
-void	sip_ctrans_tp_failed(struct sip_ctrans *, int err);
-void	sip_ctrans_free(struct sip_ctrans *);
-const char *sip_ctrans_state_name_of(const struct sip_trans *);
-
-/* sip_strans.c */
-struct sip_strans *sip_strans_new(struct sip_trans_layer *,
-	    struct sip_msg *req, const struct sip_dest *src);
-void	sip_strans_recv(struct sip_strans *, const struct sip_msg *req);
-void	sip_strans_tp_failed(struct sip_strans *, int err);
-void	sip_strans_free(struct sip_strans *);
-const char *sip_strans_state_name_of(const struct sip_trans *);
-/* RFC 2543 matching (§17.2.3): the request (ACK: ACK rules) or CANCEL. */
-bool	sip_strans_match_2543(const struct sip_strans *,
-	    const struct sip_msg *req, bool cancel);
 
 #endif

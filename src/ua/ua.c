@@ -29,11 +29,16 @@
 #include "base/log.h"
 #include "base/random.h"
 #include "base/strbuf.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "sip/sip_msg.h"
 #include "sip/sip_resolve.h"
 #include "sip/sip_uri.h"
+#include "events.h"
 #include "ua_priv.h"
+
+/* At most one overload log line this often (a flood must not flood). */
+#define UA_OVERLOAD_LOG_US	(10 * 1000000ull)
 
 /*
  * Extensions we support (RFC 3261 §19.2 option tags): none yet.  A usage
@@ -375,6 +380,13 @@ ua_on_stateless(struct sip_trans_layer *layer, const struct sip_msg *msg,
 		return true;
 	}
 	m = ua_method_find(ua, msg);
+	if (m == NULL && msg->method == SIP_METHOD_INVITE)
+		/*
+		 * §17.2.1: the final answer to an INVITE is retransmitted
+		 * until its ACK comes; a transaction does that, and the
+		 * call usage will take INVITE here.
+		 */
+		return false;
 	if (m == NULL) {
 		/* §8.2.1: 405 for a method we know of, 501 for the rest. */
 		if (msg->method != SIP_METHOD_OTHER)
@@ -406,10 +418,15 @@ ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
 	if (st == NULL)
 		return;		/* an ACK for a 2xx: the dialog layer's */
 	m = ua_method_find(ua, msg);
-	if (m == NULL || msg->method == SIP_METHOD_CANCEL) {
+	if (msg->method == SIP_METHOD_CANCEL) {
 		/* A CANCEL for an INVITE no usage holds yet. */
 		ua_respond(ua, &rq, 481, "Call/Transaction Does Not Exist",
 		    NULL);
+		return;
+	}
+	if (m == NULL) {
+		/* An INVITE while no usage takes calls (see above). */
+		ua_respond(ua, &rq, 405, "Method Not Allowed", ua->allow_hdr);
 		return;
 	}
 	m->h(ua, &rq, m->arg);
@@ -454,6 +471,38 @@ ua_user_known(const struct ua *ua, const struct sip_uri *uri)
 	user[n] = '\0';
 	return bsearch(&key, ua->users, ua->nusers, sizeof(char *),
 	    ua_user_cmp) != NULL;
+}
+
+/* ---- the transaction cap ------------------------------------------------ */
+
+static void
+ua_on_overload(struct sip_trans_layer *layer, bool on, size_t limit,
+    void *arg)
+{
+	struct ua *ua = arg;
+	uint64_t now = time_mono_us();
+	char lim[24];
+
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	events_publish("daemon.overload", NULL, "state", on ? "on" : "off",
+	    "limit", lim, NULL);
+	if (on && (ua->overload_logged_us == 0 ||
+	    now - ua->overload_logged_us >= UA_OVERLOAD_LOG_US)) {
+		log_warnx("transaction limit %zu reached: answering 503",
+		    limit);
+		ua->overload_logged_us = now;
+		ua->overload_said = true;
+	} else if (!on && ua->overload_said) {
+		log_notice("transactions below the limit %zu again", limit);
+		ua->overload_said = false;
+	}
+}
+
+void
+ua_set_max_transactions(struct ua *ua, size_t max)
+{
+	sip_trans_set_limit(ua->trans, max != 0 ? max :
+	    SIP_TRANS_MAX_DEFAULT);
 }
 
 /* ---- wiring --------------------------------------------------------------- */
@@ -531,6 +580,8 @@ ua_start(struct ua **out, struct event_base *base, const struct ua_conf *conf,
 	ua->tc = tc;
 	sip_trans_set_stateless_handler(ua->trans, ua_on_stateless, ua);
 	sip_trans_set_request_handler(ua->trans, ua_on_request, ua);
+	sip_trans_set_overload_handler(ua->trans, ua_on_overload, ua);
+	ua_set_max_transactions(ua, conf->max_transactions);
 	sip_tp_set_recv(ua->tp, ua_tp_recv, ua);
 	sip_tp_set_fail(ua->tp, ua_tp_fail, ua);
 	/* The usages: each registers its methods. */

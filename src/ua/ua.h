@@ -37,6 +37,8 @@ struct ua_conf {
 	const char			*user_agent;
 	/* Local identity for requests sent without an account. */
 	const char			*default_from;
+	/* Cap on live SIP transactions; 0: SIP_TRANS_MAX_DEFAULT. */
+	size_t				 max_transactions;
 	/*
 	 * RFC 3263 failover: a target silent this long is given up for
 	 * the next one (0: only Timer F ends it); a target that timed out,
@@ -55,6 +57,12 @@ int	ua_start(struct ua **out, struct event_base *, const struct ua_conf *,
 void	ua_free(struct ua *);
 
 struct sip_trans_layer *ua_trans(struct ua *);
+/*
+ * Applies sipxd.max_transactions (0: the default), at start and on
+ * reload.  At the cap the daemon logs (at most once per 10 s) and
+ * publishes daemon.overload state=on, then state=off when it clears.
+ */
+void	ua_set_max_transactions(struct ua *, size_t);
 struct sip_resolve *ua_resolver(struct ua *);
 const struct sip_tp_stats *ua_tp_stats(const struct ua *);
 

@@ -58,6 +58,8 @@ struct ua {
 	char			*server_hdr;	/* any length */
 	/* Keys the stateless To tag (RFC 3261 §8.2.7). */
 	uint64_t		 tag_key;
+	uint64_t		 overload_logged_us;	/* last log line */
+	bool			 overload_said;	/* logged "on", no "off" yet */
 };
 
 /* options.c */

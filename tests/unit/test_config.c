@@ -451,6 +451,12 @@ static const struct diag_case diag_cases[] = {
 	    "};\n",
 	    1, 0, { { .key = "sipxd.user_agent",
 	    .frag = "control characters are not allowed" } } },
+	{ "range: max_transactions 9",
+	    "sipxd = {\n"
+	    "  max_transactions = 9;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "sipxd.max_transactions",
+	    .frag = "9 is out of range (10..10000000)" } } },
 	{ "range: max_clients 0",
 	    "control = {\n"
 	    "  max_clients = 0;  #<\n"
@@ -1177,6 +1183,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->register_spread, 1000);
 	ck_assert_int_eq(c->failover_timeout, 2000);
 	ck_assert_int_eq(c->blocklist_ttl, 60);
+	ck_assert_int_eq(c->max_transactions, 100000);
 	ck_assert_str_eq(c->user_agent, "sipxd/" PACKAGE_VERSION);
 	ck_assert_uint_eq(c->ndns_servers, 0);
 	ck_assert_uint_eq(c->nlisten, 2);
@@ -1445,6 +1452,8 @@ static const struct {
 	    "sipxd = { timers = { t1 = 0x1F4; t2 = 4000L; }; };" },
 	{ "register_spread 0 and 3600000",
 	    "sipxd = { register_spread = 3600000; };" },
+	{ "max_transactions at its top",
+	    "sipxd = { max_transactions = 10000000; };" },
 	{ "colon for equals", "log: { level: \"error\"; };" },
 	{ "log level notice", "log = { level = \"notice\"; };" },
 	{ "listen on every address",

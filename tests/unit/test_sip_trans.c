@@ -6,20 +6,31 @@
  * requests back through sip_trans_recv().  Timer intervals are checked
  * with a tolerance for loop latency (sanitizers slow it).
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
 #include <check.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
+#if defined(__SANITIZE_ADDRESS__)
+/* The sanitizer's own count (its allocator is not malloc's). */
+size_t	__sanitizer_get_current_allocated_bytes(void);
+#endif
 
 #include "base/strbuf.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "sip/sip_build.h"
 #include "sip/sip_msg.h"
 #include "sip/sip_trans.h"
+#include "sip/sip_transport.h"
 
 #define T1	4
 #define T2	32
@@ -992,6 +1003,442 @@ START_TEST(test_free_live)
 }
 END_TEST
 
+/* ---- issue 8: bugs, the cap, memory, §18.1.1 ----------------------------- */
+
+/*
+ * A Via without a branch is an RFC 2543 request whose branch key is an
+ * empty slice with no pointer: copying it must not memcpy from NULL
+ * (UBSan aborted here), and it still gets a transaction.
+ */
+START_TEST(test_via_without_branch)
+{
+	char *nb = fmt("MESSAGE sip:bob@192.0.2.2 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 192.0.2.1:5060\r\n"
+	    "From: <sip:alice@example.com>;tag=f1\r\n"
+	    "To: <sip:bob@example.com>\r\n"
+	    "Call-ID: nobranch-1\r\n"
+	    "CSeq: 1 MESSAGE\r\n"
+	    "Content-Length: 0\r\n\r\n");
+	char *copy = strdup(nb);
+	char *e = xstrndup(NULL, 0);
+
+	ck_assert_str_eq(e, "");
+	free(e);
+	inject(nb, false);
+	ck_assert_int_eq(nrequests, 1);
+	ck_assert_int_eq(sip_strans_reply(last_st, 501, "Not Implemented",
+	    "t"), 0);
+	ck_assert_int_eq(tp.n, 1);
+	/* The retransmission matches by the §17.2.3 fields. */
+	inject(copy, false);
+	ck_assert_int_eq(nrequests, 1);
+	ck_assert_int_eq(tp.n, 2);
+	ck_assert_uint_eq(sip_trans_stats(layer)->retrans_absorbed, 1);
+}
+END_TEST
+
+/* Cookie-less requests are hashed: many of them, each still found. */
+START_TEST(test_rfc2543_many)
+{
+	char cid[32];
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(cid, sizeof(cid), "many-%d", i);
+		inject(request("MESSAGE", "old", cid, 1, "MESSAGE", NULL),
+		    false);
+	}
+	ck_assert_int_eq(nrequests, 3000);
+	inject(request("MESSAGE", "old", "many-1500", 1, "MESSAGE", NULL),
+	    false);
+	inject(request("MESSAGE", "old", "many-2999", 1, "MESSAGE", NULL),
+	    false);
+	ck_assert_int_eq(nrequests, 3000);
+	ck_assert_uint_eq(sip_trans_stats(layer)->retrans_absorbed, 2);
+	/* Same Call-ID, another CSeq: a new transaction. */
+	inject(request("MESSAGE", "old", "many-1500", 2, "MESSAGE", NULL),
+	    false);
+	ck_assert_int_eq(nrequests, 3001);
+}
+END_TEST
+
+static int overload_on, overload_off;
+static size_t overload_limit;
+
+static void
+on_overload(struct sip_trans_layer *l, bool on, size_t limit, void *arg)
+{
+	if (on)
+		overload_on++;
+	else
+		overload_off++;
+	overload_limit = limit;
+}
+
+/* At the cap: stateless 503 + Retry-After, ENOBUFS, on/off reports. */
+START_TEST(test_limit)
+{
+	struct sip_ctrans *ct = NULL;
+	struct sip_dest d = dest(false);
+	char *req;
+	struct slice tag1;
+	struct sip_strans *st2;
+
+	overload_on = overload_off = 0;
+	ck_assert_uint_eq(sip_trans_limit(layer), SIP_TRANS_MAX_DEFAULT);
+	sip_trans_set_limit(layer, 2);
+	sip_trans_set_overload_handler(layer, on_overload, NULL);
+	inject(request("MESSAGE", "z9hG4bKl1", "l1", 1, "MESSAGE", NULL),
+	    false);
+	inject(request("MESSAGE", "z9hG4bKl2", "l2", 1, "MESSAGE", NULL),
+	    false);
+	st2 = last_st;
+	ck_assert_int_eq(nrequests, 2);
+	ck_assert(!sip_trans_overloaded(layer));
+	inject(request("MESSAGE", "z9hG4bKl3", "l3", 1, "MESSAGE", NULL),
+	    false);
+	ck_assert_int_eq(nrequests, 2);		/* no transaction */
+	ck_assert_uint_eq(sip_trans_count(layer), 2);
+	ck_assert_int_eq(tp.n, 1);
+	ck_assert_uint_eq(tp.v[0].msg->status, 503);
+	ck_assert(slice_eq_cstr(hdr(tp.v[0].msg, SIP_HDR_RETRY_AFTER, 0),
+	    "5"));
+	ck_assert(slice_eq_cstr(tp.v[0].msg->call_id, "l3"));
+	tag1 = tp.v[0].msg->to.tag;
+	ck_assert_uint_gt(tag1.n, 0);
+	ck_assert_uint_eq(sip_trans_stats(layer)->overload_503, 1);
+	ck_assert_int_eq(overload_on, 1);
+	ck_assert_uint_eq(overload_limit, 2);
+	ck_assert(sip_trans_overloaded(layer));
+	/* Its retransmission gets the same answer, same tag. */
+	inject(request("MESSAGE", "z9hG4bKl3", "l3", 1, "MESSAGE", NULL),
+	    false);
+	ck_assert_int_eq(tp.n, 2);
+	ck_assert(slice_eq(tp.v[1].msg->to.tag, tag1));
+	ck_assert_int_eq(overload_on, 1);
+	/* An ACK is never answered. */
+	inject(request("ACK", "z9hG4bKl4", "l4", 1, "ACK", "x"), false);
+	ck_assert_int_eq(tp.n, 2);
+	/* A retransmission of a live one is still absorbed, not refused. */
+	inject(request("MESSAGE", "z9hG4bKl1", "l1", 1, "MESSAGE", NULL),
+	    false);
+	ck_assert_int_eq(tp.n, 2);
+	/* New client transactions fail at once. */
+	req = request("OPTIONS", "z9hG4bKc1", "lc", 1, "OPTIONS", NULL);
+	ck_assert_int_eq(sip_ctrans_send(layer, req, strlen(req), &d, NULL,
+	    NULL, &ct), ENOBUFS);
+	ck_assert_ptr_null(ct);
+	free(req);
+	ck_assert_uint_eq(sip_trans_stats(layer)->overload_client, 1);
+	ck_assert_int_eq(tp.n, 2);
+	/* One ends (Timer J): the overload ends, work is taken again. */
+	ck_assert_int_eq(sip_strans_reply(st2, 200, "OK", "a"), 0);
+	RUN_UNTIL(sip_trans_count(layer) == 1, 64 * T1 + 300);
+	ck_assert_int_eq(overload_off, 1);
+	ck_assert(!sip_trans_overloaded(layer));
+	inject(request("MESSAGE", "z9hG4bKl5", "l5", 1, "MESSAGE", NULL),
+	    false);
+	ck_assert_int_eq(nrequests, 4);		/* 2 + ACK + this one */
+}
+END_TEST
+
+/* The stateless hook runs before the cap: it may still answer. */
+static bool
+stateless_all(struct sip_trans_layer *l, const struct sip_msg *msg,
+    const struct sip_dest *src, void *arg)
+{
+	(*(int *)arg)++;
+	return msg->method == SIP_METHOD_OPTIONS;
+}
+
+START_TEST(test_limit_after_stateless)
+{
+	int asked = 0;
+
+	sip_trans_set_limit(layer, 1);
+	sip_trans_set_stateless_handler(layer, stateless_all, &asked);
+	inject(request("MESSAGE", "z9hG4bKs1", "s1", 1, "MESSAGE", NULL),
+	    false);
+	inject(request("OPTIONS", "z9hG4bKs2", "s2", 1, "OPTIONS", NULL),
+	    false);
+	ck_assert_int_eq(asked, 2);
+	ck_assert_int_eq(tp.n, 0);		/* taken by the hook */
+	inject(request("MESSAGE", "z9hG4bKs3", "s3", 1, "MESSAGE", NULL),
+	    false);
+	ck_assert_int_eq(asked, 3);
+	ck_assert_int_eq(tp.n, 1);
+	ck_assert_uint_eq(tp.v[0].msg->status, 503);
+}
+END_TEST
+
+/* The request goes once answered; its keys and response stay. */
+START_TEST(test_request_freed_when_answered)
+{
+	struct sip_strans *st;
+
+	inject(request("MESSAGE", "z9hG4bKf1", "f1", 1, "MESSAGE", NULL),
+	    false);
+	st = last_st;
+	ck_assert_ptr_nonnull(sip_strans_request(st));
+	ck_assert_int_eq(sip_strans_reply(st, 180, "Wait", "t"), 0);
+	ck_assert_ptr_nonnull(sip_strans_request(st));
+	ck_assert_int_eq(sip_strans_reply(st, 404, "Nope", "t"), 0);
+	ck_assert_ptr_null(sip_strans_request(st));
+	ck_assert_int_eq(sip_strans_reply(st, 500, "Again", "t"), EALREADY);
+	inject(request("MESSAGE", "z9hG4bKf1", "f1", 1, "MESSAGE", NULL),
+	    false);
+	ck_assert_int_eq(tp.n, 3);
+	ck_assert_uint_eq(tp.v[2].msg->status, 404);
+}
+END_TEST
+
+static int
+null_send(void *arg, struct sip_dest *dst, const char *buf, size_t len)
+{
+	return 0;
+}
+
+static const struct sip_tp_ops null_ops = { null_send };
+
+/*
+ * Bytes per held UDP non-INVITE server transaction in Completed (Timer
+ * J), over 10,000 of them, as malloc counts them: the object, its keys
+ * and timer, its response, and its share of the tables.
+ */
+#define HELD	10000
+
+/* Bytes in use by the program, as its allocator counts them. */
+static double
+heap_in_use(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return (double)__sanitizer_get_current_allocated_bytes();
+#else
+	malloc_trim(0);
+	return (double)mallinfo2().uordblks;
+#endif
+}
+
+START_TEST(test_bytes_per_held_transaction)
+{
+	struct sip_trans_layer *l;
+	struct sip_trans_conf c;
+	struct sip_dest d = dest(false);
+	double before, after, per;
+
+	sip_trans_conf_default(&c);
+	l = sip_trans_layer_new(base, &c, &null_ops, NULL);
+	sip_trans_set_request_handler(l, on_request, NULL);
+	before = heap_in_use();
+	for (int i = 0; i < HELD; i++) {
+		char branch[32], cid[48];
+		struct sip_msg *m = NULL;
+		struct sip_parse_error perr;
+		char *text;
+
+		snprintf(branch, sizeof(branch), "z9hG4bKheld%d", i);
+		snprintf(cid, sizeof(cid), "%08d-held@192.0.2.1", i);
+		text = request("MESSAGE", branch, cid, 1, "MESSAGE", NULL);
+		ck_assert_int_eq(sip_msg_parse(text, strlen(text), 0, &m,
+		    &perr), 0);
+		sip_trans_recv(l, m, &d);
+		ck_assert_int_eq(sip_strans_reply(last_st, 501,
+		    "Not Implemented", "a6b3f09c21d4e587"), 0);
+		ck_assert_int_eq(sip_strans_state(last_st),
+		    SIP_STRANS_COMPLETED);
+	}
+	after = heap_in_use();
+	ck_assert_uint_eq(sip_trans_count(l), HELD);
+	per = (after - before) / HELD;
+	printf("bytes per held UDP non-INVITE server transaction "
+	    "(Completed): %.0f\n", per);
+	ck_assert_msg(per <= 1024, "%.0f bytes per held transaction", per);
+	sip_trans_layer_free(l);
+}
+END_TEST
+
+/* ---- §18.1.1 with the real transport ------------------------------------- */
+
+static struct sip_trans_layer *rl;
+
+static void
+rl_fail(uint64_t conn_id, int err, void *arg)
+{
+	sip_trans_tp_failed(rl, conn_id, err);
+}
+
+static struct sip_tp *
+real_tp(void)
+{
+	struct sip_tp *t = sip_tp_new(base, NULL);
+	struct sip_tp_listen_conf lc = { 0 };
+
+	lc.transport = SIP_TP_UDP;
+	lc.address = "127.0.0.1:0";
+	ck_assert_int_eq(sip_tp_listen(t, &lc, NULL), 0);
+	conf.t1_ms = 20;
+	rl = sip_trans_layer_new(base, &conf, &sip_tp_ops, t);
+	sip_tp_set_fail(t, rl_fail, NULL);
+	return t;
+}
+
+static int
+bound(int type, unsigned port, unsigned *out)
+{
+	struct sockaddr_in sin = { 0 };
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, type | SOCK_NONBLOCK, 0);
+
+	ck_assert_int_ge(fd, 0);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		close(fd);
+		return -1;
+	}
+	getsockname(fd, (struct sockaddr *)&sin, &sl);
+	*out = ntohs(sin.sin_port);
+	return fd;
+}
+
+/*
+ * A TCP and a UDP socket on one port number.  Other tests on the
+ * machine may hold the UDP twin of an ephemeral TCP port: try again.
+ */
+static void
+bound_pair(int *tcp, int *udp, unsigned *port)
+{
+	unsigned p2;
+
+	for (int i = 0; i < 50; i++) {
+		*tcp = bound(SOCK_STREAM, 0, port);
+		ck_assert_int_ge(*tcp, 0);
+		if ((*udp = bound(SOCK_DGRAM, *port, &p2)) >= 0)
+			return;
+		close(*tcp);
+	}
+	ck_abort_msg("no port free for both TCP and UDP");
+}
+
+static char *
+big_request(const char *branch, unsigned port)
+{
+	char body[1401];
+
+	memset(body, 'x', 1400);
+	body[1400] = '\0';
+	return fmt("MESSAGE sip:bob@127.0.0.1:%u SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=%s\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:alice@example.com>;tag=b1\r\n"
+	    "To: <sip:bob@example.com>\r\n"
+	    "Call-ID: big-%s\r\n"
+	    "CSeq: 1 MESSAGE\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: 1400\r\n\r\n%s", port, branch, branch, body);
+}
+
+static int
+count_of(const char *buf, size_t n, const char *what)
+{
+	int c = 0;
+
+	for (const char *p = buf; (p = memmem(p, n - (size_t)(p - buf),
+	    what, strlen(what))) != NULL; p++)
+		c++;
+	return c;
+}
+
+static struct sip_dest
+udp_to(unsigned port)
+{
+	struct sockaddr_in sin = { 0 };
+	struct sip_dest d;
+
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	ck_assert_int_eq(sip_tp_dest_make(&d, SIP_TP_UDP,
+	    (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return d;
+}
+
+/* Switched to TCP: one copy arrives, Timer E never fires over TCP. */
+START_TEST(test_switch_to_tcp_one_copy)
+{
+	struct sip_tp *t = real_tp();
+	unsigned port;
+	int lfd, ufd, cfd;
+	struct sip_dest d;
+	struct sip_ctrans *ct = NULL;
+	char *req;
+	static char buf[65536];
+	ssize_t n;
+
+	bound_pair(&lfd, &ufd, &port);
+	d = udp_to(port);
+	req = big_request("z9hG4bKsw1", port);
+	ck_assert_int_eq(listen(lfd, 8), 0);
+	ck_assert_int_eq(sip_ctrans_send(rl, req, strlen(req), &d, NULL,
+	    NULL, &ct), 0);
+	run(300);			/* E would fire at 20, 60, 140, 300 */
+	cfd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(cfd, 0);
+	n = recv(cfd, buf, sizeof(buf), MSG_DONTWAIT);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(count_of(buf, (size_t)n, "MESSAGE sip:"), 1);
+	ck_assert_int_eq(count_of(buf, (size_t)n, "SIP/2.0/TCP"), 1);
+	ck_assert_int_lt(recv(ufd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	ck_assert_int_eq(sip_ctrans_state(ct), SIP_CTRANS_TRYING);
+	ck_assert_uint_eq(sip_trans_stats(rl)->retrans_sent, 0);
+	sip_trans_layer_free(rl);
+	sip_tp_free(t);
+	close(cfd);
+	close(lfd);
+	close(ufd);
+	free(req);
+}
+END_TEST
+
+/* The TCP connect is refused: the request goes over UDP after all. */
+START_TEST(test_switch_refused_falls_back_to_udp)
+{
+	struct sip_tp *t = real_tp();
+	unsigned port;
+	int tfd, ufd;
+	struct sip_dest d;
+	struct sip_ctrans *ct = NULL;
+	char *req;
+	static char buf[65536];
+	int copies = 0;
+	ssize_t n;
+
+	/* Bound but not listening: the port is ours, connects are refused. */
+	bound_pair(&tfd, &ufd, &port);
+	d = udp_to(port);
+	req = big_request("z9hG4bKsw2", port);
+
+	ck_assert_int_eq(sip_ctrans_send(rl, req, strlen(req), &d, NULL,
+	    NULL, &ct), 0);
+	run(200);
+	while ((n = recv(ufd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		copies++;
+		ck_assert_int_eq(count_of(buf, (size_t)n, "SIP/2.0/UDP"), 1);
+		ck_assert_int_eq(count_of(buf, (size_t)n,
+		    "branch=z9hG4bKsw2"), 1);
+	}
+	/* The fallback send, then Timer E at T1 = 20 ms, doubling. */
+	ck_assert_int_ge(copies, 2);
+	ck_assert_int_eq(sip_ctrans_state(ct), SIP_CTRANS_TRYING);
+	ck_assert_uint_ge(sip_trans_stats(rl)->retrans_sent, 1);
+	sip_trans_layer_free(rl);
+	sip_tp_free(t);
+	close(tfd);
+	close(ufd);
+	free(req);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1029,6 +1476,14 @@ main(void)
 	tcase_add_test(tc, test_trace_hook);
 	tcase_add_test(tc, test_state_names);
 	tcase_add_test(tc, test_free_live);
+	tcase_add_test(tc, test_via_without_branch);
+	tcase_add_test(tc, test_rfc2543_many);
+	tcase_add_test(tc, test_limit);
+	tcase_add_test(tc, test_limit_after_stateless);
+	tcase_add_test(tc, test_request_freed_when_answered);
+	tcase_add_test(tc, test_bytes_per_held_transaction);
+	tcase_add_test(tc, test_switch_to_tcp_one_copy);
+	tcase_add_test(tc, test_switch_refused_falls_back_to_udp);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -218,7 +218,7 @@ START_TEST(test_checks)
 	r = recv_rsp();
 	ck_assert_msg(strncmp(r, "SIP/2.0 481 ", 12) == 0, "%s", r);
 	/* §8.2.1: known but not taken, and unknown. */
-	send_req(REQ("INVITE", "") "Content-Length: 0\r\n\r\n");
+	send_req(REQ("MESSAGE", "") "Content-Length: 0\r\n\r\n");
 	r = recv_rsp();
 	ck_assert_msg(strncmp(r, "SIP/2.0 405 ", 12) == 0, "%s", r);
 	ck_assert_str_eq(hdr(r, "Allow"), "OPTIONS");
@@ -226,6 +226,12 @@ START_TEST(test_checks)
 	r = recv_rsp();
 	ck_assert_msg(strncmp(r, "SIP/2.0 501 ", 12) == 0, "%s", r);
 	ck_assert_uint_eq(sip_trans_count(ua_trans(ua)), 0);
+	/* §17.2.1: an INVITE's 405 goes through a transaction (Timer G). */
+	send_req(REQ("INVITE", "") "Content-Length: 0\r\n\r\n");
+	r = recv_rsp();
+	ck_assert_msg(strncmp(r, "SIP/2.0 405 ", 12) == 0, "%s", r);
+	ck_assert_str_eq(hdr(r, "Allow"), "OPTIONS");
+	ck_assert_uint_eq(sip_trans_count(ua_trans(ua)), 1);
 }
 END_TEST
 
