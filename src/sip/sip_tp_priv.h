@@ -19,10 +19,12 @@
 #include <openssl/ssl.h>
 
 #include "base/queue.h"
+#include "base/ratelimit.h"
 #include "base/slice.h"
 #include "sip_transport.h"
 
 struct bufferevent;
+struct evbuffer;
 struct event;
 struct evconnlistener;
 
@@ -35,6 +37,7 @@ struct sip_tp_listener {
 	int			 fd;		/* UDP */
 	struct event		*ev;		/* UDP */
 	struct evconnlistener	*lev;		/* TCP, TLS */
+	struct event		*ev_resume;	/* after EMFILE */
 	SSL_CTX			*ssl;		/* TLS */
 };
 
@@ -46,10 +49,16 @@ struct sip_tp_conn {
 	struct bufferevent	*bev;
 	struct sockaddr_storage	 peer, local;
 	socklen_t		 peer_len, local_len;
-	char			*server_name;	/* TLS client: SNI */
-	struct event		*timer;		/* connect, idle, ping */
+	const struct sip_tp_framer *framer;
+	/* TLS client: the name (or IP) the certificate was checked for. */
+	char			*server_name;
+	struct event		*timer;		/* see conn_timer_arm */
+	uint64_t		 opened_us;
 	uint64_t		 last_msg_us;	/* SIP message in or out */
 	uint64_t		 last_ping_us;
+	uint64_t		 partial_since_us; /* 0: no partial message */
+	uint64_t		 msgs_in;
+	unsigned		 keepalive_ms;	/* 0: no pings */
 	bool			 outbound;
 	bool			 connected;
 	bool			 ping_out;	/* waiting for a pong */
@@ -79,7 +88,28 @@ struct sip_tp {
 	void			*trace_arg;
 	struct sip_tp_stats	 stats;
 	char			*rbuf;		/* one datagram */
+	/* Log lines remote peers can cause (ratelimit.h). */
+	struct ratelimit	 rl_peer;	/* framing, handshakes */
+	struct ratelimit	 rl_accept;	/* accept() errors */
+	struct ratelimit	 rl_refuse;	/* over max_conns */
 };
+
+/*
+ * How a stream carries SIP messages.  feed() takes what it can from in:
+ * each complete message goes to tp_conn_message(), keepalives are
+ * answered; it returns 0 when it needs more bytes (what is left in in
+ * is a partial message), or EBADMSG with *why when the stream is out of
+ * step and the connection must close.  WebSocket (RFC 7118) will be one
+ * more framer.
+ */
+struct sip_tp_framer {
+	const char	*name;
+	int		(*feed)(struct sip_tp_conn *, struct evbuffer *in,
+			    const char **why);
+};
+
+/* Content-Length framing, RFC 3261 §18.3. */
+extern const struct sip_tp_framer tp_framer_clen;
 
 /* sip_transport.c: addresses */
 uint16_t	 tp_sa_port(const struct sockaddr *);
@@ -120,11 +150,22 @@ struct sip_tp_conn *tp_conn_by_id(const struct sip_tp *, uint64_t);
 int		 tp_conn_write(struct sip_tp_conn *, const char *, size_t,
 		    bool msg);
 void		 tp_conn_close(struct sip_tp_conn *, int err, bool report);
-void		 tp_accept_cb(struct evconnlistener *, evutil_socket_t,
-		    struct sockaddr *, int, void *);
+/* Takes the message buffer. */
+void		 tp_conn_message(struct sip_tp_conn *, char *, size_t);
+/* Starts accepting on a bound stream socket; 0 or errno (fd not taken). */
+int		 tp_stream_listen(struct sip_tp_listener *, int fd);
 
 /* sip_tp_tls.c */
 SSL_CTX		*tp_tls_client_ctx(struct sip_tp *);
-SSL_CTX		*tp_tls_server_ctx(const struct sip_tp_listen_conf *);
+/* NULL and errbuf set to OpenSSL's reason, naming the file. */
+SSL_CTX		*tp_tls_server_ctx(const struct sip_tp_listen_conf *,
+		    char *errbuf, size_t errlen);
+struct bufferevent *tp_tls_bev_connect(struct sip_tp *,
+		    const struct sockaddr *, const char *name);
+struct bufferevent *tp_tls_bev_accept(struct sip_tp_listener *,
+		    evutil_socket_t);
+void		 tp_tls_bev_setup(struct bufferevent *);
+/* True, and why filled, when OpenSSL reported an error on c. */
+bool		 tp_tls_conn_error(struct sip_tp_conn *, char *why, size_t);
 
 #endif

@@ -61,7 +61,10 @@ sip_tp_conf_default(struct sip_tp_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->connect_timeout_ms = 10000;
-	c->idle_timeout_ms = 600000;
+	c->idle_timeout_ms = SIP_TP_IDLE_TIMEOUT_DEFAULT * 1000;
+	c->message_timeout_ms = SIP_TP_MESSAGE_TIMEOUT_DEFAULT * 1000;
+	c->tls_handshake_timeout_ms = SIP_TP_TLS_HANDSHAKE_TIMEOUT_DEFAULT *
+	    1000;
 	c->mtu = SIP_TP_MTU_DEFAULT;
 	c->max_conns = SIP_TP_CONNS_DEFAULT;
 }
@@ -236,6 +239,9 @@ sip_tp_new(struct event_base *base, const struct sip_tp_conf *conf)
 	if (tp->reaper == NULL)
 		fatalx("sip_tp: event_new failed");
 	tp->next_id = 1;
+	tp->rl_peer = (struct ratelimit)RATELIMIT_INIT(10000, 10);
+	tp->rl_accept = (struct ratelimit)RATELIMIT_INIT(10000, 1);
+	tp->rl_refuse = (struct ratelimit)RATELIMIT_INIT(10000, 1);
 	tp->rbuf = xmalloc(SIP_MSG_SIZE_MAX + 1);
 	return tp;
 }
@@ -249,6 +255,8 @@ listener_free(struct sip_tp_listener *l)
 		close(l->fd);
 	if (l->lev != NULL)
 		evconnlistener_free(l->lev);
+	if (l->ev_resume != NULL)
+		event_free(l->ev_resume);
 	if (l->ssl != NULL)
 		SSL_CTX_free(l->ssl);
 	free(l);
@@ -843,7 +851,7 @@ sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
 {
 	struct sip_tp_listener *l;
 	int fd = -1, on = 1, err;
-	char where[INET6_ADDRSTRLEN + 8];
+	char where[INET6_ADDRSTRLEN + 8], why[512];
 
 	if ((unsigned)lc->transport >= SIP_TP__COUNT ||
 	    tp->nls == SIP_TP_LISTENERS_MAX)
@@ -859,7 +867,8 @@ sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
 	    &l->addrlen)) != 0)
 		goto fail;
 	if (lc->transport == SIP_TP_TLS &&
-	    (l->ssl = tp_tls_server_ctx(lc)) == NULL) {
+	    (l->ssl = tp_tls_server_ctx(lc, why, sizeof(why))) == NULL) {
+		log_debug("sip_tp: TLS listener %s: %s", lc->address, why);
 		err = EPROTO;
 		goto fail;
 	}
@@ -891,10 +900,8 @@ sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
 			goto fail;
 		}
 	} else {
-		l->lev = evconnlistener_new(tp->base, tp_accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE, -1, fd);
-		if (l->lev == NULL)
-			goto fail_errno;
+		if ((err = tp_stream_listen(l, fd)) != 0)
+			goto fail;
 		fd = -1;
 	}
 	l->id = tp->next_id++;

@@ -48,8 +48,18 @@ enum sip_tp_proto {
 #define SIP_TP_BRANCH_LEN		40
 /* Bytes queued on one connection before sends fail with ENOBUFS. */
 #define SIP_TP_OUTPUT_MAX		(1024 * 1024)
-/* Live connections (in and out) before new inbound ones are refused. */
+/*
+ * Live connections (in and out) before new inbound ones are refused.
+ * The daemon derives its cap from the descriptor limit instead.
+ */
 #define SIP_TP_CONNS_DEFAULT		8192
+/* Seconds: no SIP message in or out; a message begun but not finished;
+ * an inbound TLS handshake. */
+#define SIP_TP_IDLE_TIMEOUT_DEFAULT	600
+#define SIP_TP_MESSAGE_TIMEOUT_DEFAULT	32
+#define SIP_TP_TLS_HANDSHAKE_TIMEOUT_DEFAULT 10
+/* A stream listener out of descriptors stops accepting this long. */
+#define SIP_TP_ACCEPT_PAUSE_MS		1000
 /* Listeners per transport instance. */
 #define SIP_TP_LISTENERS_MAX		32
 
@@ -61,11 +71,17 @@ struct sip_tp_conf {
 	unsigned	 connect_timeout_ms;	/* default 10000 */
 	unsigned	 idle_timeout_ms;	/* no SIP message: close;
 						 * default 600000, 0: never */
+	unsigned	 message_timeout_ms;	/* part of a message and
+						 * no more: close; default
+						 * 32000, 0: never */
+	unsigned	 tls_handshake_timeout_ms; /* inbound; default
+						 * 10000, 0: never */
 	unsigned	 keepalive_ms;		/* CRLFCRLF ping on idle
 						 * outbound streams; 0: off */
 	size_t		 mtu;			/* default 1300 */
 	bool		 no_mtu_switch;		/* keep big requests on UDP */
-	size_t		 max_conns;		/* 0: no limit */
+	size_t		 max_conns;		/* inbound refused above;
+						 * 0: no limit */
 	/* Outbound TLS: CA file and/or directory; neither: system store. */
 	const char	*ca_file;
 	const char	*ca_dir;
@@ -75,8 +91,8 @@ struct sip_tp_conf {
 };
 
 /*
- * connect 10 s, idle 600 s, keepalive off, MTU 1300, 8192 connections,
- * TLS verification on.
+ * connect 10 s, idle 600 s, partial message 32 s, TLS handshake 10 s,
+ * keepalive off, MTU 1300, 8192 connections, TLS verification on.
  */
 void	sip_tp_conf_default(struct sip_tp_conf *);
 
@@ -108,6 +124,7 @@ struct sip_tp_stats {
 	uint64_t		 conns_opened;		/* in and out */
 	uint64_t		 conns_closed;
 	uint64_t		 conns_refused;		/* over max_conns */
+	uint64_t		 accept_pauses;		/* out of descriptors */
 	uint64_t		 stream_errors;		/* framing, oversize */
 	uint64_t		 mtu_switches;		/* §18.1.1 to TCP */
 	uint64_t		 send_drops;		/* UDP EAGAIN */
@@ -169,6 +186,13 @@ const struct sip_tp_stats *sip_tp_stats(const struct sip_tp *);
  */
 int	sip_tp_listen(struct sip_tp *, const struct sip_tp_listen_conf *,
 	    uint64_t *id);
+/*
+ * Loads a TLS certificate chain and private key as a listener would:
+ * 0, or EINVAL/EPROTO with err saying which file and OpenSSL's reason.
+ * For `sipxd -t` and for the error message of a failed listen.
+ */
+int	sip_tp_check_tls(const char *cert, const char *key, char *err,
+	    size_t errlen);
 /* The bound address of listener id (port filled in); 0 or ENOENT. */
 int	sip_tp_listener_addr(const struct sip_tp *, uint64_t id,
 	    struct sockaddr_storage *, socklen_t *);
@@ -188,6 +212,15 @@ int	sip_tp_dest_make(struct sip_dest *, enum sip_tp_proto,
 int	sip_tp_open(struct sip_tp *, struct sip_dest *dst,
 	    const char *server_name);
 bool	sip_tp_conn_alive(const struct sip_tp *, uint64_t conn_id);
+/* Live stream connections, in and out. */
+size_t	sip_tp_conn_count(const struct sip_tp *);
+/*
+ * RFC 5626 §4.4.1: CRLFCRLF pings every seconds on stream connection
+ * conn_id (0 stops them), instead of the transport's keepalive_ms
+ * (which only outbound connections get).  0 or ENOTCONN.
+ */
+int	sip_tp_conn_set_keepalive(struct sip_tp *, uint64_t conn_id,
+	    unsigned seconds);
 
 /*
  * The struct sip_tp_ops send.  TCP/TLS: over dst->conn_id; when that

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -748,6 +749,173 @@ START_TEST(test_tls_wrong_ca)
 }
 END_TEST
 
+/* ---- descriptors and slow peers (issue 8 §2) ------------------------------ */
+
+START_TEST(test_partial_message_timeout)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp_conf cf;
+	struct sip_tp *a;
+	char buf[2048];
+	size_t n;
+	int idle, part;
+	uint64_t t0;
+
+	sip_tp_conf_default(&cf);
+	cf.message_timeout_ms = 200;
+	a = tp_make(&ra, &cf);
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	/* An idle connection (nothing begun) stays for the idle timeout. */
+	idle = raw_sock(SOCK_STREAM, &aa, al);
+	part = raw_sock(SOCK_STREAM, &aa, al);
+	n = mkreq(buf, sizeof(buf), "SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKp1",
+	    "part1", 0);
+	/* A whole message, then half of the next one. */
+	raw_send(part, buf, n);
+	raw_send(part, buf, n / 2);
+	t0 = time_mono_us();
+	ck_assert_int_eq(raw_recv(part, buf, sizeof(buf), 3000), 0);
+	/* The clock started at the half message, not at the connect. */
+	ck_assert_uint_ge(time_mono_us() - t0, 150000);
+	ck_assert_int_eq(ra.n, 1);
+	ck_assert_int_eq(raw_recv(idle, buf, sizeof(buf), 300), -1);
+	ck_assert_uint_eq(sip_tp_stats(a)->conns_closed, 1);
+	ck_assert_uint_eq(sip_tp_conn_count(a), 1);
+	close(idle);
+	close(part);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_tls_handshake_timeout)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp_conf cf;
+	struct sip_tp *a;
+	char buf[64];
+	int fd;
+
+	sip_tp_conf_default(&cf);
+	cf.tls_handshake_timeout_ms = 200;
+	a = tp_make(&ra, &cf);
+	tp_listen(a, SIP_TP_TLS, "127.0.0.1", 0, &aa, &al);
+	/* Connects over TCP and never says hello. */
+	fd = raw_sock(SOCK_STREAM, &aa, al);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 3000), 0);
+	ck_assert_uint_eq(sip_tp_conn_count(a), 0);
+	close(fd);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_conn_cap_refuses_inbound)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp_conf cf;
+	struct sip_tp *a;
+	char buf[64];
+	int fd[3];
+
+	sip_tp_conf_default(&cf);
+	cf.max_conns = 2;
+	a = tp_make(&ra, &cf);
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	for (int i = 0; i < 3; i++) {
+		fd[i] = raw_sock(SOCK_STREAM, &aa, al);
+		pump(NULL, 0, 30);
+	}
+	ck_assert_int_eq(raw_recv(fd[2], buf, sizeof(buf), 2000), 0);
+	ck_assert_int_eq(raw_recv(fd[0], buf, sizeof(buf), 50), -1);
+	ck_assert_uint_eq(sip_tp_conn_count(a), 2);
+	ck_assert_uint_eq(sip_tp_stats(a)->conns_refused, 1);
+	for (int i = 0; i < 3; i++)
+		close(fd[i]);
+	sip_tp_free(a);
+}
+END_TEST
+
+/*
+ * Out of descriptors, accept() fails while the listening socket stays
+ * readable: the listener must pause, not spin (before: libevent logged
+ * and retried on every loop turn).
+ */
+START_TEST(test_accept_emfile_pauses)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	struct rlimit rl, low;
+	int fd[4], top, turns = 0;
+	uint64_t end;
+
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	for (int i = 0; i < 4; i++)
+		fd[i] = raw_sock(SOCK_STREAM, &aa, al);
+	/* No descriptor left for accept(). */
+	top = dup(0);
+	ck_assert_int_ge(top, 0);
+	close(top);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)top;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	/* Count loop turns over 300 ms: a spinning loop makes thousands. */
+	end = time_mono_us() + 300000;
+	while (time_mono_us() < end) {
+		struct timeval tv = { 0, 20000 };
+
+		event_base_once(base, -1, EV_TIMEOUT, noop, NULL, &tv);
+		event_base_loop(base, EVLOOP_ONCE);
+		turns++;
+	}
+	ck_assert_uint_ge(sip_tp_stats(a)->accept_pauses, 1);
+	ck_assert_int_lt(turns, 100);
+	ck_assert_uint_eq(sip_tp_conn_count(a), 0);
+	/* Descriptors back: the listener resumes and takes them all. */
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	end = time_mono_us() + 3000000;
+	while (sip_tp_conn_count(a) < 4 && time_mono_us() < end)
+		pump(NULL, 0, 20);
+	ck_assert_uint_eq(sip_tp_conn_count(a), 4);
+	for (int i = 0; i < 4; i++)
+		close(fd[i]);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_check_tls_garbage_key)
+{
+	char cert[128], key[128], err[512];
+	FILE *fp;
+
+	snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/garbage.pem", tmpdir);
+	fp = fopen(key, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("-----BEGIN PRIVATE KEY-----\nnot a key\n"
+	    "-----END PRIVATE KEY-----\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(sip_tp_check_tls(cert, key, err, sizeof(err)),
+	    EPROTO);
+	/* The file and OpenSSL's own reason, not "Protocol error". */
+	ck_assert_ptr_nonnull(strstr(err, key));
+	ck_assert_ptr_nonnull(strstr(err, "error:"));
+	if (getenv("TEST_VERBOSE") != NULL)
+		fprintf(stderr, "%s\n", err);
+	snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+	ck_assert_int_eq(sip_tp_check_tls(cert, key, err, sizeof(err)), 0);
+	/* A key that is not the certificate's. */
+	snprintf(key, sizeof(key), "%s/otherkey.pem", tmpdir);
+	ck_assert_int_eq(sip_tp_check_tls(cert, key, err, sizeof(err)),
+	    EPROTO);
+	ck_assert_ptr_nonnull(strstr(err, "otherkey.pem"));
+	ck_assert_ptr_nonnull(strstr(err, "mismatch"));
+}
+END_TEST
+
 /* ---- misc ----------------------------------------------------------------- */
 
 START_TEST(test_via_fixed_params)
@@ -877,6 +1045,11 @@ main(void)
 	tcase_add_test(tc, test_tls_ok_by_ip);
 	tcase_add_test(tc, test_tls_wrong_name);
 	tcase_add_test(tc, test_tls_wrong_ca);
+	tcase_add_test(tc, test_partial_message_timeout);
+	tcase_add_test(tc, test_tls_handshake_timeout);
+	tcase_add_test(tc, test_conn_cap_refuses_inbound);
+	tcase_add_test(tc, test_accept_emfile_pauses);
+	tcase_add_test(tc, test_check_tls_garbage_key);
 	tcase_add_test(tc, test_via_fixed_params);
 	tcase_add_test(tc, test_branch_and_via);
 	suite_add_tcase(s, tc);
