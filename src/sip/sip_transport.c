@@ -751,6 +751,35 @@ tp_garbage(struct sip_tp *tp, struct sip_tp_conn *c, struct sip_tp_listener *l,
  * above sees the received/rport values) and the §18.2.2 destination of
  * its responses.
  */
+/*
+ * RFC 3261 §18.1.2: is the sent-by of a response's top Via one of ours?
+ * Our Via (sip_tp_via) carries a listener's address and port, or, for a
+ * wildcard listener, a local address of its family and its port.  No
+ * port means the transport's default.
+ */
+static bool
+via_is_ours(const struct sip_tp *tp, const struct sip_via *v)
+{
+	struct sockaddr_storage ss;
+
+	if (!tp_host_to_sa(v->host, &ss))
+		return false;		/* we never put a name there */
+	for (unsigned i = 0; i < tp->nls; i++) {
+		const struct sip_tp_listener *l = tp->ls[i];
+		const struct sockaddr *la = (const struct sockaddr *)&l->addr;
+		uint16_t port = v->port;
+
+		if (port == 0)
+			port = l->proto == SIP_TP_TLS ? 5061 : 5060;
+		if (la->sa_family != ss.ss_family || tp_sa_port(la) != port)
+			continue;
+		if (tp_sa_is_any(la) ||
+		    tp_sa_same_ip(la, (const struct sockaddr *)&ss))
+			return true;
+	}
+	return false;
+}
+
 void
 tp_deliver(struct sip_tp *tp, enum sip_tp_proto proto, uint64_t id,
     const struct sockaddr_storage *src, socklen_t srclen,
@@ -761,6 +790,18 @@ tp_deliver(struct sip_tp *tp, enum sip_tp_proto proto, uint64_t id,
 
 	sip_tp_dest_make(&d, proto, (const struct sockaddr *)src, srclen);
 	d.conn_id = id;
+	if (!m->request && (m->nvia == 0 || !via_is_ours(tp, &m->via[0]))) {
+		char from[INET6_ADDRSTRLEN + 8];
+
+		/* RFC 3261 §18.1.2: not for us; silently discarded. */
+		tp->stats.foreign_responses++;
+		sip_tp_addr_str((const struct sockaddr *)src, from,
+		    sizeof(from));
+		log_limited(&tp->rl_peer, LOG_LEVEL_DEBUG, "sip_tp: dropped "
+		    "a response from %s whose top Via is not ours", from);
+		sip_msg_free(m);
+		return;
+	}
 	if (m->request && m->nvia > 0) {
 		const struct sip_via *v = &m->via[0];
 		uint16_t port = v->port;

@@ -7,7 +7,8 @@
  * verification, the §18.1.1 switch of large UDP requests to TCP, the
  * §18.2.1 received/rport fix-up of incoming requests and the §18.2.2
  * choice of where responses go.  Malformed requests die here with a
- * 400; malformed responses are dropped and counted.
+ * 400; malformed responses, and responses whose top Via is not ours
+ * (§18.1.2), are dropped and counted.
  *
  * It does not own transactions, DNS or message semantics: parsed
  * messages go up through one receive callback (the daemon wires it to
@@ -119,6 +120,8 @@ struct sip_tp_stats {
 	struct sip_tp_counters	 tp[SIP_TP__COUNT];
 	uint64_t		 garbage_requests;	/* 400 sent or dropped */
 	uint64_t		 garbage_responses;	/* dropped */
+	uint64_t		 foreign_responses;	/* top Via not ours,
+							 * dropped (§18.1.2) */
 	uint64_t		 keepalives_in;		/* pings and pongs */
 	uint64_t		 keepalives_out;
 	uint64_t		 conns_opened;		/* in and out */

@@ -412,6 +412,63 @@ START_TEST(test_udp_malformed_response_dropped)
 }
 END_TEST
 
+/* RFC 3261 §18.1.2: a response whose top Via is not ours is dropped. */
+START_TEST(test_foreign_via_response_dropped)
+{
+	struct sockaddr_storage aa, wa;
+	socklen_t al, wl;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	char buf[512], via[128];
+	int fd;
+	static const struct {
+		const char	*host;
+		unsigned	 dport;
+	} foreign[] = {
+	    { "192.0.2.1", 0 },		/* another address */
+	    { "127.0.0.1", 1 },		/* our address, another port */
+	    { "localhost", 0 },		/* a name: we never send one */
+	    { "[::1]", 0 },		/* no IPv6 listener */
+	};
+
+	tp_listen(a, SIP_TP_UDP, "127.0.0.1", 0, &aa, &al);
+	/* A wildcard listener: any local IPv4 address with its port. */
+	tp_listen(a, SIP_TP_TCP, "0.0.0.0", 0, &wa, &wl);
+	fd = raw_sock(SOCK_DGRAM, &aa, al);
+	for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		snprintf(via, sizeof(via), "%s:%u", foreign[i].host,
+		    port_of(&aa) + foreign[i].dport);
+		snprintf(buf, sizeof(buf), "SIP/2.0 200 OK\r\n"
+		    "Via: SIP/2.0/UDP %s;branch=z9hG4bKf%zu\r\n"
+		    "From: <sip:a@example.com>;tag=1\r\n"
+		    "To: <sip:b@example.com>;tag=2\r\nCall-ID: f%zu\r\n"
+		    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", via, i, i);
+		raw_send(fd, buf, strlen(buf));
+	}
+	pump(NULL, 0, 100);
+	ck_assert_int_eq(ra.n, 0);
+	ck_assert_uint_eq(sip_tp_stats(a)->foreign_responses, 4);
+	ck_assert_uint_eq(sip_tp_stats(a)->garbage_responses, 0);
+	/* Ours: the UDP listener's address, and the wildcard's port. */
+	snprintf(buf, sizeof(buf), "SIP/2.0 200 OK\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKo1\r\n"
+	    "From: <sip:a@example.com>;tag=1\r\n"
+	    "To: <sip:b@example.com>;tag=2\r\nCall-ID: o1\r\n"
+	    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", port_of(&aa));
+	raw_send(fd, buf, strlen(buf));
+	snprintf(buf, sizeof(buf), "SIP/2.0 200 OK\r\n"
+	    "Via: SIP/2.0/TCP 127.0.0.2:%u;branch=z9hG4bKo2\r\n"
+	    "From: <sip:a@example.com>;tag=1\r\n"
+	    "To: <sip:b@example.com>;tag=2\r\nCall-ID: o2\r\n"
+	    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", port_of(&wa));
+	raw_send(fd, buf, strlen(buf));
+	pump(&ra.n, 2, 2000);
+	ck_assert_int_eq(ra.n, 2);
+	ck_assert_uint_eq(sip_tp_stats(a)->foreign_responses, 4);
+	close(fd);
+	sip_tp_free(a);
+}
+END_TEST
+
 /* ---- TCP ------------------------------------------------------------------ */
 
 START_TEST(test_tcp_reuse)
@@ -916,6 +973,58 @@ START_TEST(test_check_tls_garbage_key)
 }
 END_TEST
 
+/*
+ * An outbound TLS request reuses only a connection whose certificate
+ * was checked for the same name (or, without a name, the address).
+ */
+START_TEST(test_tls_reuse_by_name)
+{
+	struct sockaddr_storage aa, ba;
+	socklen_t al, bl;
+	struct sip_tp_conf cf;
+	struct sip_tp *a = tp_make(&ra, NULL), *b;
+	struct sip_dest d, d2;
+	char cafile[128];
+	uint64_t by_name;
+
+	snprintf(cafile, sizeof(cafile), "%s/cert.pem", tmpdir);
+	sip_tp_conf_default(&cf);
+	cf.ca_file = cafile;
+	b = tp_make(&rb, &cf);
+	tp_listen(a, SIP_TP_TLS, "127.0.0.1", 0, &aa, &al);
+	tp_listen(b, SIP_TP_TLS, "127.0.0.1", 0, &ba, &bl);
+	sip_tp_dest_make(&d, SIP_TP_TLS, (struct sockaddr *)&aa, al);
+	ck_assert_int_eq(sip_tp_open(b, &d, "localhost"), 0);
+	by_name = d.conn_id;
+	send_req(b, &d, "tlsr1", 0);
+	pump(&ra.n, 1, 3000);
+	ck_assert_int_eq(ra.n, 1);
+	/* Same name: reused, found by address or by id. */
+	sip_tp_dest_make(&d2, SIP_TP_TLS, (struct sockaddr *)&aa, al);
+	ck_assert_int_eq(sip_tp_open(b, &d2, "LOCALHOST"), 0);
+	ck_assert_uint_eq(d2.conn_id, by_name);
+	/* Another name on the same address: a connection of its own. */
+	sip_tp_dest_make(&d2, SIP_TP_TLS, (struct sockaddr *)&aa, al);
+	d2.conn_id = by_name;
+	ck_assert_int_eq(sip_tp_open(b, &d2, "sip.example.com"), 0);
+	ck_assert_uint_ne(d2.conn_id, by_name);
+	/* No name (the address is checked): not the one checked by name. */
+	sip_tp_dest_make(&d2, SIP_TP_TLS, (struct sockaddr *)&aa, al);
+	ck_assert_int_eq(sip_tp_open(b, &d2, NULL), 0);
+	ck_assert_uint_ne(d2.conn_id, by_name);
+	send_req(b, &d2, "tlsr2", 0);
+	pump(&ra.n, 2, 3000);
+	ck_assert_int_eq(ra.n, 2);
+	/* a's requests to b never ride b's connection: a never checked it. */
+	sip_tp_dest_make(&d2, SIP_TP_TLS, (struct sockaddr *)&ba, bl);
+	d2.conn_id = ra.d[0].conn_id;
+	ck_assert_int_eq(sip_tp_open(a, &d2, "localhost"), 0);
+	ck_assert_uint_ne(d2.conn_id, ra.d[0].conn_id);
+	sip_tp_free(a);
+	sip_tp_free(b);
+}
+END_TEST
+
 /* ---- misc ----------------------------------------------------------------- */
 
 START_TEST(test_via_fixed_params)
@@ -1033,6 +1142,7 @@ main(void)
 	tcase_add_test(tc, test_rport_received);
 	tcase_add_test(tc, test_udp_malformed_request_400);
 	tcase_add_test(tc, test_udp_malformed_response_dropped);
+	tcase_add_test(tc, test_foreign_via_response_dropped);
 	tcase_add_loop_test(tc, test_tcp_reuse, 0, 2);
 	tcase_add_test(tc, test_tcp_framing);
 	tcase_add_test(tc, test_tcp_garbage_closes_one);
@@ -1045,6 +1155,7 @@ main(void)
 	tcase_add_test(tc, test_tls_ok_by_ip);
 	tcase_add_test(tc, test_tls_wrong_name);
 	tcase_add_test(tc, test_tls_wrong_ca);
+	tcase_add_test(tc, test_tls_reuse_by_name);
 	tcase_add_test(tc, test_partial_message_timeout);
 	tcase_add_test(tc, test_tls_handshake_timeout);
 	tcase_add_test(tc, test_conn_cap_refuses_inbound);
