@@ -69,6 +69,17 @@ struct sip_tp_conn {
 
 TAILQ_HEAD(sip_tp_conns, sip_tp_conn);
 
+/* One sip_tp_conn_observe() registration. */
+struct sip_tp_obs {
+	TAILQ_ENTRY(sip_tp_obs)	 entry;
+	uint64_t		 handle;
+	uint64_t		 conn_id;
+	sip_tp_fail_h		*fn;
+	void			*arg;
+};
+
+TAILQ_HEAD(sip_tp_obs_list, sip_tp_obs);
+
 struct sip_tp {
 	struct event_base	*base;
 	struct sip_tp_conf	 conf;
@@ -76,6 +87,7 @@ struct sip_tp {
 	unsigned		 nls;
 	struct sip_tp_conns	 conns;
 	struct sip_tp_conns	 dead;
+	struct sip_tp_obs_list	 obs;
 	size_t			 nconns;	/* live */
 	struct event		*reaper;
 	SSL_CTX			*client_ctx;

@@ -35,6 +35,31 @@ static struct sip_tp_conn *conn_open(struct sip_tp *, enum sip_tp_proto,
 		    int *err);
 static void	conn_timer_arm(struct sip_tp_conn *);
 
+/*
+ * Calls and forgets every observer of connection id, one at a time: an
+ * observer may add or remove others while it runs.
+ */
+static void
+conn_tell_observers(struct sip_tp *tp, uint64_t id, int err)
+{
+	struct sip_tp_obs *o;
+	sip_tp_fail_h *fn;
+	void *arg;
+
+	for (;;) {
+		TAILQ_FOREACH(o, &tp->obs, entry)
+			if (o->conn_id == id)
+				break;
+		if (o == NULL)
+			return;
+		TAILQ_REMOVE(&tp->obs, o, entry);
+		fn = o->fn;
+		arg = o->arg;
+		free(o);
+		fn(id, err, arg);
+	}
+}
+
 void
 tp_reaper_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -45,6 +70,8 @@ tp_reaper_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&tp->dead, c, entry);
 		if (c->report && tp->fail_h != NULL)
 			tp->fail_h(c->id, c->err, tp->fail_arg);
+		conn_tell_observers(tp, c->id,
+		    c->err != 0 ? c->err : ECONNRESET);
 		bufferevent_free(c->bev);
 		event_free(c->timer);
 		free(c->server_name);
@@ -176,6 +203,36 @@ sip_tp_ping(struct sip_tp *tp, uint64_t id)
 	c->last_ping_us = time_mono_us();
 	tp->stats.keepalives_out++;
 	return 0;
+}
+
+uint64_t
+sip_tp_conn_observe(struct sip_tp *tp, uint64_t id, sip_tp_fail_h *fn,
+    void *arg)
+{
+	struct sip_tp_obs *o;
+
+	if (fn == NULL || tp_conn_by_id(tp, id) == NULL)
+		return 0;
+	o = xcalloc(1, sizeof(*o));
+	o->handle = tp->next_id++;
+	o->conn_id = id;
+	o->fn = fn;
+	o->arg = arg;
+	TAILQ_INSERT_TAIL(&tp->obs, o, entry);
+	return o->handle;
+}
+
+void
+sip_tp_conn_unobserve(struct sip_tp *tp, uint64_t handle)
+{
+	struct sip_tp_obs *o;
+
+	TAILQ_FOREACH(o, &tp->obs, entry)
+		if (o->handle == handle) {
+			TAILQ_REMOVE(&tp->obs, o, entry);
+			free(o);
+			return;
+		}
 }
 
 int

@@ -235,6 +235,7 @@ sip_tp_new(struct event_base *base, const struct sip_tp_conf *conf)
 	tp->conf.client_key = dup_opt(tp->conf.client_key);
 	TAILQ_INIT(&tp->conns);
 	TAILQ_INIT(&tp->dead);
+	TAILQ_INIT(&tp->obs);
 	tp->reaper = event_new(base, -1, 0, tp_reaper_cb, tp);
 	if (tp->reaper == NULL)
 		fatalx("sip_tp: event_new failed");
@@ -269,8 +270,14 @@ sip_tp_free(struct sip_tp *tp)
 
 	if (tp == NULL)
 		return;
+	struct sip_tp_obs *o;
+
 	tp->fail_h = NULL;
 	tp->trace_h = NULL;
+	while ((o = TAILQ_FIRST(&tp->obs)) != NULL) {
+		TAILQ_REMOVE(&tp->obs, o, entry);
+		free(o);
+	}
 	while ((c = TAILQ_FIRST(&tp->conns)) != NULL)
 		tp_conn_close(c, 0, false);
 	tp_reaper_cb(-1, 0, tp);

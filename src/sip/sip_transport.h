@@ -13,7 +13,8 @@
  * It does not own transactions, DNS or message semantics: parsed
  * messages go up through one receive callback (the daemon wires it to
  * sip_trans_recv()), and a lost connection is reported through one
- * failure callback (wired to sip_trans_tp_failed()).  Both callbacks, and
+ * failure callback (wired to sip_trans_tp_failed()) and to whoever
+ * observes that connection (sip_tp_conn_observe).  Both callbacks, and
  * the trace hook, run from the loop, never inside sip_tp_send().
  *
  * Where a message goes is a struct sip_dest (sip_trans.h).  Its proto is
@@ -217,6 +218,19 @@ int	sip_tp_open(struct sip_tp *, struct sip_dest *dst,
 bool	sip_tp_conn_alive(const struct sip_tp *, uint64_t conn_id);
 /* Live stream connections, in and out. */
 size_t	sip_tp_conn_count(const struct sip_tp *);
+/*
+ * Observes stream connection conn_id (in or out): when it closes for
+ * any reason, fn gets (conn_id, errno value as for sip_tp_fail_h) once,
+ * from the loop, and the registration ends.  For users of one
+ * connection, such as a registration over an RFC 5626 flow; the
+ * transport's fail callback still hears of outbound connections.
+ * Returns a handle for sip_tp_conn_unobserve, or 0 when conn_id is not
+ * a live connection.  sip_tp_free() drops registrations unheard.
+ */
+uint64_t sip_tp_conn_observe(struct sip_tp *, uint64_t conn_id,
+	    sip_tp_fail_h *fn, void *arg);
+/* Ends a registration; an unknown or spent handle is ignored. */
+void	sip_tp_conn_unobserve(struct sip_tp *, uint64_t handle);
 /*
  * RFC 5626 §4.4.1: CRLFCRLF pings every seconds on stream connection
  * conn_id (0 stops them), instead of the transport's keepalive_ms

@@ -14,6 +14,7 @@ import os
 import resource
 import socket
 import stat
+import struct
 import sys
 import time
 
@@ -54,6 +55,10 @@ def open_idle(port, n):
     socks = []
     for _ in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Close with a reset: 400 client ports in TIME-WAIT would make
+        # other tests' binds of ephemeral port numbers fail.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
         s.setblocking(False)
         s.connect_ex(("127.0.0.1", port))
         socks.append(s)

@@ -1025,6 +1025,153 @@ START_TEST(test_tls_reuse_by_name)
 }
 END_TEST
 
+/* ---- observers and keepalives per connection (RFC 5626) ------------------- */
+
+struct obs_rec {
+	int		 n;
+	uint64_t	 id;
+	int		 err;
+	struct sip_tp	*tp;
+	uint64_t	 also;		/* a handle to drop when called */
+};
+
+static void
+obs_cb(uint64_t id, int err, void *arg)
+{
+	struct obs_rec *o = arg;
+
+	o->n++;
+	o->id = id;
+	o->err = err;
+	if (o->also != 0)
+		sip_tp_conn_unobserve(o->tp, o->also);
+}
+
+START_TEST(test_conn_observers)
+{
+	struct sockaddr_storage aa, ba;
+	socklen_t al, bl;
+	struct sip_tp *a = tp_make(&ra, NULL), *b = tp_make(&rb, NULL);
+	struct obs_rec o1 = { 0 }, o2 = { 0 }, o3 = { 0 }, o4 = { 0 };
+	struct sip_dest d;
+	uint64_t h2, h4, in_id;
+
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	tp_listen(b, SIP_TP_TCP, "127.0.0.1", 0, &ba, &bl);
+	sip_tp_dest_make(&d, SIP_TP_TCP, (struct sockaddr *)&aa, al);
+	send_req(b, &d, "obs1", 0);
+	pump(&ra.n, 1, 2000);
+	ck_assert_int_eq(ra.n, 1);
+	in_id = ra.d[0].conn_id;
+	/* No such connection: no handle. */
+	ck_assert_uint_eq(sip_tp_conn_observe(b, 999999, obs_cb, &o1), 0);
+	ck_assert_uint_ne(sip_tp_conn_observe(b, d.conn_id, obs_cb, &o1), 0);
+	h2 = sip_tp_conn_observe(b, d.conn_id, obs_cb, &o2);
+	ck_assert_uint_ne(h2, 0);
+	sip_tp_conn_unobserve(b, h2);
+	sip_tp_conn_unobserve(b, h2);		/* spent: ignored */
+	/* o3 runs first and drops o4: o4 is never called. */
+	o3.tp = b;
+	ck_assert_uint_ne(sip_tp_conn_observe(b, d.conn_id, obs_cb, &o3), 0);
+	h4 = sip_tp_conn_observe(b, d.conn_id, obs_cb, &o4);
+	o3.also = h4;
+	/* The inbound side can be observed too. */
+	ck_assert_uint_ne(sip_tp_conn_observe(a, in_id, obs_cb, &o2), 0);
+	/* a closes its end: every observer of b's connection hears it. */
+	sip_tp_free(a);
+	pump(&o1.n, 1, 2000);
+	pump(NULL, 0, 20);
+	ck_assert_int_eq(o1.n, 1);
+	ck_assert_uint_eq(o1.id, d.conn_id);
+	ck_assert_int_eq(o1.err, ECONNRESET);
+	ck_assert_int_eq(o3.n, 1);
+	ck_assert_int_eq(o4.n, 0);
+	/* sip_tp_free calls nobody. */
+	ck_assert_int_eq(o2.n, 0);
+	/* The global callback still hears of the outbound connection. */
+	ck_assert_int_eq(rb.fails, 1);
+	/* Spent: closing again calls nobody twice. */
+	pump(NULL, 0, 50);
+	ck_assert_int_eq(o1.n, 1);
+	sip_tp_free(b);
+}
+END_TEST
+
+START_TEST(test_inbound_conn_observed)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	struct obs_rec o = { 0 };
+	char buf[2048];
+	size_t n;
+	int fd;
+
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	fd = raw_sock(SOCK_STREAM, &aa, al);
+	n = mkreq(buf, sizeof(buf), "SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKo1",
+	    "obs2", 0);
+	raw_send(fd, buf, n);
+	pump(&ra.n, 1, 2000);
+	ck_assert_int_eq(ra.n, 1);
+	ck_assert_uint_ne(sip_tp_conn_observe(a, ra.d[0].conn_id, obs_cb, &o),
+	    0);
+	close(fd);
+	pump(&o.n, 1, 2000);
+	ck_assert_int_eq(o.n, 1);
+	ck_assert_uint_eq(o.id, ra.d[0].conn_id);
+	/* Inbound: never reported to the transaction layer's callback. */
+	ck_assert_int_eq(ra.fails, 0);
+	sip_tp_free(a);
+}
+END_TEST
+
+/* RFC 5626 §4.4.1: pings on one connection, at its own interval. */
+START_TEST(test_conn_keepalive)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct sockaddr_in sin = { 0 };
+	struct sip_tp *b = tp_make(&rb, NULL);
+	struct sip_dest d;
+	char buf[64];
+	int lfd, fd, on = 1;
+	uint64_t t0;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&ss, &sl), 0);
+	sip_tp_dest_make(&d, SIP_TP_TCP, (struct sockaddr *)&ss, sl);
+	ck_assert_int_eq(sip_tp_open(b, &d, NULL), 0);
+	pump(NULL, 0, 50);
+	fd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	ck_assert_int_eq(sip_tp_conn_set_keepalive(b, 999999, 1), ENOTCONN);
+	/* The transport's default is off: nothing comes. */
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 300), -1);
+	t0 = time_mono_us();
+	ck_assert_int_eq(sip_tp_conn_set_keepalive(b, d.conn_id, 1), 0);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 3000), 4);
+	ck_assert_str_eq(buf, "\r\n\r\n");
+	ck_assert_uint_ge(time_mono_us() - t0, 900000);
+	raw_send(fd, "\r\n", 2);
+	pump(NULL, 0, 50);
+	ck_assert_uint_eq(sip_tp_stats(b)->keepalives_in, 1);
+	/* 0 stops them. */
+	ck_assert_int_eq(sip_tp_conn_set_keepalive(b, d.conn_id, 0), 0);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 1300), -1);
+	ck_assert(sip_tp_conn_alive(b, d.conn_id));
+	close(fd);
+	close(lfd);
+	sip_tp_free(b);
+}
+END_TEST
+
 /* ---- misc ----------------------------------------------------------------- */
 
 START_TEST(test_via_fixed_params)
@@ -1161,6 +1308,9 @@ main(void)
 	tcase_add_test(tc, test_conn_cap_refuses_inbound);
 	tcase_add_test(tc, test_accept_emfile_pauses);
 	tcase_add_test(tc, test_check_tls_garbage_key);
+	tcase_add_test(tc, test_conn_observers);
+	tcase_add_test(tc, test_inbound_conn_observed);
+	tcase_add_test(tc, test_conn_keepalive);
 	tcase_add_test(tc, test_via_fixed_params);
 	tcase_add_test(tc, test_branch_and_via);
 	suite_add_tcase(s, tc);
