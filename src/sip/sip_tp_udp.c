@@ -1,34 +1,21 @@
 /*
  * SIP over UDP (RFC 3261 §18): sending datagrams from a listener's
  * socket and reading them in bounded batches.  A datagram is one
- * message; CRLF-only datagrams are keepalives (RFC 5626 §4.4.2).
+ * message; a datagram of only CRLF and blanks is a keepalive, counted
+ * and dropped.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <event2/util.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "base/log.h"
-#include "base/random.h"
-#include "base/timeutil.h"
 #include "base/xalloc.h"
-#include "sip_build.h"
-#include "sip_hdr.h"
 #include "sip_tp_priv.h"
 
 /* ---- sending -------------------------------------------------------------- */
