@@ -728,12 +728,14 @@ tp_garbage(struct sip_tp *tp, struct sip_tp_conn *c, struct sip_tp_listener *l,
 	}
 	if (!pe->request && len >= 4 && memcmp(buf, "SIP/", 4) == 0) {
 		tp->stats.garbage_responses++;
-		log_debug("sip_tp: dropped a malformed response from %s: %s",
+		log_limited(&tp->rl_peer, LOG_LEVEL_DEBUG,
+		    "sip_tp: dropped a malformed response from %s: %s",
 		    from, pe->reason != NULL ? pe->reason : "?");
 		return;
 	}
 	tp->stats.garbage_requests++;
-	log_debug("sip_tp: malformed request from %s: %s", from,
+	log_limited(&tp->rl_peer, LOG_LEVEL_DEBUG,
+	    "sip_tp: malformed request from %s: %s", from,
 	    pe->reason != NULL ? pe->reason : "?");
 	if (pe->status == 0 || !build_400(buf, len, pe->reason, &out))
 		return;
