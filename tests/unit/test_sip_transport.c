@@ -161,6 +161,39 @@ tp_listen(struct sip_tp *tp, enum sip_tp_proto proto, const char *ip,
 	return id;
 }
 
+/*
+ * A loopback port free for UDP and TCP alike.  An ephemeral UDP port may
+ * be held on TCP by a socket in TIME-WAIT (other tests on the machine),
+ * so each candidate is tried on both.
+ */
+static unsigned
+port_pair_free(void)
+{
+	for (int i = 0; i < 100; i++) {
+		struct sockaddr_in sin = { 0 };
+		socklen_t len = sizeof(sin);
+		int u = socket(AF_INET, SOCK_DGRAM, 0);
+		int t = socket(AF_INET, SOCK_STREAM, 0), on = 1, ok;
+		unsigned port;
+
+		ck_assert(u >= 0 && t >= 0);
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ck_assert_int_eq(bind(u, (struct sockaddr *)&sin, len), 0);
+		ck_assert_int_eq(getsockname(u, (struct sockaddr *)&sin, &len),
+		    0);
+		port = ntohs(sin.sin_port);
+		setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		ok = bind(t, (struct sockaddr *)&sin, len) == 0;
+		close(u);
+		close(t);
+		if (ok)
+			return port;
+	}
+	ck_abort_msg("no loopback port free for both UDP and TCP");
+	return 0;
+}
+
 static unsigned
 port_of(const struct sockaddr_storage *ss)
 {
@@ -699,7 +732,7 @@ START_TEST(test_mtu_switch)
 	static char buf[4096];
 	size_t n;
 
-	tp_listen(a, SIP_TP_UDP, "127.0.0.1", 0, &aa, &al);
+	tp_listen(a, SIP_TP_UDP, "127.0.0.1", port_pair_free(), &aa, &al);
 	tp_listen(a, SIP_TP_TCP, "127.0.0.1", port_of(&aa), &at, &tl);
 	b = tp_make(&rb, NULL);
 	tp_listen(b, SIP_TP_UDP, "127.0.0.1", 0, &ba, &bl);
