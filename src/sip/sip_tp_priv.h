@@ -111,13 +111,16 @@ struct sip_tp {
  * each complete message goes to tp_conn_message(), keepalives are
  * answered; it returns 0 when it needs more bytes (what is left in in
  * is a partial message), or EBADMSG with *why when the stream is out of
- * step and the connection must close.  WebSocket (RFC 7118) will be one
- * more framer.
+ * step and the connection must close.  write() (NULL: the bytes go as
+ * they are) puts one message or keepalive into out, framed; 0 or errno.
+ * WebSocket (RFC 7118) will be one more framer.
  */
 struct sip_tp_framer {
 	const char	*name;
 	int		(*feed)(struct sip_tp_conn *, struct evbuffer *in,
 			    const char **why);
+	int		(*write)(struct sip_tp_conn *, struct evbuffer *out,
+			    const char *buf, size_t len);
 };
 
 /* Content-Length framing, RFC 3261 §18.3. */

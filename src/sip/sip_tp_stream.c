@@ -149,7 +149,13 @@ tp_conn_write(struct sip_tp_conn *c, const char *buf, size_t len, bool msg)
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) + len >
 	    SIP_TP_OUTPUT_MAX)
 		return ENOBUFS;
-	if (bufferevent_write(c->bev, buf, len) < 0)
+	if (c->framer->write != NULL) {
+		int err = c->framer->write(c, bufferevent_get_output(c->bev),
+		    buf, len);
+
+		if (err != 0)
+			return err;
+	} else if (bufferevent_write(c->bev, buf, len) < 0)
 		return EIO;
 	tp->stats.tp[c->proto].bytes_out += len;
 	if (!msg)
@@ -300,7 +306,9 @@ clen_feed(struct sip_tp_conn *c, struct evbuffer *in, const char **why)
 	return 0;
 }
 
-const struct sip_tp_framer tp_framer_clen = { "content-length", clen_feed };
+/* Content-Length framing sends messages as they are. */
+const struct sip_tp_framer tp_framer_clen = { "content-length", clen_feed,
+    NULL };
 
 /* ---- stream connections --------------------------------------------------- */
 
