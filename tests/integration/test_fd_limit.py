@@ -7,7 +7,8 @@ refusal lines, and answers `sipxctl status` within 2 s.  Then it closes
 the connections and checks that an OPTIONS over TCP is answered.  Once
 with the connection cap derived from the limit (excess connections are
 refused at once), once with a cap above the limit (accept() fails with
-EMFILE and the listener pauses instead of spinning).  Before the fix
+EMFILE and the listener pauses instead of spinning), and once over TLS
+with connections that never start a handshake.  Before the fix
 sipxd spun at 100 % CPU writing libevent's "Error from accept() call"
 millions of times."""
 import os
@@ -15,6 +16,7 @@ import resource
 import socket
 import stat
 import struct
+import subprocess
 import sys
 import time
 
@@ -90,14 +92,34 @@ def options_over_tcp(port, timeout=5.0):
     return data.split(b"\r\n", 1)[0].decode("utf-8", "replace")
 
 
-def run_at_limit(env, sipxd_extra):
+def tls_listen_line(env, port):
+    cert, key = env.path("cert.pem"), env.path("key.pem")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                        "-keyout", key, "-out", cert],
+                       capture_output=True, timeout=30)
+    check(p.returncode == 0, "openssl req: %r" % p.stderr)
+    return ('  listen = ( { transport = "udp"; address = "127.0.0.1:%d"; }, '
+            '{ transport = "tls"; address = "127.0.0.1:%d"; '
+            'certificate = "%s"; key = "%s"; } );' % (port, port, cert, key))
+
+
+def run_at_limit(env, sipxd_extra, tls=False):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < NCONNS + 64:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     real = sipxtest.SIPXD
     sipxtest.SIPXD = limited_sipxd(env)
     try:
-        d = env.daemon(tcp=True, sipxd_extra=sipxd_extra)
+        d = env.daemon(tcp=True, sipxd_extra=sipxd_extra, start=False)
+        if tls:
+            text = d.config_text([sipxtest.account("local", register=False)])
+            lines = [tls_listen_line(env, d.port) if
+                     ln.startswith("  listen = ") else ln
+                     for ln in text.splitlines()]
+            d.write_config_text("\n".join(lines) + "\n")
+        d.start()
     finally:
         sipxtest.SIPXD = real
     with open("/proc/%d/limits" % d.pid) as f:
@@ -165,8 +187,22 @@ def test_cap_above_limit_pauses(env):
     after_close(d, socks)
 
 
+def test_tls_never_handshaken(env):
+    """TLS: the connections never say hello.  The excess is refused, and
+    the handshake timeout (1 s here) frees the rest during the window."""
+    d, socks = run_at_limit(env, "  tcp = { tls_handshake_timeout = 1; };",
+                            tls=True)
+    check("TLS handshake with" in d.stderr_text(),
+          "no handshake timeout logged: %s" % d.stderr_text()[-1500:])
+    r = d.ctl("status", timeout=2)
+    check(r.rc == 0 and "connections" in r.out, "status: %r" % r)
+    for s in socks:
+        s.close()
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([
         ("derived_cap", test_derived_cap),
         ("cap_above_limit_pauses", test_cap_above_limit_pauses),
+        ("tls_never_handshaken", test_tls_never_handshaken),
     ]))
