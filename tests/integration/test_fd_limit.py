@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sipxtest  # noqa: E402
-from sipxtest import check, run_tests, wait_until, TestFailure  # noqa: E402
+from sipxtest import check, run_tests  # noqa: E402
 
 NOFILE = 256
 NCONNS = 400
