@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ratelimit.h"
 #include "timeutil.h"
 
 static const char *log_progname = "sipxd";
@@ -120,6 +121,16 @@ log_vemit(enum log_level level, const char *fmt, va_list ap, int errnum)
 	fflush(stderr);
 }
 
+static void LOG_PRINTF(2, 3)
+log_emit(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit(level, fmt, ap, 0);
+	va_end(ap);
+}
+
 #define LOG_BODY(level, errnum) do {			\
 	va_list ap;					\
 	int saved = (errnum);				\
@@ -134,6 +145,25 @@ void log_warnx(const char *fmt, ...) { LOG_BODY(LOG_LEVEL_WARNING, 0); }
 void log_notice(const char *fmt, ...) { LOG_BODY(LOG_LEVEL_NOTICE, 0); }
 void log_info(const char *fmt, ...) { LOG_BODY(LOG_LEVEL_INFO, 0); }
 void log_debug(const char *fmt, ...) { LOG_BODY(LOG_LEVEL_DEBUG, 0); }
+
+void
+log_limited(struct ratelimit *rl, enum log_level level, const char *fmt, ...)
+{
+	char msg[1024];
+	uint64_t sup = 0;
+	va_list ap;
+
+	if (level > log_level || !ratelimit_allow(rl, time_mono_us(), &sup))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sup > 0)
+		log_emit(level, "%s (suppressed %llu similar messages)", msg,
+		    (unsigned long long)sup);
+	else
+		log_emit(level, "%s", msg);
+}
 
 void
 fatal(const char *fmt, ...)

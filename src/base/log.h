@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 
+struct ratelimit;
+
 enum log_level {
 	LOG_LEVEL_ERROR,
 	LOG_LEVEL_WARNING,
@@ -34,6 +36,13 @@ void	log_warnx(const char *, ...) LOG_PRINTF(1, 2);
 void	log_notice(const char *, ...) LOG_PRINTF(1, 2);
 void	log_info(const char *, ...) LOG_PRINTF(1, 2);
 void	log_debug(const char *, ...) LOG_PRINTF(1, 2);
+/*
+ * Logs at level unless rl refuses it (ratelimit.h); the first line
+ * allowed after refusals ends with "(suppressed N similar messages)".
+ * For lines a remote peer can cause at will.
+ */
+void	log_limited(struct ratelimit *, enum log_level, const char *, ...)
+	    LOG_PRINTF(3, 4);
 void	fatal(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 void	fatalx(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 

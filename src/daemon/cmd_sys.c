@@ -79,6 +79,8 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 		    (unsigned long long)ts->garbage_requests);
 		cmd_record_kvf(r, "garbage_responses", "%llu",
 		    (unsigned long long)ts->garbage_responses);
+		cmd_record_kvf(r, "connections", "%llu", (unsigned long long)
+		    (ts->conns_opened - ts->conns_closed));
 	}
 	cmd_record_kvf(r, "clients", "%zu", daemon_control_clients());
 	cmd_record_kvf(r, "subscribers", "%zu", events_subscriber_count());

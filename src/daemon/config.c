@@ -491,7 +491,7 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
     struct sipxd_config *cfg)
 {
 	static const char *const known[] = { "listen", "user_agent", "timers",
-	    "register_spread", "dns", "tls", "unknown_user",
+	    "register_spread", "dns", "tls", "unknown_user", "tcp",
 	    "failover_timeout", "blocklist_ttl", "max_transactions", NULL };
 	static const char *const unknown_user_names[] = { "answer", "404",
 	    NULL };
@@ -499,8 +499,11 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	static const char *const dns_known[] = { "servers", NULL };
 	static const char *const tls_known[] = { "ca_file", "ca_dir",
 	    "verify", NULL };
+	static const char *const tcp_known[] = { "idle_timeout",
+	    "message_timeout", "tls_handshake_timeout", "max_connections",
+	    NULL };
 	config_setting_t *g = get_group(cx, root, "sipxd");
-	config_setting_t *timers, *dns, *servers, *tls;
+	config_setting_t *timers, *dns, *servers, *tls, *tcp;
 	const char *ua;
 
 	cfg->t1 = 500;
@@ -553,6 +556,28 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	/* RFC 3261 §11.2: OPTIONS to a user we do not have may get 404. */
 	cfg->reject_unknown_users = get_choice(cx, g, "unknown_user",
 	    unknown_user_names, 0) == 1;
+
+	cfg->tcp_idle_timeout = 600;
+	cfg->tcp_message_timeout = 32;
+	cfg->tcp_tls_handshake_timeout = 10;
+	tcp = get_group(cx, g, "tcp");
+	if (tcp != NULL) {
+		check_known(cx, tcp, tcp_known);
+		bool idle_ok = get_int(cx, tcp, "idle_timeout", 0, 86400,
+		    &cfg->tcp_idle_timeout);
+		bool msg_ok = get_int(cx, tcp, "message_timeout", 0, 3600,
+		    &cfg->tcp_message_timeout);
+
+		get_int(cx, tcp, "tls_handshake_timeout", 1, 600,
+		    &cfg->tcp_tls_handshake_timeout);
+		get_int(cx, tcp, "max_connections", 0, 1000000,
+		    &cfg->tcp_max_connections);
+		if (idle_ok && msg_ok && cfg->tcp_idle_timeout > 0 &&
+		    cfg->tcp_message_timeout > cfg->tcp_idle_timeout)
+			cfg_warning(cx, tcp, "message_timeout (%d s) above "
+			    "idle_timeout (%d s) has no effect",
+			    cfg->tcp_message_timeout, cfg->tcp_idle_timeout);
+	}
 
 	cfg->tls_verify = true;
 	tls = get_group(cx, g, "tls");

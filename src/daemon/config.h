@@ -59,6 +59,11 @@ struct sipxd_config {
 	char			 *tls_ca_dir;
 	bool			  tls_verify;
 	bool			  reject_unknown_users;	/* unknown_user "404" */
+	/* sipxd.tcp: stream connections (TCP and TLS), seconds. */
+	int			  tcp_idle_timeout;	/* 0: never */
+	int			  tcp_message_timeout;	/* 0: never */
+	int			  tcp_tls_handshake_timeout;
+	int			  tcp_max_connections;	/* 0: from the fd limit */
 	struct control_cfg	  control;
 	enum log_level		  log_level;
 	struct account_cfg	**accounts;

@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "base/log.h"
+#include "base/ratelimit.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "sip/sip_uri.h"
@@ -29,6 +31,10 @@
 #include "notify.h"
 
 #define STOP_DEADLINE_SEC	10
+/* Descriptors kept from SIP connections beyond the control clients:
+ * listeners, DNS, logs, outbound connections. */
+#define SIPXD_FD_RESERVE	64
+#define SIPXD_CONNS_MIN		16
 
 /*
  * What a TLS listener's certificate, key or CA file was when it was
@@ -64,6 +70,7 @@ static struct {
 	struct stop_hook	*hooks;
 	size_t			 nhooks;
 	int			 holds;
+	rlim_t			 nofile;	/* RLIMIT_NOFILE in force */
 } d;
 
 static void daemon_update_users(void);
@@ -519,6 +526,19 @@ check_only(const char *path)
 		fprintf(stderr, "%s\n", msgs.warnings[i]);
 	for (size_t i = 0; i < msgs.nerrors; i++)
 		fprintf(stderr, "%s\n", msgs.errors[i]);
+	/* Load TLS certificates and keys as the listeners will. */
+	for (size_t i = 0; rc == 0 && i < cfg->nlisten; i++) {
+		const struct listen_cfg *l = &cfg->listen[i];
+		char err[512];
+
+		if (l->transport != ACCOUNT_TRANSPORT_TLS ||
+		    sip_tp_check_tls(l->certificate, l->key, err,
+		    sizeof(err)) == 0)
+			continue;
+		fprintf(stderr, "%s:%d: sipxd.listen[%zu]: %s\n", path,
+		    l->line, i, err);
+		rc = EINVAL;
+	}
 	if (rc == 0)
 		printf("%s: ok (%zu account%s)\n", path, cfg->naccounts,
 		    cfg->naccounts == 1 ? "" : "s");
@@ -597,11 +617,84 @@ daemon_update_users(void)
 	free(users);
 }
 
+/*
+ * libevent's own messages (an accept() error, a failed epoll_ctl) go to
+ * our log, not straight to stderr; remote peers can cause them at will,
+ * so they are rate-limited.
+ */
+static void
+daemon_event_log_cb(int severity, const char *msg)
+{
+	static struct ratelimit rl = RATELIMIT_INIT(10000, 5);
+	enum log_level level;
+
+	switch (severity) {
+	case EVENT_LOG_DEBUG: level = LOG_LEVEL_DEBUG; break;
+	case EVENT_LOG_MSG: level = LOG_LEVEL_INFO; break;
+	case EVENT_LOG_WARN: level = LOG_LEVEL_WARNING; break;
+	default: level = LOG_LEVEL_ERROR; break;
+	}
+	log_limited(&rl, level, "libevent: %s", msg);
+}
+
+/*
+ * Many connections need many descriptors: take the hard limit (systemd
+ * sets it with LimitNOFILE=).  Returns the soft limit now in force.
+ */
+static rlim_t
+daemon_raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return 1024;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			log_warn("setrlimit(RLIMIT_NOFILE, %llu)",
+			    (unsigned long long)rl.rlim_max);
+			rl.rlim_cur = was;
+		}
+	}
+	log_info("descriptors: limit %llu (was %llu, hard %llu)",
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)was,
+	    (unsigned long long)rl.rlim_max);
+	return rl.rlim_cur;
+}
+
+/*
+ * The cap on SIP connections: the descriptor limit less a reserve for
+ * the control socket's clients, DNS, listeners, logs and our own
+ * outbound connections, so those always find a descriptor.
+ */
+static size_t
+daemon_max_conns(rlim_t nofile)
+{
+	rlim_t reserve = SIPXD_FD_RESERVE + (rlim_t)d.cfg->control.max_clients;
+
+	if (d.cfg->tcp_max_connections > 0)
+		return (size_t)d.cfg->tcp_max_connections;
+	if (nofile == RLIM_INFINITY || nofile > 1000000)
+		nofile = 1000000;
+	if (nofile < reserve + SIPXD_CONNS_MIN) {
+		log_warnx("descriptors: limit %llu leaves room for only %d "
+		    "SIP connections; raise LimitNOFILE",
+		    (unsigned long long)nofile, SIPXD_CONNS_MIN);
+		return SIPXD_CONNS_MIN;
+	}
+	return (size_t)(nofile - reserve);
+}
+
 static void
 daemon_start_sip(void)
 {
 	struct sip_tp_listen_conf *listen;
 	struct ua_conf uc = { 0 };
+	struct sip_tp_conf tpc;
 	char err[256];
 
 	listen = xcalloc(d.cfg->nlisten + 1, sizeof(*listen));
@@ -627,6 +720,15 @@ daemon_start_sip(void)
 	uc.tls_no_verify = !d.cfg->tls_verify;
 	uc.user_agent = d.cfg->user_agent;
 	uc.max_transactions = (size_t)d.cfg->max_transactions;
+	sip_tp_conf_default(&tpc);
+	tpc.idle_timeout_ms = (unsigned)d.cfg->tcp_idle_timeout * 1000;
+	tpc.message_timeout_ms = (unsigned)d.cfg->tcp_message_timeout * 1000;
+	tpc.tls_handshake_timeout_ms =
+	    (unsigned)d.cfg->tcp_tls_handshake_timeout * 1000;
+	tpc.max_conns = daemon_max_conns(d.nofile);
+	log_info("sip: at most %zu inbound TCP/TLS connections",
+	    tpc.max_conns);
+	uc.tp = &tpc;
 	uc.default_from = d.accounts.n > 0 ? d.accounts.items[0]->cfg->aor :
 	    "sip:sipxd@localhost";
 	uc.failover_ms = (unsigned)d.cfg->failover_timeout;
@@ -703,6 +805,8 @@ main(int argc, char **argv)
 
 	/* A client vanishing mid-write must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(daemon_event_log_cb);
+	d.nofile = daemon_raise_nofile();
 	d.base = event_base_new();
 	if (d.base == NULL)
 		fatalx("cannot create the event loop");

@@ -1,18 +1,16 @@
 /*
  * SIP transports: UDP, TCP and TLS sockets on the caller's libevent loop
- * (RFC 3261 §18, RFC 3581, RFC 5626 §3.5.1).  Owns listeners and stream
- * connections, frames streams, answers malformed requests with a 400,
- * fixes the top Via of incoming requests and picks where responses go.
- * It knows no transaction: messages go up through the receive callback,
- * lost connections through the failure callback, both from the loop.
- *
- * Lifetimes: a connection that closes leaves the live list at once (its
- * id stops resolving) and is freed by the reaper event, which also
- * reports the failure; nothing is freed inside its own callback.
+ * (RFC 3261 §18, RFC 3581, RFC 5626 §3.5.1).  This file owns the
+ * transport object, listeners, addresses, the send dispatch (including
+ * the §18.1.1 switch to TCP), our Via, the §18.2.1 fix-up of incoming
+ * requests and the 400 for malformed ones.  Datagram I/O lives in
+ * sip_tp_udp.c, stream connections in sip_tp_stream.c, OpenSSL in
+ * sip_tp_tls.c.  It knows no transaction: messages go up through the
+ * receive callback, lost connections through the failure callback, both
+ * from the loop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,86 +18,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "base/log.h"
 #include "base/random.h"
-#include "base/queue.h"
-#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "sip_build.h"
 #include "sip_hdr.h"
-#include "sip_transport.h"
-
-struct sip_tp_listener {
-	struct sip_tp		*tp;
-	uint64_t		 id;
-	enum sip_tp_proto	 proto;
-	struct sockaddr_storage	 addr;		/* as bound, port filled */
-	socklen_t		 addrlen;
-	int			 fd;		/* UDP */
-	struct event		*ev;		/* UDP */
-	struct evconnlistener	*lev;		/* TCP, TLS */
-	SSL_CTX			*ssl;		/* TLS */
-};
-
-struct sip_tp_conn {
-	TAILQ_ENTRY(sip_tp_conn) entry;
-	struct sip_tp		*tp;
-	uint64_t		 id;
-	enum sip_tp_proto	 proto;
-	struct bufferevent	*bev;
-	struct sockaddr_storage	 peer, local;
-	socklen_t		 peer_len, local_len;
-	char			*server_name;	/* TLS client: SNI */
-	struct event		*timer;		/* connect, idle, ping */
-	uint64_t		 last_msg_us;	/* SIP message in or out */
-	uint64_t		 last_ping_us;
-	bool			 outbound;
-	bool			 connected;
-	bool			 ping_out;	/* waiting for a pong */
-	bool			 dead;
-	bool			 report;	/* tell fail_h when reaped */
-	int			 err;
-};
-
-TAILQ_HEAD(sip_tp_conns, sip_tp_conn);
-
-struct sip_tp {
-	struct event_base	*base;
-	struct sip_tp_conf	 conf;
-	struct sip_tp_listener	*ls[SIP_TP_LISTENERS_MAX];
-	unsigned		 nls;
-	struct sip_tp_conns	 conns;
-	struct sip_tp_conns	 dead;
-	size_t			 nconns;	/* live */
-	struct event		*reaper;
-	SSL_CTX			*client_ctx;
-	uint64_t		 next_id;
-	sip_tp_recv_h		*recv_h;
-	void			*recv_arg;
-	sip_tp_fail_h		*fail_h;
-	void			*fail_arg;
-	sip_tp_trace_h		*trace_h;
-	void			*trace_arg;
-	struct sip_tp_stats	 stats;
-	char			*rbuf;		/* one datagram */
-};
+#include "sip_tp_priv.h"
 
 static const char *const proto_names[SIP_TP__COUNT] = { "UDP", "TCP", "TLS" };
-
-static void	conn_close(struct sip_tp_conn *, int err, bool report);
-static struct sip_tp_conn *conn_open(struct sip_tp *, enum sip_tp_proto,
-		    const struct sockaddr *, socklen_t, const char *name,
-		    int *err);
 
 const char *
 sip_tp_proto_name(enum sip_tp_proto p)
@@ -123,23 +54,26 @@ sip_tp_conf_default(struct sip_tp_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->connect_timeout_ms = 10000;
-	c->idle_timeout_ms = 600000;
+	c->idle_timeout_ms = SIP_TP_IDLE_TIMEOUT_DEFAULT * 1000;
+	c->message_timeout_ms = SIP_TP_MESSAGE_TIMEOUT_DEFAULT * 1000;
+	c->tls_handshake_timeout_ms = SIP_TP_TLS_HANDSHAKE_TIMEOUT_DEFAULT *
+	    1000;
 	c->mtu = SIP_TP_MTU_DEFAULT;
 	c->max_conns = SIP_TP_CONNS_DEFAULT;
 }
 
 /* ---- addresses ------------------------------------------------------------ */
 
-static uint16_t
-sa_port(const struct sockaddr *sa)
+uint16_t
+tp_sa_port(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
 	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
 }
 
-static void
-sa_set_port(struct sockaddr *sa, uint16_t port)
+void
+tp_sa_set_port(struct sockaddr *sa, uint16_t port)
 {
 	if (sa->sa_family == AF_INET6)
 		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
@@ -148,8 +82,8 @@ sa_set_port(struct sockaddr *sa, uint16_t port)
 }
 
 /* The address without port; IPv6 without brackets. */
-static void
-sa_ip(const struct sockaddr *sa, char *buf, size_t len)
+void
+tp_sa_ip(const struct sockaddr *sa, char *buf, size_t len)
 {
 	const void *a = sa->sa_family == AF_INET6 ?
 	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr :
@@ -169,13 +103,13 @@ sip_tp_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "-");
 		return;
 	}
-	sa_ip(sa, ip, sizeof(ip));
+	tp_sa_ip(sa, ip, sizeof(ip));
 	snprintf(buf, len, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-	    ip, sa_port(sa));
+	    ip, tp_sa_port(sa));
 }
 
-static bool
-sa_same_ip(const struct sockaddr *a, const struct sockaddr *b)
+bool
+tp_sa_same_ip(const struct sockaddr *a, const struct sockaddr *b)
 {
 	if (a->sa_family != b->sa_family)
 		return false;
@@ -186,14 +120,14 @@ sa_same_ip(const struct sockaddr *a, const struct sockaddr *b)
 	    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
 }
 
-static bool
-sa_eq(const struct sockaddr *a, const struct sockaddr *b)
+bool
+tp_sa_eq(const struct sockaddr *a, const struct sockaddr *b)
 {
-	return sa_same_ip(a, b) && sa_port(a) == sa_port(b);
+	return tp_sa_same_ip(a, b) && tp_sa_port(a) == tp_sa_port(b);
 }
 
-static bool
-sa_is_any(const struct sockaddr *sa)
+bool
+tp_sa_is_any(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET6)
 		return IN6_IS_ADDR_UNSPECIFIED(
@@ -203,8 +137,8 @@ sa_is_any(const struct sockaddr *sa)
 }
 
 /* A host of a Via (IPv6 in brackets) as an address, if it is one. */
-static bool
-host_to_sa(struct slice host, struct sockaddr_storage *ss)
+bool
+tp_host_to_sa(struct slice host, struct sockaddr_storage *ss)
 {
 	char buf[INET6_ADDRSTRLEN + 2];
 
@@ -230,24 +164,24 @@ host_to_sa(struct slice host, struct sockaddr_storage *ss)
 	return false;
 }
 
-static bool
-is_ip_literal(const char *s)
+bool
+tp_is_ip_literal(const char *s)
 {
 	struct sockaddr_storage ss;
 
-	return host_to_sa(slice_cstr(s), &ss);
+	return tp_host_to_sa(slice_cstr(s), &ss);
 }
 
-static bool
-is_response(const char *buf, size_t len)
+bool
+tp_is_response(const char *buf, size_t len)
 {
 	return len >= 8 && memcmp(buf, "SIP/2.0 ", 8) == 0;
 }
 
 /* ---- stats and trace ------------------------------------------------------ */
 
-static void
-trace(struct sip_tp *tp, enum sip_tp_dir dir, enum sip_tp_proto proto,
+void
+tp_trace(struct sip_tp *tp, enum sip_tp_dir dir, enum sip_tp_proto proto,
     uint64_t id, const struct sockaddr_storage *local, socklen_t llen,
     const struct sockaddr_storage *peer, socklen_t plen, const char *buf,
     size_t len)
@@ -269,23 +203,6 @@ trace(struct sip_tp *tp, enum sip_tp_dir dir, enum sip_tp_proto proto,
 }
 
 /* ---- the transport -------------------------------------------------------- */
-
-static void
-reaper_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sip_tp *tp = arg;
-	struct sip_tp_conn *c;
-
-	while ((c = TAILQ_FIRST(&tp->dead)) != NULL) {
-		TAILQ_REMOVE(&tp->dead, c, entry);
-		if (c->report && tp->fail_h != NULL)
-			tp->fail_h(c->id, c->err, tp->fail_arg);
-		bufferevent_free(c->bev);
-		event_free(c->timer);
-		free(c->server_name);
-		free(c);
-	}
-}
 
 static char *
 dup_opt(const char *s)
@@ -311,10 +228,14 @@ sip_tp_new(struct event_base *base, const struct sip_tp_conf *conf)
 	tp->conf.client_key = dup_opt(tp->conf.client_key);
 	TAILQ_INIT(&tp->conns);
 	TAILQ_INIT(&tp->dead);
-	tp->reaper = event_new(base, -1, 0, reaper_cb, tp);
+	TAILQ_INIT(&tp->obs);
+	tp->reaper = event_new(base, -1, 0, tp_reaper_cb, tp);
 	if (tp->reaper == NULL)
 		fatalx("sip_tp: event_new failed");
 	tp->next_id = 1;
+	tp->rl_peer = (struct ratelimit)RATELIMIT_INIT(10000, 10);
+	tp->rl_accept = (struct ratelimit)RATELIMIT_INIT(10000, 1);
+	tp->rl_refuse = (struct ratelimit)RATELIMIT_INIT(10000, 1);
 	tp->rbuf = xmalloc(SIP_MSG_SIZE_MAX + 1);
 	return tp;
 }
@@ -328,6 +249,8 @@ listener_free(struct sip_tp_listener *l)
 		close(l->fd);
 	if (l->lev != NULL)
 		evconnlistener_free(l->lev);
+	if (l->ev_resume != NULL)
+		event_free(l->ev_resume);
 	if (l->ssl != NULL)
 		SSL_CTX_free(l->ssl);
 	free(l);
@@ -340,11 +263,17 @@ sip_tp_free(struct sip_tp *tp)
 
 	if (tp == NULL)
 		return;
+	struct sip_tp_obs *o;
+
 	tp->fail_h = NULL;
 	tp->trace_h = NULL;
+	while ((o = TAILQ_FIRST(&tp->obs)) != NULL) {
+		TAILQ_REMOVE(&tp->obs, o, entry);
+		free(o);
+	}
 	while ((c = TAILQ_FIRST(&tp->conns)) != NULL)
-		conn_close(c, 0, false);
-	reaper_cb(-1, 0, tp);
+		tp_conn_close(c, 0, false);
+	tp_reaper_cb(-1, 0, tp);
 	event_free(tp->reaper);
 	for (unsigned i = 0; i < tp->nls; i++)
 		listener_free(tp->ls[i]);
@@ -385,8 +314,8 @@ sip_tp_stats(const struct sip_tp *tp)
 	return &tp->stats;
 }
 
-static struct sip_tp_listener *
-listener_by_id(const struct sip_tp *tp, uint64_t id)
+struct sip_tp_listener *
+tp_listener_by_id(const struct sip_tp *tp, uint64_t id)
 {
 	for (unsigned i = 0; i < tp->nls; i++)
 		if (tp->ls[i]->id == id)
@@ -395,8 +324,8 @@ listener_by_id(const struct sip_tp *tp, uint64_t id)
 }
 
 /* The first listener of proto and family; any proto if none. */
-static struct sip_tp_listener *
-listener_for(const struct sip_tp *tp, enum sip_tp_proto proto, int family,
+struct sip_tp_listener *
+tp_listener_for(const struct sip_tp *tp, enum sip_tp_proto proto, int family,
     bool any_proto)
 {
 	for (unsigned i = 0; i < tp->nls; i++)
@@ -408,98 +337,6 @@ listener_for(const struct sip_tp *tp, enum sip_tp_proto proto, int family,
 			if (tp->ls[i]->addr.ss_family == family)
 				return tp->ls[i];
 	return NULL;
-}
-
-static struct sip_tp_conn *
-conn_by_id(const struct sip_tp *tp, uint64_t id)
-{
-	struct sip_tp_conn *c;
-
-	TAILQ_FOREACH(c, &tp->conns, entry)
-		if (c->id == id)
-			return c;
-	return NULL;
-}
-
-/*
- * A live connection to (proto, addr).  With a name, only a TLS
- * connection verified for that name will do.
- */
-static struct sip_tp_conn *
-conn_by_addr(const struct sip_tp *tp, enum sip_tp_proto proto,
-    const struct sockaddr *sa, const char *name)
-{
-	struct sip_tp_conn *c;
-
-	TAILQ_FOREACH(c, &tp->conns, entry) {
-		if (c->proto != proto ||
-		    !sa_eq((struct sockaddr *)&c->peer, sa))
-			continue;
-		if (name != NULL && proto == SIP_TP_TLS &&
-		    (c->server_name == NULL ||
-		    strcasecmp(c->server_name, name) != 0))
-			continue;
-		return c;
-	}
-	return NULL;
-}
-
-bool
-sip_tp_conn_alive(const struct sip_tp *tp, uint64_t id)
-{
-	return conn_by_id(tp, id) != NULL;
-}
-
-/* ---- sending -------------------------------------------------------------- */
-
-static int
-udp_send(struct sip_tp *tp, uint64_t lid, const struct sockaddr *sa,
-    socklen_t salen, const char *buf, size_t len)
-{
-	struct sip_tp_listener *l = listener_by_id(tp, lid);
-	struct sockaddr_storage peer;
-
-	if (l == NULL || l->proto != SIP_TP_UDP ||
-	    l->addr.ss_family != sa->sa_family)
-		l = listener_for(tp, SIP_TP_UDP, sa->sa_family, false);
-	if (l == NULL)
-		return EADDRNOTAVAIL;
-	if (sendto(l->fd, buf, len, 0, sa, salen) < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == ENOBUFS) {
-			/* A lost datagram: retransmission covers it. */
-			tp->stats.send_drops++;
-			return 0;
-		}
-		return errno;
-	}
-	tp->stats.tp[SIP_TP_UDP].bytes_out += len;
-	tp->stats.tp[SIP_TP_UDP].msgs_out++;
-	memset(&peer, 0, sizeof(peer));
-	memcpy(&peer, sa, salen);
-	trace(tp, SIP_TP_OUT, SIP_TP_UDP, l->id, &l->addr, l->addrlen, &peer,
-	    salen, buf, len);
-	return 0;
-}
-
-static int
-conn_write(struct sip_tp_conn *c, const char *buf, size_t len, bool msg)
-{
-	struct sip_tp *tp = c->tp;
-
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) + len >
-	    SIP_TP_OUTPUT_MAX)
-		return ENOBUFS;
-	if (bufferevent_write(c->bev, buf, len) < 0)
-		return EIO;
-	tp->stats.tp[c->proto].bytes_out += len;
-	if (!msg)
-		return 0;
-	tp->stats.tp[c->proto].msgs_out++;
-	c->last_msg_us = time_mono_us();
-	trace(tp, SIP_TP_OUT, c->proto, c->id, &c->local, c->local_len,
-	    &c->peer, c->peer_len, buf, len);
-	return 0;
 }
 
 int
@@ -514,31 +351,6 @@ sip_tp_dest_make(struct sip_dest *d, enum sip_tp_proto proto,
 	d->reliable = proto != SIP_TP_UDP;
 	memcpy(&d->addr, sa, len);
 	d->addrlen = len;
-	return 0;
-}
-
-int
-sip_tp_open(struct sip_tp *tp, struct sip_dest *dst, const char *name)
-{
-	struct sip_tp_conn *c;
-	int err = 0;
-
-	if (dst->proto >= SIP_TP__COUNT)
-		return EINVAL;
-	if (dst->proto == SIP_TP_UDP)
-		return 0;
-	c = conn_by_id(tp, dst->conn_id);
-	if (c == NULL)
-		c = conn_by_addr(tp, dst->proto,
-		    (const struct sockaddr *)&dst->addr, name);
-	if (c == NULL)
-		c = conn_open(tp, dst->proto,
-		    (const struct sockaddr *)&dst->addr, dst->addrlen, name,
-		    &err);
-	if (c == NULL)
-		return err;
-	dst->conn_id = c->id;
-	dst->reliable = true;
 	return 0;
 }
 
@@ -605,7 +417,7 @@ sip_tp_send_ex(struct sip_tp *tp, const struct sip_dest *dst,
 	if (dst->proto == SIP_TP_UDP) {
 		size_t off;
 
-		if (!is_response(buf, len) && !dst->no_switch &&
+		if (!tp_is_response(buf, len) && !dst->no_switch &&
 		    sip_tp_wants_stream(tp, dst, len) &&
 		    via_transport_at(buf, len, &off)) {
 			char *copy = xmalloc(len);
@@ -617,8 +429,8 @@ sip_tp_send_ex(struct sip_tp *tp, const struct sip_dest *dst,
 			d.reliable = true;
 			d.conn_id = 0;
 			if ((err = sip_tp_open(tp, &d, NULL)) == 0 &&
-			    (c = conn_by_id(tp, d.conn_id)) != NULL)
-				err = conn_write(c, copy, len, true);
+			    (c = tp_conn_by_id(tp, d.conn_id)) != NULL)
+				err = tp_conn_write(c, copy, len, true);
 			free(copy);
 			if (err == 0) {
 				tp->stats.mtu_switches++;
@@ -627,25 +439,25 @@ sip_tp_send_ex(struct sip_tp *tp, const struct sip_dest *dst,
 			}
 			return err;
 		}
-		err = udp_send(tp, dst->conn_id, sa, dst->addrlen, buf, len);
+		err = tp_udp_send(tp, dst->conn_id, sa, dst->addrlen, buf, len);
 		if (err == 0 && used != NULL)
 			*used = d;
 		return err;
 	}
 	if (dst->conn_id != 0) {
-		c = conn_by_id(tp, dst->conn_id);
+		c = tp_conn_by_id(tp, dst->conn_id);
 		/* §18.2.2: a response falls back to a new connection. */
-		if (c == NULL && !is_response(buf, len))
+		if (c == NULL && !tp_is_response(buf, len))
 			return ENOTCONN;
 	}
 	if (c == NULL) {
 		d.conn_id = 0;
 		if ((err = sip_tp_open(tp, &d, NULL)) != 0)
 			return err;
-		if ((c = conn_by_id(tp, d.conn_id)) == NULL)
+		if ((c = tp_conn_by_id(tp, d.conn_id)) == NULL)
 			return ENOTCONN;
 	}
-	if ((err = conn_write(c, buf, len, true)) != 0)
+	if ((err = tp_conn_write(c, buf, len, true)) != 0)
 		return err;
 	if (used != NULL) {
 		*used = d;
@@ -662,23 +474,6 @@ sip_tp_send(void *arg, struct sip_dest *dst, const char *buf, size_t len)
 }
 
 const struct sip_tp_ops sip_tp_ops = { sip_tp_send };
-
-int
-sip_tp_ping(struct sip_tp *tp, uint64_t id)
-{
-	struct sip_tp_conn *c = conn_by_id(tp, id);
-	int err;
-
-	if (c == NULL)
-		return ENOTCONN;
-	/* RFC 5626 §3.5.1: the client pings with CRLFCRLF. */
-	if ((err = conn_write(c, "\r\n\r\n", 4, false)) != 0)
-		return err;
-	c->ping_out = true;
-	c->last_ping_us = time_mono_us();
-	tp->stats.keepalives_out++;
-	return 0;
-}
 
 /* ---- Via ------------------------------------------------------------------ */
 
@@ -718,18 +513,18 @@ sip_tp_via(struct sip_tp *tp, const struct sip_dest *dst, const char *branch,
 
 	if (dst->proto >= SIP_TP__COUNT)
 		return EINVAL;
-	l = listener_for(tp, dst->proto, sa->sa_family, true);
+	l = tp_listener_for(tp, dst->proto, sa->sa_family, true);
 	if (l == NULL)
 		return EADDRNOTAVAIL;
 	ss = l->addr;
-	if (sa_is_any((struct sockaddr *)&ss)) {
-		c = conn_by_id(tp, dst->conn_id);
+	if (tp_sa_is_any((struct sockaddr *)&ss)) {
+		c = tp_conn_by_id(tp, dst->conn_id);
 		if (c != NULL && c->local_len > 0)
 			ss = c->local;
 		else if (!local_towards(sa, dst->addrlen, &ss))
 			return EADDRNOTAVAIL;
-		sa_set_port((struct sockaddr *)&ss,
-		    sa_port((struct sockaddr *)&l->addr));
+		tp_sa_set_port((struct sockaddr *)&ss,
+		    tp_sa_port((struct sockaddr *)&l->addr));
 	}
 	sip_tp_addr_str((struct sockaddr *)&ss, host, sizeof(host));
 	if (branch == NULL) {
@@ -774,9 +569,9 @@ sip_tp_via_fixed(const struct sip_msg *req, const struct sockaddr *src,
 		return false;
 	v = &req->via[0];
 	/* §18.2.1; RFC 3581 §4: received always goes with rport. */
-	need_received = v->rport || !host_to_sa(v->host, &sent) ||
-	    !sa_same_ip((struct sockaddr *)&sent, src);
-	sa_ip(src, ip, sizeof(ip));
+	need_received = v->rport || !tp_host_to_sa(v->host, &sent) ||
+	    !tp_sa_same_ip((struct sockaddr *)&sent, src);
+	tp_sa_ip(src, ip, sizeof(ip));
 	if (!need_received)
 		return false;
 	if (!v->rport && slice_eq_cstr(v->received, ip))
@@ -814,7 +609,7 @@ sip_tp_via_fixed(const struct sip_msg *req, const struct sockaddr *src,
 	strbuf_add(out, p, (size_t)(end - p));
 	strbuf_addf(out, ";received=%s", ip);
 	if (v->rport)
-		strbuf_addf(out, ";rport=%u", sa_port(src));
+		strbuf_addf(out, ";rport=%u", tp_sa_port(src));
 	strbuf_add(out, end, (size_t)(h->value.p + h->value.n - end));
 	return true;
 }
@@ -918,8 +713,8 @@ build_400(const char *buf, size_t len, const char *reason,
  * socket (UDP: to the packet's source) when the parser read a request
  * line and the raw text has the headers to answer with.
  */
-static void
-garbage(struct sip_tp *tp, struct sip_tp_conn *c, struct sip_tp_listener *l,
+void
+tp_garbage(struct sip_tp *tp, struct sip_tp_conn *c, struct sip_tp_listener *l,
     const struct sockaddr_storage *src, socklen_t srclen, const char *buf,
     size_t len, const struct sip_parse_error *pe)
 {
@@ -933,20 +728,22 @@ garbage(struct sip_tp *tp, struct sip_tp_conn *c, struct sip_tp_listener *l,
 	}
 	if (!pe->request && len >= 4 && memcmp(buf, "SIP/", 4) == 0) {
 		tp->stats.garbage_responses++;
-		log_debug("sip_tp: dropped a malformed response from %s: %s",
+		log_limited(&tp->rl_peer, LOG_LEVEL_DEBUG,
+		    "sip_tp: dropped a malformed response from %s: %s",
 		    from, pe->reason != NULL ? pe->reason : "?");
 		return;
 	}
 	tp->stats.garbage_requests++;
-	log_debug("sip_tp: malformed request from %s: %s", from,
+	log_limited(&tp->rl_peer, LOG_LEVEL_DEBUG,
+	    "sip_tp: malformed request from %s: %s", from,
 	    pe->reason != NULL ? pe->reason : "?");
 	if (pe->status == 0 || !build_400(buf, len, pe->reason, &out))
 		return;
 	if (c != NULL)
-		(void)conn_write(c, out.p, out.n, true);
+		(void)tp_conn_write(c, out.p, out.n, true);
 	else
-		(void)udp_send(tp, l->id, (const struct sockaddr *)src, srclen,
-		    out.p, out.n);
+		(void)tp_udp_send(tp, l->id, (const struct sockaddr *)src,
+		    srclen, out.p, out.n);
 	strbuf_free(&out);
 }
 
@@ -956,8 +753,37 @@ garbage(struct sip_tp *tp, struct sip_tp_conn *c, struct sip_tp_listener *l,
  * above sees the received/rport values) and the §18.2.2 destination of
  * its responses.
  */
-static void
-deliver(struct sip_tp *tp, enum sip_tp_proto proto, uint64_t id,
+/*
+ * RFC 3261 §18.1.2: is the sent-by of a response's top Via one of ours?
+ * Our Via (sip_tp_via) carries a listener's address and port, or, for a
+ * wildcard listener, a local address of its family and its port.  No
+ * port means the transport's default.
+ */
+static bool
+via_is_ours(const struct sip_tp *tp, const struct sip_via *v)
+{
+	struct sockaddr_storage ss;
+
+	if (!tp_host_to_sa(v->host, &ss))
+		return false;		/* we never put a name there */
+	for (unsigned i = 0; i < tp->nls; i++) {
+		const struct sip_tp_listener *l = tp->ls[i];
+		const struct sockaddr *la = (const struct sockaddr *)&l->addr;
+		uint16_t port = v->port;
+
+		if (port == 0)
+			port = l->proto == SIP_TP_TLS ? 5061 : 5060;
+		if (la->sa_family != ss.ss_family || tp_sa_port(la) != port)
+			continue;
+		if (tp_sa_is_any(la) ||
+		    tp_sa_same_ip(la, (const struct sockaddr *)&ss))
+			return true;
+	}
+	return false;
+}
+
+void
+tp_deliver(struct sip_tp *tp, enum sip_tp_proto proto, uint64_t id,
     const struct sockaddr_storage *src, socklen_t srclen,
     struct sip_msg *m, unsigned flags)
 {
@@ -966,6 +792,18 @@ deliver(struct sip_tp *tp, enum sip_tp_proto proto, uint64_t id,
 
 	sip_tp_dest_make(&d, proto, (const struct sockaddr *)src, srclen);
 	d.conn_id = id;
+	if (!m->request && (m->nvia == 0 || !via_is_ours(tp, &m->via[0]))) {
+		char from[INET6_ADDRSTRLEN + 8];
+
+		/* RFC 3261 §18.1.2: not for us; silently discarded. */
+		tp->stats.foreign_responses++;
+		sip_tp_addr_str((const struct sockaddr *)src, from,
+		    sizeof(from));
+		log_limited(&tp->rl_peer, LOG_LEVEL_DEBUG, "sip_tp: dropped "
+		    "a response from %s whose top Via is not ours", from);
+		sip_msg_free(m);
+		return;
+	}
 	if (m->request && m->nvia > 0) {
 		const struct sip_via *v = &m->via[0];
 		uint16_t port = v->port;
@@ -973,8 +811,8 @@ deliver(struct sip_tp *tp, enum sip_tp_proto proto, uint64_t id,
 		if (port == 0)
 			port = proto == SIP_TP_TLS ? 5061 : 5060;
 		if (v->rport)
-			port = sa_port((const struct sockaddr *)src);
-		sa_set_port((struct sockaddr *)&d.addr, port);
+			port = tp_sa_port((const struct sockaddr *)src);
+		tp_sa_set_port((struct sockaddr *)&d.addr, port);
 		if (sip_tp_via_fixed(m, (const struct sockaddr *)src, &via)) {
 			const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_VIA,
 			    0);
@@ -999,437 +837,6 @@ deliver(struct sip_tp *tp, enum sip_tp_proto proto, uint64_t id,
 		tp->recv_h(m, &d, tp->recv_arg);
 	else
 		sip_msg_free(m);
-}
-
-static bool
-all_crlf(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != '\r' && p[i] != '\n' && p[i] != ' ' &&
-		    p[i] != '\t' && p[i] != '\0')
-			return false;
-	return true;
-}
-
-static void
-udp_datagram(struct sip_tp_listener *l, const char *buf, size_t n,
-    const struct sockaddr_storage *src, socklen_t srclen)
-{
-	struct sip_tp *tp = l->tp;
-	struct sip_parse_error pe;
-	struct sip_msg *m;
-	char *copy;
-
-	tp->stats.tp[SIP_TP_UDP].bytes_in += n;
-	if (all_crlf(buf, n)) {
-		tp->stats.keepalives_in++;
-		return;
-	}
-	tp->stats.tp[SIP_TP_UDP].msgs_in++;
-	trace(tp, SIP_TP_IN, SIP_TP_UDP, l->id, &l->addr, l->addrlen, src,
-	    srclen, buf, n);
-	copy = xmalloc(n + 1);
-	memcpy(copy, buf, n);
-	copy[n] = '\0';
-	if (sip_msg_parse(copy, n, SIP_PARSE_BORROW, &m, &pe) != 0) {
-		garbage(tp, NULL, l, src, srclen, buf, n, &pe);
-		free(copy);
-		return;
-	}
-	m->owned = copy;
-	deliver(tp, SIP_TP_UDP, l->id, src, srclen, m, 0);
-}
-
-static void
-udp_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sip_tp_listener *l = arg;
-
-	/* A bounded batch, so one busy socket cannot starve the loop. */
-	for (int i = 0; i < 64; i++) {
-		struct sockaddr_storage src;
-		socklen_t srclen = sizeof(src);
-		ssize_t n;
-
-		n = recvfrom(fd, l->tp->rbuf, SIP_MSG_SIZE_MAX + 1, MSG_TRUNC,
-		    (struct sockaddr *)&src, &srclen);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				log_debug("sip_tp: UDP recvfrom: %s",
-				    strerror(errno));
-			return;
-		}
-		if ((size_t)n > SIP_MSG_SIZE_MAX) {
-			l->tp->stats.tp[SIP_TP_UDP].bytes_in += (size_t)n;
-			l->tp->stats.garbage_requests++;
-			continue;
-		}
-		udp_datagram(l, l->tp->rbuf, (size_t)n, &src, srclen);
-	}
-}
-
-/* ---- stream connections --------------------------------------------------- */
-
-static void
-conn_timer_arm(struct sip_tp_conn *c)
-{
-	const struct sip_tp_conf *cf = &c->tp->conf;
-	unsigned ms = 0;
-	struct timeval tv;
-
-	if (!c->connected)
-		ms = cf->connect_timeout_ms;
-	else {
-		if (cf->idle_timeout_ms > 0)
-			ms = cf->idle_timeout_ms;
-		if (c->outbound && cf->keepalive_ms > 0 &&
-		    (ms == 0 || cf->keepalive_ms < ms))
-			ms = cf->keepalive_ms;
-	}
-	if (ms == 0)
-		return;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(c->timer, &tv);
-}
-
-static void
-conn_close(struct sip_tp_conn *c, int err, bool report)
-{
-	struct sip_tp *tp = c->tp;
-
-	if (c->dead)
-		return;
-	c->dead = true;
-	c->err = err;
-	/*
-	 * Only connections we opened are reported: a response whose
-	 * inbound connection is gone still goes out over a new one
-	 * (§18.2.2), so its server transaction must not fail.
-	 */
-	c->report = report && c->outbound;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	evtimer_del(c->timer);
-	TAILQ_REMOVE(&tp->conns, c, entry);
-	TAILQ_INSERT_TAIL(&tp->dead, c, entry);
-	tp->nconns--;
-	tp->stats.conns_closed++;
-	event_active(tp->reaper, EV_TIMEOUT, 0);
-}
-
-static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sip_tp_conn *c = arg;
-	const struct sip_tp_conf *cf = &c->tp->conf;
-	uint64_t now = time_mono_us();
-	char peer[INET6_ADDRSTRLEN + 8];
-
-	sip_tp_addr_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
-	if (!c->connected) {
-		log_info("sip_tp: %s connection to %s timed out",
-		    sip_tp_proto_name(c->proto), peer);
-		conn_close(c, ETIMEDOUT, true);
-		return;
-	}
-	if (cf->idle_timeout_ms > 0 &&
-	    now - c->last_msg_us >= (uint64_t)cf->idle_timeout_ms * 1000) {
-		log_debug("sip_tp: %s connection %s idle, closed",
-		    sip_tp_proto_name(c->proto), peer);
-		conn_close(c, ETIMEDOUT, true);
-		return;
-	}
-	if (c->outbound && cf->keepalive_ms > 0 && now - c->last_ping_us >=
-	    (uint64_t)cf->keepalive_ms * 1000)
-		(void)sip_tp_ping(c->tp, c->id);
-	conn_timer_arm(c);
-}
-
-static void
-conn_message(struct sip_tp_conn *c, char *buf, size_t len)
-{
-	struct sip_tp *tp = c->tp;
-	struct sip_parse_error pe;
-	struct sip_msg *m;
-
-	tp->stats.tp[c->proto].bytes_in += len;
-	tp->stats.tp[c->proto].msgs_in++;
-	c->last_msg_us = time_mono_us();
-	trace(tp, SIP_TP_IN, c->proto, c->id, &c->local, c->local_len,
-	    &c->peer, c->peer_len, buf, len);
-	/* Borrowed, so that a refused message is still there to answer. */
-	if (sip_msg_parse(buf, len, SIP_PARSE_STREAM | SIP_PARSE_BORROW, &m,
-	    &pe) != 0) {
-		/*
-		 * The framing held, so the stream is still in step: answer
-		 * and keep the connection.
-		 */
-		garbage(tp, c, NULL, &c->peer, c->peer_len, buf, len, &pe);
-		free(buf);
-		return;
-	}
-	m->owned = buf;
-	deliver(tp, c->proto, c->id, &c->peer, c->peer_len, m,
-	    SIP_PARSE_STREAM);
-}
-
-static void
-conn_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct sip_tp_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-
-	while (!c->dead) {
-		size_t n = evbuffer_get_length(in), ml = 0;
-		const char *why = NULL, *p, *ping;
-		char peer[INET6_ADDRSTRLEN + 8], *msg;
-
-		if (n == 0)
-			return;
-		p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
-		switch (sip_msg_frame(p, n, &ml, &why)) {
-		case SIP_FRAME_NEED_MORE:
-			return;
-		case SIP_FRAME_ERROR:
-			sip_tp_addr_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
-			log_notice("sip_tp: %s connection %s closed: %s",
-			    sip_tp_proto_name(c->proto), peer,
-			    why != NULL ? why : "framing error");
-			c->tp->stats.stream_errors++;
-			conn_close(c, EBADMSG, true);
-			return;
-		case SIP_FRAME_KEEPALIVE:
-			/* RFC 5626 §3.5.1: CRLFCRLF ping, CRLF pong. */
-			ping = memmem(p, ml, "\r\n\r\n", 4);
-			if (ping != NULL) {
-				ml = (size_t)(ping - p) + 4;
-				c->tp->stats.tp[c->proto].bytes_in += ml;
-				c->tp->stats.keepalives_in++;
-				evbuffer_drain(in, ml);
-				if (conn_write(c, "\r\n", 2, false) == 0)
-					c->tp->stats.keepalives_out++;
-				continue;
-			}
-			/* Maybe the start of a ping: wait for the rest. */
-			if (ml == n && ml < 4 && !c->ping_out &&
-			    memcmp(p, "\r\n\r\n", ml) == 0)
-				return;
-			c->ping_out = false;
-			c->tp->stats.tp[c->proto].bytes_in += ml;
-			c->tp->stats.keepalives_in++;
-			evbuffer_drain(in, ml);
-			continue;
-		case SIP_FRAME_MESSAGE:
-			msg = xmalloc(ml + 1);
-			evbuffer_remove(in, msg, ml);
-			msg[ml] = '\0';
-			conn_message(c, msg, ml);
-			continue;
-		}
-	}
-}
-
-static void
-conn_event_cb(struct bufferevent *bev, short events, void *arg)
-{
-	struct sip_tp_conn *c = arg;
-	char peer[INET6_ADDRSTRLEN + 8];
-	unsigned long ssl_err;
-	int err;
-
-	sip_tp_addr_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
-	if (events & BEV_EVENT_CONNECTED) {
-		c->local_len = sizeof(c->local);
-		if (getsockname(bufferevent_getfd(bev),
-		    (struct sockaddr *)&c->local, &c->local_len) != 0)
-			c->local_len = 0;
-		if (!c->connected) {
-			c->connected = true;
-			c->last_msg_us = time_mono_us();
-			evtimer_del(c->timer);
-			conn_timer_arm(c);
-		}
-		log_debug("sip_tp: %s connection %s up",
-		    sip_tp_proto_name(c->proto), peer);
-		return;
-	}
-	if (events & BEV_EVENT_EOF) {
-		log_debug("sip_tp: %s connection %s closed by the peer",
-		    sip_tp_proto_name(c->proto), peer);
-		conn_close(c, ECONNRESET, true);
-		return;
-	}
-	if (events & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		err = EVUTIL_SOCKET_ERROR();
-		if (c->proto == SIP_TP_TLS &&
-		    (ssl_err = bufferevent_get_openssl_error(bev)) != 0) {
-			char buf[256];
-
-			ERR_error_string_n(ssl_err, buf, sizeof(buf));
-			log_info("sip_tp: TLS connection %s: %s", peer, buf);
-			err = EPROTO;
-			while (bufferevent_get_openssl_error(bev) != 0)
-				;
-		} else
-			log_info("sip_tp: %s connection %s: %s",
-			    sip_tp_proto_name(c->proto), peer,
-			    err != 0 ? strerror(err) : "error");
-		conn_close(c, err != 0 ? err : ECONNRESET, true);
-	}
-}
-
-static struct sip_tp_conn *
-conn_new(struct sip_tp *tp, enum sip_tp_proto proto, struct bufferevent *bev,
-    const struct sockaddr *peer, socklen_t plen, bool outbound)
-{
-	struct sip_tp_conn *c = xcalloc(1, sizeof(*c));
-
-	c->tp = tp;
-	c->id = tp->next_id++;
-	c->proto = proto;
-	c->bev = bev;
-	memcpy(&c->peer, peer, plen);
-	c->peer_len = plen;
-	c->outbound = outbound;
-	c->last_msg_us = c->last_ping_us = time_mono_us();
-	c->timer = evtimer_new(tp->base, conn_timer_cb, c);
-	if (c->timer == NULL)
-		fatalx("sip_tp: evtimer_new failed");
-	if (proto == SIP_TP_TLS)
-		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	bufferevent_setcb(bev, conn_read_cb, NULL, conn_event_cb, c);
-	TAILQ_INSERT_TAIL(&tp->conns, c, entry);
-	tp->nconns++;
-	tp->stats.conns_opened++;
-	return c;
-}
-
-static SSL_CTX *
-client_ctx(struct sip_tp *tp)
-{
-	const struct sip_tp_conf *cf = &tp->conf;
-	SSL_CTX *ctx;
-
-	if (tp->client_ctx != NULL)
-		return tp->client_ctx;
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	if (cf->ca_file != NULL || cf->ca_dir != NULL) {
-		if (SSL_CTX_load_verify_locations(ctx, cf->ca_file,
-		    cf->ca_dir) != 1)
-			log_warnx("sip_tp: cannot load CA %s",
-			    cf->ca_file != NULL ? cf->ca_file : cf->ca_dir);
-	} else
-		SSL_CTX_set_default_verify_paths(ctx);
-	if (cf->client_cert != NULL && cf->client_key != NULL &&
-	    (SSL_CTX_use_certificate_chain_file(ctx, cf->client_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, cf->client_key,
-	    SSL_FILETYPE_PEM) != 1))
-		log_warnx("sip_tp: cannot load client certificate %s",
-		    cf->client_cert);
-	SSL_CTX_set_verify(ctx, cf->tls_no_verify ? SSL_VERIFY_NONE :
-	    SSL_VERIFY_PEER, NULL);
-	ERR_clear_error();
-	tp->client_ctx = ctx;
-	return ctx;
-}
-
-static struct sip_tp_conn *
-conn_open(struct sip_tp *tp, enum sip_tp_proto proto,
-    const struct sockaddr *sa, socklen_t salen, const char *name, int *err)
-{
-	struct bufferevent *bev;
-	struct sip_tp_conn *c;
-
-	if (proto == SIP_TP_TLS) {
-		SSL_CTX *ctx = client_ctx(tp);
-		char ip[INET6_ADDRSTRLEN];
-		SSL *ssl;
-
-		if (ctx == NULL || (ssl = SSL_new(ctx)) == NULL) {
-			*err = ENOMEM;
-			return NULL;
-		}
-		/* RFC 5922 §4: the domain, not the address, is checked. */
-		if (name != NULL && !is_ip_literal(name)) {
-			SSL_set_tlsext_host_name(ssl, name);
-			SSL_set1_host(ssl, name);
-		} else {
-			if (name == NULL)
-				sa_ip(sa, ip, sizeof(ip));
-			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-			    name != NULL ? name : ip);
-		}
-		bev = bufferevent_openssl_socket_new(tp->base, -1, ssl,
-		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-		if (bev == NULL)
-			SSL_free(ssl);
-	} else
-		bev = bufferevent_socket_new(tp->base, -1,
-		    BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		*err = ENOMEM;
-		return NULL;
-	}
-	c = conn_new(tp, proto, bev, sa, salen, true);
-	if (name != NULL)
-		c->server_name = xstrdup(name);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(bev, sa, (int)salen) != 0) {
-		*err = errno != 0 ? errno : ECONNREFUSED;
-		conn_close(c, *err, false);
-		return NULL;
-	}
-	if (c->dead) {
-		*err = c->err;
-		c->report = false;
-		return NULL;
-	}
-	conn_timer_arm(c);
-	return c;
-}
-
-static void
-accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
-{
-	struct sip_tp_listener *l = arg;
-	struct sip_tp *tp = l->tp;
-	struct bufferevent *bev;
-	struct sip_tp_conn *c;
-
-	if (tp->conf.max_conns > 0 && tp->nconns >= tp->conf.max_conns) {
-		tp->stats.conns_refused++;
-		close(fd);
-		return;
-	}
-	if (l->proto == SIP_TP_TLS) {
-		SSL *ssl = SSL_new(l->ssl);
-
-		if (ssl == NULL) {
-			close(fd);
-			return;
-		}
-		bev = bufferevent_openssl_socket_new(tp->base, fd, ssl,
-		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		if (bev == NULL)
-			SSL_free(ssl);
-	} else
-		bev = bufferevent_socket_new(tp->base, fd,
-		    BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		close(fd);
-		return;
-	}
-	c = conn_new(tp, l->proto, bev, sa, (socklen_t)salen, false);
-	c->connected = true;
-	c->local_len = sizeof(c->local);
-	if (getsockname(fd, (struct sockaddr *)&c->local, &c->local_len) != 0)
-		c->local_len = 0;
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	conn_timer_arm(c);
 }
 
 /* ---- listeners ------------------------------------------------------------ */
@@ -1477,32 +884,8 @@ parse_listen_addr(const char *s, enum sip_tp_proto proto,
 		*len = sizeof(*sin6);
 	} else
 		return EINVAL;
-	sa_set_port((struct sockaddr *)ss, (uint16_t)pv);
+	tp_sa_set_port((struct sockaddr *)ss, (uint16_t)pv);
 	return 0;
-}
-
-static SSL_CTX *
-server_ctx(const struct sip_tp_listen_conf *lc)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-
-	if (ctx == NULL)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	if (SSL_CTX_use_certificate_chain_file(ctx, lc->cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, lc->key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
-		goto fail;
-	if (lc->ca_file != NULL) {
-		if (SSL_CTX_load_verify_locations(ctx, lc->ca_file, NULL) != 1)
-			goto fail;
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	}
-	return ctx;
-fail:
-	ERR_clear_error();
-	SSL_CTX_free(ctx);
-	return NULL;
 }
 
 int
@@ -1511,7 +894,7 @@ sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
 {
 	struct sip_tp_listener *l;
 	int fd = -1, on = 1, err;
-	char where[INET6_ADDRSTRLEN + 8];
+	char where[INET6_ADDRSTRLEN + 8], why[512];
 
 	if ((unsigned)lc->transport >= SIP_TP__COUNT ||
 	    tp->nls == SIP_TP_LISTENERS_MAX)
@@ -1527,7 +910,8 @@ sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
 	    &l->addrlen)) != 0)
 		goto fail;
 	if (lc->transport == SIP_TP_TLS &&
-	    (l->ssl = server_ctx(lc)) == NULL) {
+	    (l->ssl = tp_tls_server_ctx(lc, why, sizeof(why))) == NULL) {
+		log_debug("sip_tp: TLS listener %s: %s", lc->address, why);
 		err = EPROTO;
 		goto fail;
 	}
@@ -1553,16 +937,14 @@ sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
 		l->fd = fd;
 		fd = -1;
 		l->ev = event_new(tp->base, l->fd, EV_READ | EV_PERSIST,
-		    udp_read_cb, l);
+		    tp_udp_read_cb, l);
 		if (l->ev == NULL || event_add(l->ev, NULL) != 0) {
 			err = ENOMEM;
 			goto fail;
 		}
 	} else {
-		l->lev = evconnlistener_new(tp->base, accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE, -1, fd);
-		if (l->lev == NULL)
-			goto fail_errno;
+		if ((err = tp_stream_listen(l, fd)) != 0)
+			goto fail;
 		fd = -1;
 	}
 	l->id = tp->next_id++;
@@ -1586,7 +968,7 @@ int
 sip_tp_listener_addr(const struct sip_tp *tp, uint64_t id,
     struct sockaddr_storage *ss, socklen_t *len)
 {
-	const struct sip_tp_listener *l = listener_by_id(tp, id);
+	const struct sip_tp_listener *l = tp_listener_by_id(tp, id);
 
 	if (l == NULL)
 		return ENOENT;
@@ -1594,3 +976,4 @@ sip_tp_listener_addr(const struct sip_tp *tp, uint64_t id,
 	*len = l->addrlen;
 	return 0;
 }
+

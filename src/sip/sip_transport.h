@@ -7,12 +7,14 @@
  * verification, the §18.1.1 switch of large UDP requests to TCP, the
  * §18.2.1 received/rport fix-up of incoming requests and the §18.2.2
  * choice of where responses go.  Malformed requests die here with a
- * 400; malformed responses are dropped and counted.
+ * 400; malformed responses, and responses whose top Via is not ours
+ * (§18.1.2), are dropped and counted.
  *
  * It does not own transactions, DNS or message semantics: parsed
  * messages go up through one receive callback (the daemon wires it to
  * sip_trans_recv()), and a lost connection is reported through one
- * failure callback (wired to sip_trans_tp_failed()).  Both callbacks, and
+ * failure callback (wired to sip_trans_tp_failed()) and to whoever
+ * observes that connection (sip_tp_conn_observe).  Both callbacks, and
  * the trace hook, run from the loop, never inside sip_tp_send().
  *
  * Where a message goes is a struct sip_dest (sip_trans.h).  Its proto is
@@ -48,8 +50,18 @@ enum sip_tp_proto {
 #define SIP_TP_BRANCH_LEN		40
 /* Bytes queued on one connection before sends fail with ENOBUFS. */
 #define SIP_TP_OUTPUT_MAX		(1024 * 1024)
-/* Live connections (in and out) before new inbound ones are refused. */
+/*
+ * Live connections (in and out) before new inbound ones are refused.
+ * The daemon derives its cap from the descriptor limit instead.
+ */
 #define SIP_TP_CONNS_DEFAULT		8192
+/* Seconds: no SIP message in or out; a message begun but not finished;
+ * an inbound TLS handshake. */
+#define SIP_TP_IDLE_TIMEOUT_DEFAULT	600
+#define SIP_TP_MESSAGE_TIMEOUT_DEFAULT	32
+#define SIP_TP_TLS_HANDSHAKE_TIMEOUT_DEFAULT 10
+/* A stream listener out of descriptors stops accepting this long. */
+#define SIP_TP_ACCEPT_PAUSE_MS		1000
 /* Listeners per transport instance. */
 #define SIP_TP_LISTENERS_MAX		32
 
@@ -61,11 +73,17 @@ struct sip_tp_conf {
 	unsigned	 connect_timeout_ms;	/* default 10000 */
 	unsigned	 idle_timeout_ms;	/* no SIP message: close;
 						 * default 600000, 0: never */
+	unsigned	 message_timeout_ms;	/* part of a message and
+						 * no more: close; default
+						 * 32000, 0: never */
+	unsigned	 tls_handshake_timeout_ms; /* inbound; default
+						 * 10000, 0: never */
 	unsigned	 keepalive_ms;		/* CRLFCRLF ping on idle
 						 * outbound streams; 0: off */
 	size_t		 mtu;			/* default 1300 */
 	bool		 no_mtu_switch;		/* keep big requests on UDP */
-	size_t		 max_conns;		/* 0: no limit */
+	size_t		 max_conns;		/* inbound refused above;
+						 * 0: no limit */
 	/* Outbound TLS: CA file and/or directory; neither: system store. */
 	const char	*ca_file;
 	const char	*ca_dir;
@@ -75,8 +93,8 @@ struct sip_tp_conf {
 };
 
 /*
- * connect 10 s, idle 600 s, keepalive off, MTU 1300, 8192 connections,
- * TLS verification on.
+ * connect 10 s, idle 600 s, partial message 32 s, TLS handshake 10 s,
+ * keepalive off, MTU 1300, 8192 connections, TLS verification on.
  */
 void	sip_tp_conf_default(struct sip_tp_conf *);
 
@@ -103,11 +121,14 @@ struct sip_tp_stats {
 	struct sip_tp_counters	 tp[SIP_TP__COUNT];
 	uint64_t		 garbage_requests;	/* 400 sent or dropped */
 	uint64_t		 garbage_responses;	/* dropped */
+	uint64_t		 foreign_responses;	/* top Via not ours,
+							 * dropped (§18.1.2) */
 	uint64_t		 keepalives_in;		/* pings and pongs */
 	uint64_t		 keepalives_out;
 	uint64_t		 conns_opened;		/* in and out */
 	uint64_t		 conns_closed;
 	uint64_t		 conns_refused;		/* over max_conns */
+	uint64_t		 accept_pauses;		/* out of descriptors */
 	uint64_t		 stream_errors;		/* framing, oversize */
 	uint64_t		 mtu_switches;		/* §18.1.1 to TCP */
 	uint64_t		 send_drops;		/* UDP EAGAIN */
@@ -169,6 +190,13 @@ const struct sip_tp_stats *sip_tp_stats(const struct sip_tp *);
  */
 int	sip_tp_listen(struct sip_tp *, const struct sip_tp_listen_conf *,
 	    uint64_t *id);
+/*
+ * Loads a TLS certificate chain and private key as a listener would:
+ * 0, or EINVAL/EPROTO with err saying which file and OpenSSL's reason.
+ * For `sipxd -t` and for the error message of a failed listen.
+ */
+int	sip_tp_check_tls(const char *cert, const char *key, char *err,
+	    size_t errlen);
 /* The bound address of listener id (port filled in); 0 or ENOENT. */
 int	sip_tp_listener_addr(const struct sip_tp *, uint64_t id,
 	    struct sockaddr_storage *, socklen_t *);
@@ -188,6 +216,28 @@ int	sip_tp_dest_make(struct sip_dest *, enum sip_tp_proto,
 int	sip_tp_open(struct sip_tp *, struct sip_dest *dst,
 	    const char *server_name);
 bool	sip_tp_conn_alive(const struct sip_tp *, uint64_t conn_id);
+/* Live stream connections, in and out. */
+size_t	sip_tp_conn_count(const struct sip_tp *);
+/*
+ * Observes stream connection conn_id (in or out): when it closes for
+ * any reason, fn gets (conn_id, errno value as for sip_tp_fail_h) once,
+ * from the loop, and the registration ends.  For users of one
+ * connection, such as a registration over an RFC 5626 flow; the
+ * transport's fail callback still hears of outbound connections.
+ * Returns a handle for sip_tp_conn_unobserve, or 0 when conn_id is not
+ * a live connection.  sip_tp_free() drops registrations unheard.
+ */
+uint64_t sip_tp_conn_observe(struct sip_tp *, uint64_t conn_id,
+	    sip_tp_fail_h *fn, void *arg);
+/* Ends a registration; an unknown or spent handle is ignored. */
+void	sip_tp_conn_unobserve(struct sip_tp *, uint64_t handle);
+/*
+ * RFC 5626 §4.4.1: CRLFCRLF pings every seconds on stream connection
+ * conn_id (0 stops them), instead of the transport's keepalive_ms
+ * (which only outbound connections get).  0 or ENOTCONN.
+ */
+int	sip_tp_conn_set_keepalive(struct sip_tp *, uint64_t conn_id,
+	    unsigned seconds);
 
 /*
  * The struct sip_tp_ops send.  TCP/TLS: over dst->conn_id; when that

@@ -545,7 +545,10 @@ ua_start(struct ua **out, struct event_base *base, const struct ua_conf *conf,
 	random_hex(key, 8);
 	ua->tag_key = strtoull(key, NULL, 16);
 	ua_build_hdrs(ua);
-	sip_tp_conf_default(&tpc);
+	if (conf->tp != NULL)
+		tpc = *conf->tp;
+	else
+		sip_tp_conf_default(&tpc);
 	tpc.ca_file = conf->tls_ca_file;
 	tpc.ca_dir = conf->tls_ca_dir;
 	tpc.tls_no_verify = conf->tls_no_verify;
@@ -555,9 +558,15 @@ ua_start(struct ua **out, struct event_base *base, const struct ua_conf *conf,
 
 		rc_err = sip_tp_listen(ua->tp, l, NULL);
 		if (rc_err != 0) {
+			char why[512];
+
+			/* OpenSSL's reason, not "Protocol error". */
+			if (rc_err != EPROTO || sip_tp_check_tls(l->cert,
+			    l->key, why, sizeof(why)) == 0)
+				snprintf(why, sizeof(why), "%s",
+				    strerror(rc_err));
 			snprintf(err, errlen, "cannot listen on %s %s: %s",
-			    sip_tp_proto_name(l->transport), l->address,
-			    strerror(rc_err));
+			    sip_tp_proto_name(l->transport), l->address, why);
 			ua_free(ua);
 			return rc_err;
 		}

@@ -34,6 +34,8 @@ struct ua_conf {
 	const char			*tls_ca_file;
 	const char			*tls_ca_dir;
 	bool				 tls_no_verify;
+	/* Connection limits and timeouts; NULL: sip_tp_conf_default. */
+	const struct sip_tp_conf	*tp;
 	const char			*user_agent;
 	/* Local identity for requests sent without an account. */
 	const char			*default_from;

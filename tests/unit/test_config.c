@@ -257,6 +257,38 @@ static const struct diag_case diag_cases[] = {
 	    "};\n",
 	    1, 0, { { .key = "sipxd.unknown_user",
 	    .frag = "'drop' is not one of answer, 404" } } },
+	{ "sipxd.tcp: a timeout out of range",
+	    "sipxd = {\n"
+	    "  tcp = {\n"
+	    "    message_timeout = -1;  #<\n"
+	    "  };\n"
+	    "};\n",
+	    1, 0, { { .key = "sipxd.tcp.message_timeout",
+	    .frag = "-1 is out of range (0..3600)" } } },
+	{ "sipxd.tcp: no handshake timeout at all is refused",
+	    "sipxd = {\n"
+	    "  tcp = {\n"
+	    "    tls_handshake_timeout = 0;  #<\n"
+	    "  };\n"
+	    "};\n",
+	    1, 0, { { .key = "sipxd.tcp.tls_handshake_timeout",
+	    .frag = "0 is out of range (1..600)" } } },
+	{ "sipxd.tcp: unknown key",
+	    "sipxd = {\n"
+	    "  tcp = {\n"
+	    "    idle = 5;  #<\n"
+	    "  };\n"
+	    "};\n",
+	    1, 0, { { .key = "sipxd.tcp.idle", .frag = "unknown key" } } },
+	{ "sipxd.tcp: message_timeout above idle_timeout is a warning",
+	    "sipxd = {\n"
+	    "  tcp = {  #<\n"
+	    "    idle_timeout = 30; message_timeout = 60;\n"
+	    "  };\n"
+	    "};\n",
+	    0, 1, { { .key = "sipxd.tcp",
+	    .frag = "message_timeout (60 s) above idle_timeout (30 s) has "
+	    "no effect", .warning = true } } },
 	{ "tls CA file that cannot be read",
 	    "sipxd = {\n"
 	    "  tls = {\n"
@@ -1184,6 +1216,10 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->failover_timeout, 2000);
 	ck_assert_int_eq(c->blocklist_ttl, 60);
 	ck_assert_int_eq(c->max_transactions, 100000);
+	ck_assert_int_eq(c->tcp_idle_timeout, 600);
+	ck_assert_int_eq(c->tcp_message_timeout, 32);
+	ck_assert_int_eq(c->tcp_tls_handshake_timeout, 10);
+	ck_assert_int_eq(c->tcp_max_connections, 0);
 	ck_assert_str_eq(c->user_agent, "sipxd/" PACKAGE_VERSION);
 	ck_assert_uint_eq(c->ndns_servers, 0);
 	ck_assert_uint_eq(c->nlisten, 2);

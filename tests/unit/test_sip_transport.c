@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -158,6 +159,39 @@ tp_listen(struct sip_tp *tp, enum sip_tp_proto proto, const char *ip,
 	ck_assert_int_eq(err, 0);
 	ck_assert_int_eq(sip_tp_listener_addr(tp, id, ss, len), 0);
 	return id;
+}
+
+/*
+ * A loopback port free for UDP and TCP alike.  An ephemeral UDP port may
+ * be held on TCP by a socket in TIME-WAIT (other tests on the machine),
+ * so each candidate is tried on both.
+ */
+static unsigned
+port_pair_free(void)
+{
+	for (int i = 0; i < 100; i++) {
+		struct sockaddr_in sin = { 0 };
+		socklen_t len = sizeof(sin);
+		int u = socket(AF_INET, SOCK_DGRAM, 0);
+		int t = socket(AF_INET, SOCK_STREAM, 0), on = 1, ok;
+		unsigned port;
+
+		ck_assert(u >= 0 && t >= 0);
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ck_assert_int_eq(bind(u, (struct sockaddr *)&sin, len), 0);
+		ck_assert_int_eq(getsockname(u, (struct sockaddr *)&sin, &len),
+		    0);
+		port = ntohs(sin.sin_port);
+		setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		ok = bind(t, (struct sockaddr *)&sin, len) == 0;
+		close(u);
+		close(t);
+		if (ok)
+			return port;
+	}
+	ck_abort_msg("no loopback port free for both UDP and TCP");
+	return 0;
 }
 
 static unsigned
@@ -411,6 +445,63 @@ START_TEST(test_udp_malformed_response_dropped)
 }
 END_TEST
 
+/* RFC 3261 §18.1.2: a response whose top Via is not ours is dropped. */
+START_TEST(test_foreign_via_response_dropped)
+{
+	struct sockaddr_storage aa, wa;
+	socklen_t al, wl;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	char buf[512], via[128];
+	int fd;
+	static const struct {
+		const char	*host;
+		unsigned	 dport;
+	} foreign[] = {
+	    { "192.0.2.1", 0 },		/* another address */
+	    { "127.0.0.1", 1 },		/* our address, another port */
+	    { "localhost", 0 },		/* a name: we never send one */
+	    { "[::1]", 0 },		/* no IPv6 listener */
+	};
+
+	tp_listen(a, SIP_TP_UDP, "127.0.0.1", 0, &aa, &al);
+	/* A wildcard listener: any local IPv4 address with its port. */
+	tp_listen(a, SIP_TP_TCP, "0.0.0.0", 0, &wa, &wl);
+	fd = raw_sock(SOCK_DGRAM, &aa, al);
+	for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		snprintf(via, sizeof(via), "%s:%u", foreign[i].host,
+		    port_of(&aa) + foreign[i].dport);
+		snprintf(buf, sizeof(buf), "SIP/2.0 200 OK\r\n"
+		    "Via: SIP/2.0/UDP %s;branch=z9hG4bKf%zu\r\n"
+		    "From: <sip:a@example.com>;tag=1\r\n"
+		    "To: <sip:b@example.com>;tag=2\r\nCall-ID: f%zu\r\n"
+		    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", via, i, i);
+		raw_send(fd, buf, strlen(buf));
+	}
+	pump(NULL, 0, 100);
+	ck_assert_int_eq(ra.n, 0);
+	ck_assert_uint_eq(sip_tp_stats(a)->foreign_responses, 4);
+	ck_assert_uint_eq(sip_tp_stats(a)->garbage_responses, 0);
+	/* Ours: the UDP listener's address, and the wildcard's port. */
+	snprintf(buf, sizeof(buf), "SIP/2.0 200 OK\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKo1\r\n"
+	    "From: <sip:a@example.com>;tag=1\r\n"
+	    "To: <sip:b@example.com>;tag=2\r\nCall-ID: o1\r\n"
+	    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", port_of(&aa));
+	raw_send(fd, buf, strlen(buf));
+	snprintf(buf, sizeof(buf), "SIP/2.0 200 OK\r\n"
+	    "Via: SIP/2.0/TCP 127.0.0.2:%u;branch=z9hG4bKo2\r\n"
+	    "From: <sip:a@example.com>;tag=1\r\n"
+	    "To: <sip:b@example.com>;tag=2\r\nCall-ID: o2\r\n"
+	    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", port_of(&wa));
+	raw_send(fd, buf, strlen(buf));
+	pump(&ra.n, 2, 2000);
+	ck_assert_int_eq(ra.n, 2);
+	ck_assert_uint_eq(sip_tp_stats(a)->foreign_responses, 4);
+	close(fd);
+	sip_tp_free(a);
+}
+END_TEST
+
 /* ---- TCP ------------------------------------------------------------------ */
 
 START_TEST(test_tcp_reuse)
@@ -641,7 +732,7 @@ START_TEST(test_mtu_switch)
 	static char buf[4096];
 	size_t n;
 
-	tp_listen(a, SIP_TP_UDP, "127.0.0.1", 0, &aa, &al);
+	tp_listen(a, SIP_TP_UDP, "127.0.0.1", port_pair_free(), &aa, &al);
 	tp_listen(a, SIP_TP_TCP, "127.0.0.1", port_of(&aa), &at, &tl);
 	b = tp_make(&rb, NULL);
 	tp_listen(b, SIP_TP_UDP, "127.0.0.1", 0, &ba, &bl);
@@ -745,6 +836,372 @@ END_TEST
 START_TEST(test_tls_wrong_ca)
 {
 	tls_run("other.pem", "localhost", false);
+}
+END_TEST
+
+/* ---- descriptors and slow peers (issue 8 §2) ------------------------------ */
+
+START_TEST(test_partial_message_timeout)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp_conf cf;
+	struct sip_tp *a;
+	char buf[2048];
+	size_t n;
+	int idle, part;
+	uint64_t t0;
+
+	sip_tp_conf_default(&cf);
+	cf.message_timeout_ms = 200;
+	a = tp_make(&ra, &cf);
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	/* An idle connection (nothing begun) stays for the idle timeout. */
+	idle = raw_sock(SOCK_STREAM, &aa, al);
+	part = raw_sock(SOCK_STREAM, &aa, al);
+	n = mkreq(buf, sizeof(buf), "SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKp1",
+	    "part1", 0);
+	/* A whole message, then half of the next one. */
+	raw_send(part, buf, n);
+	raw_send(part, buf, n / 2);
+	t0 = time_mono_us();
+	ck_assert_int_eq(raw_recv(part, buf, sizeof(buf), 3000), 0);
+	/* The clock started at the half message, not at the connect. */
+	ck_assert_uint_ge(time_mono_us() - t0, 150000);
+	ck_assert_int_eq(ra.n, 1);
+	ck_assert_int_eq(raw_recv(idle, buf, sizeof(buf), 300), -1);
+	ck_assert_uint_eq(sip_tp_stats(a)->conns_closed, 1);
+	ck_assert_uint_eq(sip_tp_conn_count(a), 1);
+	close(idle);
+	close(part);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_tls_handshake_timeout)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp_conf cf;
+	struct sip_tp *a;
+	char buf[64];
+	int fd;
+
+	sip_tp_conf_default(&cf);
+	cf.tls_handshake_timeout_ms = 200;
+	a = tp_make(&ra, &cf);
+	tp_listen(a, SIP_TP_TLS, "127.0.0.1", 0, &aa, &al);
+	/* Connects over TCP and never says hello. */
+	fd = raw_sock(SOCK_STREAM, &aa, al);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 3000), 0);
+	ck_assert_uint_eq(sip_tp_conn_count(a), 0);
+	close(fd);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_conn_cap_refuses_inbound)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp_conf cf;
+	struct sip_tp *a;
+	char buf[64];
+	int fd[3];
+
+	sip_tp_conf_default(&cf);
+	cf.max_conns = 2;
+	a = tp_make(&ra, &cf);
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	for (int i = 0; i < 3; i++) {
+		fd[i] = raw_sock(SOCK_STREAM, &aa, al);
+		pump(NULL, 0, 30);
+	}
+	ck_assert_int_eq(raw_recv(fd[2], buf, sizeof(buf), 2000), 0);
+	ck_assert_int_eq(raw_recv(fd[0], buf, sizeof(buf), 50), -1);
+	ck_assert_uint_eq(sip_tp_conn_count(a), 2);
+	ck_assert_uint_eq(sip_tp_stats(a)->conns_refused, 1);
+	for (int i = 0; i < 3; i++)
+		close(fd[i]);
+	sip_tp_free(a);
+}
+END_TEST
+
+/*
+ * Out of descriptors, accept() fails while the listening socket stays
+ * readable: the listener must pause, not spin (before: libevent logged
+ * and retried on every loop turn).
+ */
+START_TEST(test_accept_emfile_pauses)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	struct rlimit rl, low;
+	int fd[4], top, turns = 0;
+	uint64_t end;
+
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	for (int i = 0; i < 4; i++)
+		fd[i] = raw_sock(SOCK_STREAM, &aa, al);
+	/* No descriptor left for accept(). */
+	top = dup(0);
+	ck_assert_int_ge(top, 0);
+	close(top);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)top;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	/* Count loop turns over 300 ms: a spinning loop makes thousands. */
+	end = time_mono_us() + 300000;
+	while (time_mono_us() < end) {
+		struct timeval tv = { 0, 20000 };
+
+		event_base_once(base, -1, EV_TIMEOUT, noop, NULL, &tv);
+		event_base_loop(base, EVLOOP_ONCE);
+		turns++;
+	}
+	ck_assert_uint_ge(sip_tp_stats(a)->accept_pauses, 1);
+	ck_assert_int_lt(turns, 100);
+	ck_assert_uint_eq(sip_tp_conn_count(a), 0);
+	/* Descriptors back: the listener resumes and takes them all. */
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	end = time_mono_us() + 3000000;
+	while (sip_tp_conn_count(a) < 4 && time_mono_us() < end)
+		pump(NULL, 0, 20);
+	ck_assert_uint_eq(sip_tp_conn_count(a), 4);
+	for (int i = 0; i < 4; i++)
+		close(fd[i]);
+	sip_tp_free(a);
+}
+END_TEST
+
+START_TEST(test_check_tls_garbage_key)
+{
+	char cert[128], key[128], err[512];
+	FILE *fp;
+
+	snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/garbage.pem", tmpdir);
+	fp = fopen(key, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("-----BEGIN PRIVATE KEY-----\nnot a key\n"
+	    "-----END PRIVATE KEY-----\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(sip_tp_check_tls(cert, key, err, sizeof(err)),
+	    EPROTO);
+	/* The file and OpenSSL's own reason, not "Protocol error". */
+	ck_assert_ptr_nonnull(strstr(err, key));
+	ck_assert_ptr_nonnull(strstr(err, "error:"));
+	if (getenv("TEST_VERBOSE") != NULL)
+		fprintf(stderr, "%s\n", err);
+	snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+	ck_assert_int_eq(sip_tp_check_tls(cert, key, err, sizeof(err)), 0);
+	/* A key that is not the certificate's. */
+	snprintf(key, sizeof(key), "%s/otherkey.pem", tmpdir);
+	ck_assert_int_eq(sip_tp_check_tls(cert, key, err, sizeof(err)),
+	    EPROTO);
+	ck_assert_ptr_nonnull(strstr(err, "otherkey.pem"));
+	ck_assert_ptr_nonnull(strstr(err, "mismatch"));
+}
+END_TEST
+
+/*
+ * An outbound TLS request reuses only a connection whose certificate
+ * was checked for the same name (or, without a name, the address).
+ */
+START_TEST(test_tls_reuse_by_name)
+{
+	struct sockaddr_storage aa, ba;
+	socklen_t al, bl;
+	struct sip_tp_conf cf;
+	struct sip_tp *a = tp_make(&ra, NULL), *b;
+	struct sip_dest d, d2;
+	char cafile[128];
+	uint64_t by_name;
+
+	snprintf(cafile, sizeof(cafile), "%s/cert.pem", tmpdir);
+	sip_tp_conf_default(&cf);
+	cf.ca_file = cafile;
+	b = tp_make(&rb, &cf);
+	tp_listen(a, SIP_TP_TLS, "127.0.0.1", 0, &aa, &al);
+	tp_listen(b, SIP_TP_TLS, "127.0.0.1", 0, &ba, &bl);
+	sip_tp_dest_make(&d, SIP_TP_TLS, (struct sockaddr *)&aa, al);
+	ck_assert_int_eq(sip_tp_open(b, &d, "localhost"), 0);
+	by_name = d.conn_id;
+	send_req(b, &d, "tlsr1", 0);
+	pump(&ra.n, 1, 3000);
+	ck_assert_int_eq(ra.n, 1);
+	/* Same name: reused, found by address or by id. */
+	sip_tp_dest_make(&d2, SIP_TP_TLS, (struct sockaddr *)&aa, al);
+	ck_assert_int_eq(sip_tp_open(b, &d2, "LOCALHOST"), 0);
+	ck_assert_uint_eq(d2.conn_id, by_name);
+	/* Another name on the same address: a connection of its own. */
+	sip_tp_dest_make(&d2, SIP_TP_TLS, (struct sockaddr *)&aa, al);
+	d2.conn_id = by_name;
+	ck_assert_int_eq(sip_tp_open(b, &d2, "sip.example.com"), 0);
+	ck_assert_uint_ne(d2.conn_id, by_name);
+	/* No name (the address is checked): not the one checked by name. */
+	sip_tp_dest_make(&d2, SIP_TP_TLS, (struct sockaddr *)&aa, al);
+	ck_assert_int_eq(sip_tp_open(b, &d2, NULL), 0);
+	ck_assert_uint_ne(d2.conn_id, by_name);
+	send_req(b, &d2, "tlsr2", 0);
+	pump(&ra.n, 2, 3000);
+	ck_assert_int_eq(ra.n, 2);
+	/* a's requests to b never ride b's connection: a never checked it. */
+	sip_tp_dest_make(&d2, SIP_TP_TLS, (struct sockaddr *)&ba, bl);
+	d2.conn_id = ra.d[0].conn_id;
+	ck_assert_int_eq(sip_tp_open(a, &d2, "localhost"), 0);
+	ck_assert_uint_ne(d2.conn_id, ra.d[0].conn_id);
+	sip_tp_free(a);
+	sip_tp_free(b);
+}
+END_TEST
+
+/* ---- observers and keepalives per connection (RFC 5626) ------------------- */
+
+struct obs_rec {
+	int		 n;
+	uint64_t	 id;
+	int		 err;
+	struct sip_tp	*tp;
+	uint64_t	 also;		/* a handle to drop when called */
+};
+
+static void
+obs_cb(uint64_t id, int err, void *arg)
+{
+	struct obs_rec *o = arg;
+
+	o->n++;
+	o->id = id;
+	o->err = err;
+	if (o->also != 0)
+		sip_tp_conn_unobserve(o->tp, o->also);
+}
+
+START_TEST(test_conn_observers)
+{
+	struct sockaddr_storage aa, ba;
+	socklen_t al, bl;
+	struct sip_tp *a = tp_make(&ra, NULL), *b = tp_make(&rb, NULL);
+	struct obs_rec o1 = { 0 }, o2 = { 0 }, o3 = { 0 }, o4 = { 0 };
+	struct sip_dest d;
+	uint64_t h2, h4, in_id;
+
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	tp_listen(b, SIP_TP_TCP, "127.0.0.1", 0, &ba, &bl);
+	sip_tp_dest_make(&d, SIP_TP_TCP, (struct sockaddr *)&aa, al);
+	send_req(b, &d, "obs1", 0);
+	pump(&ra.n, 1, 2000);
+	ck_assert_int_eq(ra.n, 1);
+	in_id = ra.d[0].conn_id;
+	/* No such connection: no handle. */
+	ck_assert_uint_eq(sip_tp_conn_observe(b, 999999, obs_cb, &o1), 0);
+	ck_assert_uint_ne(sip_tp_conn_observe(b, d.conn_id, obs_cb, &o1), 0);
+	h2 = sip_tp_conn_observe(b, d.conn_id, obs_cb, &o2);
+	ck_assert_uint_ne(h2, 0);
+	sip_tp_conn_unobserve(b, h2);
+	sip_tp_conn_unobserve(b, h2);		/* spent: ignored */
+	/* o3 runs first and drops o4: o4 is never called. */
+	o3.tp = b;
+	ck_assert_uint_ne(sip_tp_conn_observe(b, d.conn_id, obs_cb, &o3), 0);
+	h4 = sip_tp_conn_observe(b, d.conn_id, obs_cb, &o4);
+	o3.also = h4;
+	/* The inbound side can be observed too. */
+	ck_assert_uint_ne(sip_tp_conn_observe(a, in_id, obs_cb, &o2), 0);
+	/* a closes its end: every observer of b's connection hears it. */
+	sip_tp_free(a);
+	pump(&o1.n, 1, 2000);
+	pump(NULL, 0, 20);
+	ck_assert_int_eq(o1.n, 1);
+	ck_assert_uint_eq(o1.id, d.conn_id);
+	ck_assert_int_eq(o1.err, ECONNRESET);
+	ck_assert_int_eq(o3.n, 1);
+	ck_assert_int_eq(o4.n, 0);
+	/* sip_tp_free calls nobody. */
+	ck_assert_int_eq(o2.n, 0);
+	/* The global callback still hears of the outbound connection. */
+	ck_assert_int_eq(rb.fails, 1);
+	/* Spent: closing again calls nobody twice. */
+	pump(NULL, 0, 50);
+	ck_assert_int_eq(o1.n, 1);
+	sip_tp_free(b);
+}
+END_TEST
+
+START_TEST(test_inbound_conn_observed)
+{
+	struct sockaddr_storage aa;
+	socklen_t al;
+	struct sip_tp *a = tp_make(&ra, NULL);
+	struct obs_rec o = { 0 };
+	char buf[2048];
+	size_t n;
+	int fd;
+
+	tp_listen(a, SIP_TP_TCP, "127.0.0.1", 0, &aa, &al);
+	fd = raw_sock(SOCK_STREAM, &aa, al);
+	n = mkreq(buf, sizeof(buf), "SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKo1",
+	    "obs2", 0);
+	raw_send(fd, buf, n);
+	pump(&ra.n, 1, 2000);
+	ck_assert_int_eq(ra.n, 1);
+	ck_assert_uint_ne(sip_tp_conn_observe(a, ra.d[0].conn_id, obs_cb, &o),
+	    0);
+	close(fd);
+	pump(&o.n, 1, 2000);
+	ck_assert_int_eq(o.n, 1);
+	ck_assert_uint_eq(o.id, ra.d[0].conn_id);
+	/* Inbound: never reported to the transaction layer's callback. */
+	ck_assert_int_eq(ra.fails, 0);
+	sip_tp_free(a);
+}
+END_TEST
+
+/* RFC 5626 §4.4.1: pings on one connection, at its own interval. */
+START_TEST(test_conn_keepalive)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct sockaddr_in sin = { 0 };
+	struct sip_tp *b = tp_make(&rb, NULL);
+	struct sip_dest d;
+	char buf[64];
+	int lfd, fd, on = 1;
+	uint64_t t0;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&ss, &sl), 0);
+	sip_tp_dest_make(&d, SIP_TP_TCP, (struct sockaddr *)&ss, sl);
+	ck_assert_int_eq(sip_tp_open(b, &d, NULL), 0);
+	pump(NULL, 0, 50);
+	fd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	ck_assert_int_eq(sip_tp_conn_set_keepalive(b, 999999, 1), ENOTCONN);
+	/* The transport's default is off: nothing comes. */
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 300), -1);
+	t0 = time_mono_us();
+	ck_assert_int_eq(sip_tp_conn_set_keepalive(b, d.conn_id, 1), 0);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 3000), 4);
+	ck_assert_str_eq(buf, "\r\n\r\n");
+	ck_assert_uint_ge(time_mono_us() - t0, 900000);
+	raw_send(fd, "\r\n", 2);
+	pump(NULL, 0, 50);
+	ck_assert_uint_eq(sip_tp_stats(b)->keepalives_in, 1);
+	/* 0 stops them. */
+	ck_assert_int_eq(sip_tp_conn_set_keepalive(b, d.conn_id, 0), 0);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 1300), -1);
+	ck_assert(sip_tp_conn_alive(b, d.conn_id));
+	close(fd);
+	close(lfd);
+	sip_tp_free(b);
 }
 END_TEST
 
@@ -865,6 +1322,7 @@ main(void)
 	tcase_add_test(tc, test_rport_received);
 	tcase_add_test(tc, test_udp_malformed_request_400);
 	tcase_add_test(tc, test_udp_malformed_response_dropped);
+	tcase_add_test(tc, test_foreign_via_response_dropped);
 	tcase_add_loop_test(tc, test_tcp_reuse, 0, 2);
 	tcase_add_test(tc, test_tcp_framing);
 	tcase_add_test(tc, test_tcp_garbage_closes_one);
@@ -877,6 +1335,15 @@ main(void)
 	tcase_add_test(tc, test_tls_ok_by_ip);
 	tcase_add_test(tc, test_tls_wrong_name);
 	tcase_add_test(tc, test_tls_wrong_ca);
+	tcase_add_test(tc, test_tls_reuse_by_name);
+	tcase_add_test(tc, test_partial_message_timeout);
+	tcase_add_test(tc, test_tls_handshake_timeout);
+	tcase_add_test(tc, test_conn_cap_refuses_inbound);
+	tcase_add_test(tc, test_accept_emfile_pauses);
+	tcase_add_test(tc, test_check_tls_garbage_key);
+	tcase_add_test(tc, test_conn_observers);
+	tcase_add_test(tc, test_inbound_conn_observed);
+	tcase_add_test(tc, test_conn_keepalive);
 	tcase_add_test(tc, test_via_fixed_params);
 	tcase_add_test(tc, test_branch_and_via);
 	suite_add_tcase(s, tc);
