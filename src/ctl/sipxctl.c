@@ -36,18 +36,19 @@ static const struct ctl_command {
 	const char	*name;
 	enum out_style	 style;
 	bool		 follows;	/* keeps printing events */
+	bool		 job;		/* OK id=N, then a result event */
 } ctl_commands[] = {
-	{ "help", OUT_TABLE, false },
-	{ "version", OUT_RECORD, false },
-	{ "status", OUT_RECORD, false },
-	{ "accounts", OUT_TABLE, false },
-	{ "reload", OUT_RECORD, false },
-	{ "log", OUT_RECORD, false },
-	{ "events", OUT_AUTO, true },
-	{ "options", OUT_RECORD, false },
-	{ "transactions", OUT_TABLE, false },
-	{ "trace", OUT_AUTO, true },
-	{ "quit", OUT_AUTO, false },
+	{ "help", OUT_TABLE, false, false },
+	{ "version", OUT_RECORD, false, false },
+	{ "status", OUT_RECORD, false, false },
+	{ "accounts", OUT_TABLE, false, false },
+	{ "reload", OUT_RECORD, false, false },
+	{ "log", OUT_RECORD, false, false },
+	{ "events", OUT_AUTO, true, false },
+	{ "options", OUT_RECORD, false, true },
+	{ "transactions", OUT_TABLE, false, false },
+	{ "trace", OUT_AUTO, true, false },
+	{ "quit", OUT_AUTO, false, false },
 };
 
 struct conn {
@@ -222,6 +223,40 @@ follow_events(struct conn *c)
 		die("sipxd closed the connection");
 }
 
+/*
+ * A job answered "OK id=N" with an id record: wait for its result event
+ * and show that as the reply, as if the daemon had waited.
+ */
+static void
+conn_wait_result(struct conn *c, struct out_reply *r)
+{
+	char id[32];
+	char *line;
+	const char *v = NULL;
+	int got;
+
+	if (!r->ok || r->nrecords != 1)
+		return;
+	for (size_t i = 0; i < r->records[0].n; i++)
+		if (strcmp(r->records[0].fields[i].key, "id") == 0)
+			v = r->records[0].fields[i].value;
+	if (v == NULL)
+		return;
+	snprintf(id, sizeof(id), "%s", v);
+	out_reply_free(r);
+	for (;;) {
+		line = conn_readline(c, false);
+		if (line == NULL)
+			die("sipxd closed the connection before the result of "
+			    "job %s", id);
+		got = out_reply_from_result(r, line, id);
+		if (got < 0)
+			die("protocol error: bad result line '%.80s'", line);
+		if (got > 0)
+			return;
+	}
+}
+
 static int
 run_line(struct conn *c, const char *request, const char *name)
 {
@@ -233,6 +268,8 @@ run_line(struct conn *c, const char *request, const char *name)
 	if (!conn_read_reply(c, &r))
 		die("sipxd closed the connection (its log says why, e.g. "
 		    "control.output_limit)");
+	if (cmd != NULL && cmd->job)
+		conn_wait_result(c, &r);
 	rc = out_print_reply(&r, cmd != NULL ? cmd->style : OUT_AUTO,
 	    opt_json, stdout, stderr);
 	fflush(stdout);

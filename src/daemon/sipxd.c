@@ -147,9 +147,14 @@ static void
 daemon_apply_policy(const struct sipxd_config *cfg)
 {
 	struct control_policy p = {
-		cfg->control.max_clients, cfg->control.output_limit,
-		cfg->control.allow_uids, cfg->control.nallow_uids,
-		cfg->control.allow_gids, cfg->control.nallow_gids,
+		.max_clients = cfg->control.max_clients,
+		.readonly_max_clients = cfg->control.readonly_max_clients,
+		.readonly_max_per_uid = cfg->control.readonly_max_per_uid,
+		.output_limit = cfg->control.output_limit,
+		.allow_uids = cfg->control.allow_uids,
+		.nallow_uids = cfg->control.nallow_uids,
+		.allow_gids = cfg->control.allow_gids,
+		.nallow_gids = cfg->control.nallow_gids,
 	};
 
 	control_set_policy(d.ctl, &p);

@@ -714,27 +714,37 @@ def test_clients_50(env):
 
 
 def test_clients_max(env):
-    d = env.daemon(control={"max_clients": 5})
+    d = env.daemon(control={"max_clients": 5, "readonly_max_clients": 5,
+                            "readonly_max_per_uid": 5})
     conns = [d.connect() for _ in range(5)]
     for c in conns:
         check(c.greeting.startswith("SIPXD "), "greeting %r" % c.greeting)
-    for ro in (False, True):
-        extra = d.connect(readonly=ro)
-        check_eq(extra.greeting, "ERR busy too many control clients (max 5)",
-                 "6th client (%s)" % ("read-only" if ro else "full"))
-        check_eq(extra.read_until_eof(), [], "6th client closed")
+    extra = d.connect()
+    check_eq(extra.greeting, "ERR busy too many control clients (max 5)",
+             "6th client")
+    check_eq(extra.read_until_eof(), [], "6th client closed")
     r = expect_ctl(d.ctl("status"), 2, "sipxctl when busy")
     check("busy" in r.err, "sipxctl busy stderr %r" % r.err)
+    # The read-only socket has its own room.
+    ro = [d.connect(readonly=True) for _ in range(5)]
+    for c in ro:
+        check(c.greeting.endswith("access=readonly"), "read-only greeting "
+              "while the full socket is full: %r" % c.greeting)
+    extra = d.connect(readonly=True)
+    check_eq(extra.greeting, "ERR busy too many read-only control clients "
+             "(max 5)", "6th read-only client")
+    check_eq(extra.read_until_eof(), [], "6th read-only client closed")
     for i, c in enumerate(conns):
         r = c.request("status")
-        check(r.ok and r.records[0]["clients"] == "5",
+        check(r.ok and r.records[0]["clients"] == "10",
               "client %d after refusals: %r" % (i, r))
     d.wait_log("control.max_clients")
+    d.wait_log("control.readonly_max_clients")
     # A freed slot is usable again.
     check_eq(conns[0].request("quit").status, "OK bye", "quit")
     check_eq(conns[0].read_until_eof(), [], "closed")
-    c = d.connect(readonly=True)
-    check(c.greeting.endswith("access=readonly"), "slot reused: %r"
+    c = d.connect()
+    check(c.greeting.endswith("access=full"), "slot reused: %r"
           % c.greeting)
 
 

@@ -193,8 +193,8 @@ def test_events_without_kind(env):
     named = d.connect()
     check_eq(named.request("events kind=trace").status, "OK subscribed",
              "events kind=trace")
-    tr = d.connect(readonly=True)
-    check_eq(tr.request("trace").status, "OK tracing", "trace (read-only)")
+    tr = d.connect()
+    check_eq(tr.request("trace").status, "OK tracing", "trace")
     self_options(d)
     check_eq(traces_in(plain), [], "trace lines on a plain `events`")
     check_eq(len(traces_in(named)), 4, "trace lines on `events kind=trace`")
@@ -245,10 +245,16 @@ def test_slow_subscriber(env):
               "slow subscriber not cut off after %d options; log tail: %s"
               % (sent, d.stderr_text()[-500:]))
         gen.send(("options %s\n" % uri) * batch)
+        ids = []
         for _ in range(batch):
             r = gen.reply()
-            check(r.ok and r.records[0]["status"] == "200",
-                  "generator's options: %r" % r)
+            check(r.ok and "id" in r.records[0], "generator's options: %r"
+                  % r)
+            ids.append(r.records[0]["id"])
+        for i in ids:
+            f = gen.job_result(i)
+            check(f["result"] == "ok" and f["status"] == "200",
+                  "generator's options result: %r" % f)
         sent += batch
         traced += sum(1 for l in gen.events
                       if l.startswith("EVENT trace.message "))
@@ -258,8 +264,8 @@ def test_slow_subscriber(env):
                     r"disconnecting it", log), "log line: %s" % log[-500:])
     traced += len(traces_in(gen))
     check_eq(traced, 4 * sent, "trace lines the reading subscriber got")
-    r = gen.request("options %s" % uri)
-    check(r.ok, "generator after the cut: %r" % r)
+    f = gen.run_job("options %s" % uri)
+    check_eq(f["result"], "ok", "generator after the cut: %r" % f)
     check_eq(len(traces_in(gen)), 4, "generator still traced after the cut")
     rec = d.connect().request("status").records[0]
     check_eq((rec["clients"], rec["subscribers"]), ("2", "1"),
@@ -280,6 +286,31 @@ def test_slow_subscriber(env):
     check(b"EVENT trace.message " in data, "slow one got some trace lines")
 
 
+# ---- the read-only socket never shows SIP messages nor sends SIP ------------------
+
+def test_readonly_refused(env):
+    d = env.daemon()
+    full = d.connect()
+    check_eq(full.request("trace").status, "OK tracing", "full trace")
+    ro = d.connect(readonly=True)
+    for line in ("trace", "events kind=trace", "events kind=account,trace",
+                 "options %s" % self_uri(d),
+                 "options %s timeout=1" % self_uri(d)):
+        r = ro.request(line)
+        check_eq(r.code, "denied", "%s on the read-only socket: %r"
+                 % (line, r))
+        check("full-access socket" in r.status, "clear text: %r" % r)
+    check(ro.request("version").ok, "read-only connection still usable")
+    check_eq(traces_in(full), [], "SIP sent or traced after the refusals")
+    r = d.ctl("options", self_uri(d), sock=d.ro_sock)
+    check(r.rc == 1 and r.err.startswith("sipxctl: denied: "),
+          "sipxctl options on the read-only socket: %r" % r)
+    r = d.ctl("trace", sock=d.ro_sock)
+    check(r.rc == 1 and r.err.startswith("sipxctl: denied: "),
+          "sipxctl trace on the read-only socket: %r" % r)
+    check_eq(traces_in(full), [], "SIP traced after sipxctl's refusals")
+
+
 TESTS = [
     ("human", test_human),
     ("json", test_json),
@@ -287,6 +318,7 @@ TESTS = [
     ("trace_off", test_trace_off),
     ("sipxctl_trace_off", test_sipxctl_trace_off_errors),
     ("slow_subscriber", test_slow_subscriber),
+    ("readonly_refused", test_readonly_refused),
 ]
 
 if __name__ == "__main__":
