@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "sip/sip_redact.h"
 #include "sip/sip_uri.h"
 #include "ua/account.h"
 #include "ua/events.h"
@@ -400,7 +401,8 @@ daemon_trace_cb(const struct sip_tp_trace *t, void *arg)
 
 	if (!events_wanted(EVENTS_KIND_TRACE))
 		return;
-	strbuf_add(&text, t->buf, t->len);
+	/* Credentials never leave in a trace (sip_redact.h). */
+	sip_redact(&text, t->buf, t->len);
 	sip_tp_addr_str(t->local, local, sizeof(local));
 	sip_tp_addr_str(t->peer, peer, sizeof(peer));
 	events_publish("trace.message", NULL, "dir",

@@ -311,6 +311,51 @@ def test_readonly_refused(env):
     check_eq(traces_in(full), [], "SIP traced after sipxctl's refusals")
 
 
+# ---- credentials are masked ----------------------------------------------------
+
+def test_credentials_masked(env):
+    import socket
+    d = env.daemon()
+    c = d.connect()
+    check_eq(c.request("trace").status, "OK tracing", "trace")
+    p = ctl_trace(d)
+    secrets = ["6629fae49393a05397450978507c4ef1", "0a4f113b", "S3cr3tB4s1c"]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    msg = ("OPTIONS sip:127.0.0.1:%d SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKredact1\r\n"
+           "Max-Forwards: 70\r\n"
+           "To: <sip:127.0.0.1:%d>\r\n"
+           "From: <sip:probe@127.0.0.1>;tag=r1\r\n"
+           "Call-ID: redact-1@127.0.0.1\r\n"
+           "CSeq: 1 OPTIONS\r\n"
+           "authorization  : DIGEST username=\"alice\", realm=\"r\",\r\n"
+           "  nonce=\"n\", uri=\"sip:127.0.0.1\", RESPONSE = \"%s\",\r\n"
+           "  qop=auth, nc=00000001, cnonce=%s\r\n"
+           "Proxy-Authorization: Basic %s\r\n"
+           "Content-Length: 0\r\n\r\n"
+           % (d.port, s.getsockname()[1], d.port, secrets[0], secrets[1],
+              secrets[2]))
+    s.sendto(msg.encode(), ("127.0.0.1", d.port))
+    s.settimeout(5)
+    check(s.recv(65536).startswith(b"SIP/2.0 200 "), "the OPTIONS answered")
+    s.close()
+    got = [f for f in traces_in(c) if f["dir"] == "in"]
+    check_eq(len(got), 1, "one message in: %r" % got)
+    text = got[0]["text"]
+    for sec in secrets:
+        check(sec not in text, "secret %s in the trace: %r" % (sec, text))
+    check('RESPONSE = "***"' in text and "cnonce=***" in text and
+          "Proxy-Authorization: Basic ***" in text and
+          'username="alice"' in text, "masked fields: %r" % text)
+    # sipxctl trace shows the same masked text.
+    blocks = read_human_blocks(p, 2)
+    shown = "\n".join(t for _, t in blocks)
+    for sec in secrets:
+        check(sec not in shown, "secret %s in sipxctl trace" % sec)
+    check('RESPONSE = "***"' in shown, "sipxctl trace masked: %r" % shown)
+
+
 TESTS = [
     ("human", test_human),
     ("json", test_json),
@@ -319,6 +364,7 @@ TESTS = [
     ("sipxctl_trace_off", test_sipxctl_trace_off_errors),
     ("slow_subscriber", test_slow_subscriber),
     ("readonly_refused", test_readonly_refused),
+    ("credentials_masked", test_credentials_masked),
 ]
 
 if __name__ == "__main__":
