@@ -85,7 +85,6 @@ struct control_client {
 	struct event		*ev_close;
 	struct event		*ev_resume;	/* go on with buffered lines */
 	struct events_sub	*sub;
-	bool			 snapshot;	/* subscribing: no limit */
 	TAILQ_HEAD(, control_job) jobs;		/* started here, running */
 	size_t			 njobs;
 };
@@ -104,6 +103,9 @@ struct control {
 	uid_t				*allow_uids;
 	gid_t				*allow_gids;
 	struct cmd_reply		 reply;	/* reused for every request */
+	struct strbuf			 line;	/* the live event last
+						 * formatted */
+	uint64_t			 line_seq;
 };
 
 static void control_client_flush(struct control_client *);
@@ -279,10 +281,7 @@ control_client_on_flushed(struct control_client *c)
 static bool
 control_client_over_limit(struct control_client *c)
 {
-	if (c->state == CONTROL_CLIENT_CLOSED)
-		return true;
-	if (c->snapshot ||
-	    evbuffer_get_length(c->out) <= c->ctl->policy.output_limit)
+	if (evbuffer_get_length(c->out) <= c->ctl->policy.output_limit)
 		return false;
 	log_warnx("control client %u (uid %ld pid %ld): %zu bytes of output "
 	    "unread, over control.output_limit; disconnecting it", c->id,
@@ -324,16 +323,37 @@ control_client_flush(struct control_client *c)
 	control_client_on_flushed(c);
 }
 
+void
+control_event_format(struct strbuf *sb, const struct events_event *ev)
+{
+	strbuf_addf(sb, "EVENT %s seq=%llu time=%.3f", ev->type,
+	    (unsigned long long)ev->seq, ev->time);
+	if (ev->account != NULL)
+		ctl_append_kv(sb, "account", ev->account);
+	for (size_t i = 0; i < ev->nkv; i++)
+		ctl_append_kv(sb, ev->kv[i].key, ev->kv[i].value);
+	strbuf_addc(sb, '\n');
+}
+
+/* The bus's subscriber: one protocol line per event. */
 static void
-control_deliver(const char *line, size_t len, void *arg)
+control_deliver(const struct events_event *ev, void *arg)
 {
 	struct control_client *c = arg;
+	struct control *ctl = c->ctl;
 
 	if (c->state == CONTROL_CLIENT_CLOSED)
 		return;
-	evbuffer_add(c->out, line, len);
-	if (!control_client_over_limit(c))
-		event_add(c->ev_write, NULL);
+	/* A live event goes to every subscriber: format it once. */
+	if (!ev->live || ctl->line_seq != ev->seq || ctl->line.n == 0) {
+		strbuf_reset(&ctl->line);
+		control_event_format(&ctl->line, ev);
+		ctl->line_seq = ev->live ? ev->seq : 0;
+	}
+	evbuffer_add(c->out, ctl->line.p, ctl->line.n);
+	if (ev->live && control_client_over_limit(c))
+		return;
+	event_add(c->ev_write, NULL);
 }
 
 int
@@ -342,11 +362,8 @@ control_client_subscribe(struct control_client *c, unsigned kinds,
 {
 	if (c->sub != NULL)
 		events_unsubscribe(c->sub);
-	c->sub = NULL;
-	/* The snapshot is delivered before events_subscribe returns. */
-	c->snapshot = true;
+	/* The snapshot and sync are delivered before this returns. */
 	c->sub = events_subscribe(kinds, account, control_deliver, c);
-	c->snapshot = false;
 	return 0;
 }
 
@@ -1028,6 +1045,7 @@ control_free(struct control *ctl)
 	while ((c = TAILQ_FIRST(&ctl->clients)) != NULL)
 		control_client_free(c);
 	cmd_reply_free(&ctl->reply);
+	strbuf_free(&ctl->line);
 	free(ctl->allow_uids);
 	free(ctl->allow_gids);
 	free(ctl);

@@ -80,6 +80,12 @@ enum control_client_state {
 };
 const char	*control_client_state_name(enum control_client_state);
 
+/* An event as the protocol's "EVENT <type> seq= time= ..." line. */
+struct events_event;
+struct strbuf;
+void		 control_event_format(struct strbuf *,
+		    const struct events_event *);
+
 int		 control_client_subscribe(struct control_client *,
 		    unsigned kinds, const char *account);
 void		 control_client_unsubscribe(struct control_client *);
