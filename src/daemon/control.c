@@ -1034,6 +1034,30 @@ control_flush_all(struct control *ctl)
 			evbuffer_write(c->out, c->fd);
 }
 
+/* The daemon stops: every running job still reports, as a failure. */
+static void
+control_client_end_jobs(struct control_client *c, const char *why)
+{
+	struct control_job *job;
+	struct strbuf line = STRBUF_INIT;
+
+	while ((job = TAILQ_FIRST(&c->jobs)) != NULL) {
+		TAILQ_REMOVE(&c->jobs, job, entry);
+		c->njobs--;
+		job->cancel(job->arg);
+		if (c->state != CONTROL_CLIENT_CLOSED) {
+			cmd_reply_reset(&job->reply);
+			cmd_reply_err(&job->reply, "failed", "%s", why);
+			strbuf_reset(&line);
+			control_job_format(&line, job);
+			evbuffer_add(c->out, line.p, line.n);
+		}
+		cmd_reply_free(&job->reply);
+		free(job);
+	}
+	strbuf_free(&line);
+}
+
 void
 control_free(struct control *ctl)
 {
@@ -1042,6 +1066,9 @@ control_free(struct control *ctl)
 	if (ctl == NULL)
 		return;
 	control_close_listeners(ctl);
+	TAILQ_FOREACH(c, &ctl->clients, entry)
+		control_client_end_jobs(c, "sipxd is stopping");
+	control_flush_all(ctl);
 	while ((c = TAILQ_FIRST(&ctl->clients)) != NULL)
 		control_client_free(c);
 	cmd_reply_free(&ctl->reply);

@@ -6,6 +6,7 @@
 is answered at once, not behind the probe; a client that half-closes or
 says `quit` with a probe running still gets its result before the close;
 a client that goes away with probes running leaves the daemon healthy;
+a daemon that stops ends each running probe with a failed result;
 a connection runs at most 32 jobs at once; `sipxctl options` still prints
 the final result and exits 1 on a failure."""
 import os
@@ -113,6 +114,24 @@ def test_quit_delivers_result(env):
              "result after quit %r" % lines[5])
 
 
+def test_stop_reports_jobs(env):
+    """A daemon that stops still ends every running job with a result."""
+    import signal
+    d = env.daemon()
+    port = silent_port(env)
+    c = d.connect()
+    r = c.request("options sip:127.0.0.1:%d timeout=60" % port)
+    check_eq(r.status, "OK id=1", "job started")
+    d.signal(signal.SIGTERM)
+    lines = c.read_until_eof(10)
+    check_eq(len(lines), 1, "the result, then EOF: %r" % lines)
+    t, f = parse_event(lines[0])
+    check_eq((t, f["id"], f["result"], f["code"], f["error"]),
+             ("options.result", "1", "failed", "failed",
+              "sipxd is stopping"), "result at stop %r" % lines[0])
+    check_eq(d.wait(), 0, "sipxd exit status")
+
+
 def test_client_gone(env):
     """Probes of a client that vanished are cancelled; nothing is sent to
     it and the daemon stays well (the sanitizer build checks the frees)."""
@@ -172,6 +191,7 @@ TESTS = [
     ("half_close_self_options", test_half_close_self_options),
     ("later_command_not_held", test_later_command_not_held),
     ("quit_delivers_result", test_quit_delivers_result),
+    ("stop_reports_jobs", test_stop_reports_jobs),
     ("client_gone", test_client_gone),
     ("job_limit", test_job_limit),
     ("sipxctl_options", test_sipxctl_options),
