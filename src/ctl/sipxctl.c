@@ -447,8 +447,8 @@ main(int argc, char **argv)
 		path = DEFAULT_SOCKET;
 	if ((tmo = getenv("SIPXCTL_TIMEOUT")) != NULL && tmo[0] != '\0' &&
 	    parse_timeout(tmo, &opt_timeout) != 0) {
-		fprintf(stderr, "sipxctl: SIPXCTL_TIMEOUT: '%s' is not a number "
-		    "of seconds (0.1 to %g)\n", tmo, MAX_TIMEOUT);
+		fprintf(stderr, "sipxctl: SIPXCTL_TIMEOUT: '%s' is not a "
+		    "number of seconds (0.1 to %g)\n", tmo, MAX_TIMEOUT);
 		return EXIT_CONN;
 	}
 	/* "+": options end at the command, whose args may look like them. */

@@ -58,7 +58,8 @@ size_t		 control_client_count(const struct control *);
  * to the client that started the job.  A client that ends its input
  * (half-close, quit) is closed only once its jobs have finished.  If the
  * client goes away first, cancel(arg) is called from the loop and the
- * handle is gone.
+ * handle is gone.  The work reports from the loop, never from inside the
+ * handler that started it: the result must follow the "OK id=N" reply.
  */
 struct control_job;
 struct cmd_reply;

@@ -116,8 +116,8 @@ redact_value(struct strbuf *out, const char *v, size_t n)
 		k = redact_skip_lws(v, j, n);
 		if (k == n || v[k] != '=') {
 			/* A scheme: "Digest", "Basic", ... */
-			digest = j - i == 6 && strncasecmp(v + i, "digest", 6) ==
-			    0;
+			digest = j - i == 6 &&
+			    strncasecmp(v + i, "digest", 6) == 0;
 			after_scheme = true;
 			strbuf_add(out, v + i, j - i);
 			i = j;
