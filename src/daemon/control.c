@@ -720,8 +720,10 @@ control_uid_readonly(const struct control *ctl, uid_t uid)
 /*
  * Each socket has its own room, so the read-only socket (mode 0666 by
  * default: any local user) can never take the full socket's slots, and
- * one uid can hold only a few of the read-only ones.  Fills line with
- * the refusal and returns true when there is no room.
+ * one uid can hold only a few of the read-only ones.  Root and sipxd's
+ * own user have a few full-socket slots beyond max_clients, so an
+ * administrator can always look in.  Fills line with the refusal and
+ * returns true when there is no room.
  */
 static bool
 control_refuse_busy(struct control *ctl, const struct control_listener *l,
@@ -729,8 +731,11 @@ control_refuse_busy(struct control *ctl, const struct control_listener *l,
 {
 	const struct control_policy *p = &ctl->policy;
 	size_t full = ctl->nclients - ctl->nreadonly;
+	int room = p->max_clients;
 
-	if (!l->readonly && (int)full >= p->max_clients) {
+	if (cred->uid == 0 || cred->uid == geteuid())
+		room += SIPX_CTL_ADMIN_RESERVE;
+	if (!l->readonly && (int)full >= room) {
 		log_warnx("control: refusing uid %ld pid %ld on %s: already "
 		    "%zu clients (control.max_clients)", (long)cred->uid,
 		    (long)cred->pid, l->path, full);

@@ -4,7 +4,8 @@
 User `nobody` opens 70 connections to the read-only socket (mode 0666 by
 default): it gets control.readonly_max_per_uid of them and `ERR busy` for
 the rest, and root's full socket (and root's own read-only connections)
-still answer.  Needs root, to be another user; the test says so
+still answer.  Allowed users who fill the full socket leave root two
+more slots.  Needs root, to be another user; the test says so
 otherwise."""
 import os
 import pwd
@@ -133,9 +134,37 @@ def test_readonly_total(env):
         p.wait(10)
 
 
+def test_full_socket_reserve(env):
+    """Allowed users filling control.max_clients leave root its reserve
+    of 2 connections on the full socket."""
+    if not as_nobody_possible():
+        return
+    d = env.daemon(control={"max_clients": 3, "mode": "0666",
+                            "allow_users": ["nobody"]})
+    p, greetings, uid = hold_as_nobody(env, d.sock, 5)
+    try:
+        ok = [g for g in greetings if g.endswith("access=full")]
+        check_eq(len(ok), 3, "nobody's full connections: %r" % greetings)
+        check_eq(greetings[3], "ERR busy too many control clients (max 3)",
+                 "nobody past max_clients")
+        r = expect_ctl(d.ctl("status", json=True), 0,
+                       "root while nobody holds every slot")
+        check_eq(r.json()["data"][0]["clients"], 4, "clients")
+        a, b, c = d.connect(), d.connect(), d.connect()
+        check(a.greeting.endswith("access=full") and
+              b.greeting.endswith("access=full"), "root's two reserved "
+              "slots: %r %r" % (a.greeting, b.greeting))
+        check_eq(c.greeting, "ERR busy too many control clients (max 3)",
+                 "root past its reserve")
+    finally:
+        p.stdin.close()
+        p.wait(10)
+
+
 TESTS = [
     ("readonly_flood", test_readonly_flood),
     ("readonly_total", test_readonly_total),
+    ("full_socket_reserve", test_full_socket_reserve),
 ]
 
 if __name__ == "__main__":

@@ -759,13 +759,14 @@ def test_clients_50(env):
 def test_clients_max(env):
     d = env.daemon(control={"max_clients": 5, "readonly_max_clients": 5,
                             "readonly_max_per_uid": 5})
-    conns = [d.connect() for _ in range(5)]
+    # Root (these tests' user) has 2 slots beyond max_clients.
+    conns = [d.connect() for _ in range(7)]
     for c in conns:
         check(c.greeting.startswith("SIPXD "), "greeting %r" % c.greeting)
     extra = d.connect()
     check_eq(extra.greeting, "ERR busy too many control clients (max 5)",
-             "6th client")
-    check_eq(extra.read_until_eof(), [], "6th client closed")
+             "8th client")
+    check_eq(extra.read_until_eof(), [], "8th client closed")
     r = expect_ctl(d.ctl("status"), 2, "sipxctl when busy")
     check("busy" in r.err, "sipxctl busy stderr %r" % r.err)
     # The read-only socket has its own room.
@@ -779,7 +780,7 @@ def test_clients_max(env):
     check_eq(extra.read_until_eof(), [], "6th read-only client closed")
     for i, c in enumerate(conns):
         r = c.request("status")
-        check(r.ok and r.records[0]["clients"] == "10",
+        check(r.ok and r.records[0]["clients"] == "12",
               "client %d after refusals: %r" % (i, r))
     d.wait_log("control.max_clients")
     d.wait_log("control.readonly_max_clients")
