@@ -13,6 +13,9 @@
 #define SIPX_CTL_OUTPUT_DEFAULT		(1024 * 1024)
 #define SIPX_CTL_OUTPUT_MIN		(64 * 1024)
 #define SIPX_CTL_OUTPUT_MAX		(64 * 1024 * 1024)
+#define SIPX_CTL_RO_PER_UID_DEFAULT	8	/* read-only connections per uid */
+#define SIPX_CTL_JOBS_MAX		32	/* running jobs per connection */
+#define SIPX_CTL_ADMIN_RESERVE		2	/* full-socket slots for root */
 
 /* SIP messages (src/sip/sip_msg.c). */
 #define SIP_MSG_SIZE_MAX		65535	/* bytes, datagram or framed */

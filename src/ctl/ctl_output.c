@@ -90,6 +90,71 @@ out_reply_add_line(struct out_reply *r, const char *line)
 	return 0;
 }
 
+static const char *
+out_record_get(const struct out_record *rec, const char *key)
+{
+	for (size_t i = 0; i < rec->n; i++)
+		if (strcmp(rec->fields[i].key, key) == 0)
+			return rec->fields[i].value;
+	return NULL;
+}
+
+int
+out_reply_from_result(struct out_reply *r, const char *line,
+    const char *id)
+{
+	struct out_reply ev;
+	struct out_record *rec, out = { NULL, 0 };
+	const char *type, *v;
+	size_t tn;
+
+	if (strncmp(line, "EVENT ", 6) != 0)
+		return 0;
+	type = line + 6;
+	tn = strcspn(type, " ");
+	if (tn < 7 || strncmp(type + tn - 7, ".result", 7) != 0)
+		return 0;
+	out_reply_init(&ev);
+	if (out_reply_add_line(&ev, type[tn] ? type + tn + 1 : "") != 0)
+		return -1;
+	rec = &ev.records[0];
+	if ((v = out_record_get(rec, "id")) == NULL || strcmp(v, id) != 0) {
+		out_reply_free(&ev);
+		return 0;
+	}
+	out_reply_init(r);
+	v = out_record_get(rec, "result");
+	r->ok = v != NULL && strcmp(v, "ok") == 0;
+	if (!r->ok) {
+		v = out_record_get(rec, "code");
+		r->code = xstrdup(v != NULL ? v : "failed");
+		v = out_record_get(rec, "error");
+		r->message = xstrdup(v != NULL ? v : "");
+	} else
+		r->message = xstrdup("");
+	/* What the reply's record held: the fields after the job's own. */
+	out.fields = xcalloc(rec->n + 1, sizeof(*out.fields));
+	for (size_t i = 0; i < rec->n; i++) {
+		const char *k = rec->fields[i].key;
+
+		if (strcmp(k, "seq") == 0 || strcmp(k, "time") == 0 ||
+		    strcmp(k, "id") == 0 || strcmp(k, "result") == 0 ||
+		    strcmp(k, "code") == 0 || strcmp(k, "error") == 0)
+			continue;
+		out.fields[out.n].key = xstrdup(k);
+		out.fields[out.n].value = xstrdup(rec->fields[i].value);
+		out.n++;
+	}
+	if (out.n > 0) {
+		r->records = xcalloc(1, sizeof(*r->records));
+		r->records[0] = out;
+		r->nrecords = 1;
+	} else
+		free(out.fields);
+	out_reply_free(&ev);
+	return 1;
+}
+
 /* Length of a valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 static size_t
 utf8_len(const unsigned char *s)

@@ -40,6 +40,15 @@ int	out_reply_status(struct out_reply *, const char *line);
 /* One data line; -1 if it does not parse. */
 int	out_reply_add_line(struct out_reply *, const char *line);
 
+/*
+ * A job's result event ("EVENT <kind>.result ... id=ID result=ok|failed
+ * [code= error=] fields") as the reply it stands for.  1 if line is the
+ * result of job id (r filled), 0 if it is another line, -1 if it does
+ * not parse.
+ */
+int	out_reply_from_result(struct out_reply *r, const char *line,
+	    const char *id);
+
 /* Prints the reply: data to out, an ERR to err; returns the exit code. */
 int	out_print_reply(const struct out_reply *, enum out_style, bool json,
 	    FILE *out, FILE *err);

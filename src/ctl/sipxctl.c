@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -27,6 +28,8 @@
 
 #define DEFAULT_SOCKET	"/run/sipxd/control.sock"
 #define EXIT_CONN	2
+#define DEFAULT_TIMEOUT	5.0	/* seconds: connect and greeting */
+#define MAX_TIMEOUT	3600.0
 
 /*
  * How each known command's reply is shown.  Commands not listed are
@@ -36,18 +39,19 @@ static const struct ctl_command {
 	const char	*name;
 	enum out_style	 style;
 	bool		 follows;	/* keeps printing events */
+	bool		 job;		/* OK id=N, then a result event */
 } ctl_commands[] = {
-	{ "help", OUT_TABLE, false },
-	{ "version", OUT_RECORD, false },
-	{ "status", OUT_RECORD, false },
-	{ "accounts", OUT_TABLE, false },
-	{ "reload", OUT_RECORD, false },
-	{ "log", OUT_RECORD, false },
-	{ "events", OUT_AUTO, true },
-	{ "options", OUT_RECORD, false },
-	{ "transactions", OUT_TABLE, false },
-	{ "trace", OUT_AUTO, true },
-	{ "quit", OUT_AUTO, false },
+	{ "help", OUT_TABLE, false, false },
+	{ "version", OUT_RECORD, false, false },
+	{ "status", OUT_RECORD, false, false },
+	{ "accounts", OUT_TABLE, false, false },
+	{ "reload", OUT_RECORD, false, false },
+	{ "log", OUT_RECORD, false, false },
+	{ "events", OUT_AUTO, true, false },
+	{ "options", OUT_RECORD, false, true },
+	{ "transactions", OUT_TABLE, false, false },
+	{ "trace", OUT_AUTO, true, false },
+	{ "quit", OUT_AUTO, false, false },
 };
 
 struct conn {
@@ -59,6 +63,7 @@ struct conn {
 
 static volatile sig_atomic_t interrupted;
 static bool opt_json;
+static double opt_timeout = DEFAULT_TIMEOUT;
 
 static void
 on_sigint(int sig)
@@ -121,6 +126,11 @@ conn_readline(struct conn *c, bool stop_on_signal)
 		if (stop_on_signal && interrupted)
 			return NULL;
 		n = read(c->fd, c->in.p + c->in.n, c->in.cap - c->in.n - 1);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			die("%s accepted the connection but sent no greeting "
+			    "within %g s; is sipxd stuck, or is this not its "
+			    "control socket? (-t sets the wait)", c->path,
+			    opt_timeout);
 		if (n < 0 && errno == EINTR) {
 			if (stop_on_signal && interrupted)
 				return NULL;
@@ -154,6 +164,23 @@ conn_write(struct conn *c, const char *p, size_t n)
 	}
 }
 
+/* Bounds connect(2) (a full backlog blocks it) and reads, or lifts it. */
+static void
+conn_set_timeout(struct conn *c, double seconds)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (seconds > 0) {
+		tv.tv_sec = (time_t)seconds;
+		tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) *
+		    1e6);
+	}
+	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ==
+	    -1 || setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)) == -1)
+		die("setsockopt: %s", strerror(errno));
+}
+
 static void
 conn_open(struct conn *c, const char *path)
 {
@@ -168,9 +195,14 @@ conn_open(struct conn *c, const char *path)
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd == -1)
 		die("socket: %s", strerror(errno));
-	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	conn_set_timeout(c, opt_timeout);
+	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == EAGAIN || errno == EINPROGRESS)
+			die("cannot connect to %s within %g s: its backlog is "
+			    "full; is sipxd stuck?", path, opt_timeout);
 		die("cannot connect to %s: %s — is sipxd running?", path,
 		    strerror(errno));
+	}
 	line = conn_readline(c, false);
 	if (line == NULL)
 		die("%s closed the connection before greeting", path);
@@ -180,6 +212,8 @@ conn_open(struct conn *c, const char *path)
 	    (line[16] != ' ' && line[16] != '\0'))
 		die("%s does not speak sipxd control protocol 1 (greeting: "
 		    "%.80s)", path, line);
+	/* Greeted: replies and events may take as long as they take. */
+	conn_set_timeout(c, 0);
 }
 
 /* Reads one whole reply, skipping event lines; false at EOF. */
@@ -222,6 +256,40 @@ follow_events(struct conn *c)
 		die("sipxd closed the connection");
 }
 
+/*
+ * A job answered "OK id=N" with an id record: wait for its result event
+ * and show that as the reply, as if the daemon had waited.
+ */
+static void
+conn_wait_result(struct conn *c, struct out_reply *r)
+{
+	char id[32];
+	char *line;
+	const char *v = NULL;
+	int got;
+
+	if (!r->ok || r->nrecords != 1)
+		return;
+	for (size_t i = 0; i < r->records[0].n; i++)
+		if (strcmp(r->records[0].fields[i].key, "id") == 0)
+			v = r->records[0].fields[i].value;
+	if (v == NULL)
+		return;
+	snprintf(id, sizeof(id), "%s", v);
+	out_reply_free(r);
+	for (;;) {
+		line = conn_readline(c, false);
+		if (line == NULL)
+			die("sipxd closed the connection before the result of "
+			    "job %s", id);
+		got = out_reply_from_result(r, line, id);
+		if (got < 0)
+			die("protocol error: bad result line '%.80s'", line);
+		if (got > 0)
+			return;
+	}
+}
+
 static int
 run_line(struct conn *c, const char *request, const char *name)
 {
@@ -233,6 +301,8 @@ run_line(struct conn *c, const char *request, const char *name)
 	if (!conn_read_reply(c, &r))
 		die("sipxd closed the connection (its log says why, e.g. "
 		    "control.output_limit)");
+	if (cmd != NULL && cmd->job)
+		conn_wait_result(c, &r);
 	rc = out_print_reply(&r, cmd != NULL ? cmd->style : OUT_AUTO,
 	    opt_json, stdout, stderr);
 	fflush(stdout);
@@ -327,9 +397,13 @@ interactive(struct conn *c)
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: sipxctl [-s SOCKET] [--json] [COMMAND [ARGS...]]\n"
+	fprintf(fp, "usage: sipxctl [-s SOCKET] [-t SECONDS] [--json] "
+	    "[COMMAND [ARGS...]]\n"
 	    "  -s, --socket SOCKET  control socket (default %s,\n"
 	    "                       or $SIPXCTL_SOCKET)\n"
+	    "  -t, --timeout SECONDS  wait at most this long to connect and "
+	    "be greeted\n"
+	    "                       (default 5, or $SIPXCTL_TIMEOUT)\n"
 	    "  -j, --json           JSON output for programs\n"
 	    "  -V, --version        print sipxctl's version\n"
 	    "  -h, --help           this help; 'sipxctl help' lists the "
@@ -338,27 +412,58 @@ usage(FILE *fp)
 	    DEFAULT_SOCKET);
 }
 
+static int
+parse_timeout(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= 0.1) ||
+	    v > MAX_TIMEOUT)
+		return EINVAL;
+	*out = v;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = getenv("SIPXCTL_SOCKET");
+	const char *path = getenv("SIPXCTL_SOCKET"), *tmo;
 	struct sigaction sa;
 	struct conn c;
 	int ch, rc;
 
 	if (path == NULL || path[0] == '\0')
 		path = DEFAULT_SOCKET;
+	if ((tmo = getenv("SIPXCTL_TIMEOUT")) != NULL && tmo[0] != '\0' &&
+	    parse_timeout(tmo, &opt_timeout) != 0) {
+		fprintf(stderr, "sipxctl: SIPXCTL_TIMEOUT: '%s' is not a "
+		    "number of seconds (0.1 to %g)\n", tmo, MAX_TIMEOUT);
+		return EXIT_CONN;
+	}
 	/* "+": options end at the command, whose args may look like them. */
-	while ((ch = getopt_long(argc, argv, "+s:jVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:t:jVh", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 's': path = optarg; break;
+		case 't':
+			if (parse_timeout(optarg, &opt_timeout) != 0) {
+				fprintf(stderr, "sipxctl: -t: '%s' is not a "
+				    "number of seconds (0.1 to %g)\n", optarg,
+				    MAX_TIMEOUT);
+				return EXIT_CONN;
+			}
+			break;
 		case 'j': opt_json = true; break;
 		case 'V': printf("sipxctl %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;

@@ -140,8 +140,9 @@ cmd_dispatch(const struct cmd_table *t, struct cmd_ctx *ctx, int argc,
 		return;
 	}
 	if (e->access == CMD_WRITE && ctx->readonly) {
-		cmd_reply_err(r, "denied", "'%s' changes state and this is "
-		    "the read-only socket", e->name);
+		cmd_reply_err(r, "denied", "'%s' needs the full-access "
+		    "socket: the read-only one changes nothing, sends "
+		    "nothing and shows no SIP message", e->name);
 		return;
 	}
 	cmd_reply_ok(r, NULL);

@@ -38,7 +38,10 @@ typedef void cmd_handler(struct cmd_ctx *, int argc, char **argv,
 
 enum cmd_access {
 	CMD_READ,		/* allowed on the read-only socket */
-	CMD_WRITE,		/* changes state: full socket only */
+	/* changes state, sends SIP or shows SIP messages: full socket
+	 * only (DESIGN.md: the read-only socket changes nothing and sends
+	 * nothing) */
+	CMD_WRITE,
 };
 
 struct cmd_entry {

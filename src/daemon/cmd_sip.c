@@ -1,6 +1,7 @@
 /*
- * SIP commands: `options` (a request through resolver and transactions,
- * answered when the final response, a timeout or an error comes),
+ * SIP commands: `options` (a request through resolver and transactions;
+ * a job: "OK id=N" at once, then an options.result event when the final
+ * response, a timeout or an error comes),
  * `transactions` (the live ones) and `trace` (every message in and out).
  * Each translates between protocol arguments and a ua call.
  */
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "base/xalloc.h"
 #include "proto/ctl_line.h"
 #include "ua/events.h"
@@ -21,7 +23,7 @@
 #define OPTIONS_TIMEOUT_MAX	300
 
 struct options_job {
-	struct control_pending	*pending;
+	struct control_job	*job;
 	struct ua_options_req	*req;
 	unsigned		 timeout_s;
 };
@@ -39,7 +41,7 @@ static void
 options_done(const struct ua_options_result *res, void *arg)
 {
 	struct options_job *job = arg;
-	struct cmd_reply *r = control_pending_reply(job->pending);
+	struct cmd_reply *r = control_job_reply(job->job);
 
 	if (res->err != 0 && res->dns) {
 		if (res->err == ETIMEDOUT)
@@ -92,7 +94,7 @@ options_done(const struct ua_options_result *res, void *arg)
 		cmd_record_end(r);
 	}
 	/* The request object is gone after this callback. */
-	control_pending_finish(job->pending);
+	control_job_finish(job->job);
 	free(job);
 }
 
@@ -141,9 +143,19 @@ cmd_options(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->timeout_s = timeout_s;
+	/* Lasting work: answered now, the result comes as an event. */
+	job->job = control_job_start(ctx->client, "options", options_cancel,
+	    job, &err);
+	if (job->job == NULL) {
+		free(job);
+		cmd_reply_err(r, "failed", "%d probes already running on this "
+		    "connection; wait for their results", SIPX_CTL_JOBS_MAX);
+		return;
+	}
 	err = ua_options_send(daemon_ua(), argv[1], from, timeout_s * 1000,
 	    options_done, job, &job->req);
 	if (err != 0) {
+		control_job_abandon(job->job);
 		free(job);
 		if (err == EPROTONOSUPPORT)
 			cmd_reply_err(r, "usage", "'%.128s': sipxd cannot use "
@@ -155,7 +167,10 @@ cmd_options(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 		return;
 	}
 	/* The resolver answers from the loop: nothing has completed yet. */
-	job->pending = control_client_defer(ctx->client, options_cancel, job);
+	cmd_reply_ok(r, "id=%llu", control_job_id(job->job));
+	cmd_record_begin(r);
+	cmd_record_kvf(r, "id", "%llu", control_job_id(job->job));
+	cmd_record_end(r);
 }
 
 static void

@@ -198,6 +198,14 @@ cmd_events(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 				    events_kinds_list());
 				return;
 			}
+			/* SIP messages (and credentials) are for the full
+			 * socket only, as `trace` is. */
+			if ((kinds & EVENTS_KIND_TRACE) && ctx->readonly) {
+				cmd_reply_err(r, "denied", "kind=trace shows "
+				    "every SIP message and needs the "
+				    "full-access socket");
+				return;
+			}
 		} else if (strcmp(key, "account") == 0) {
 			account = value;
 		} else {
@@ -245,13 +253,13 @@ static const struct cmd_entry sys_entries[] = {
 	{ "events", 0, 2, CMD_READ, "[kind=K[,K...]] [account=NAME] | off",
 	    "follow events: a snapshot of the state, then live changes",
 	    cmd_events },
-	{ "options", 1, 3, CMD_READ, "URI [account=NAME] [timeout=S]",
+	{ "options", 1, 3, CMD_WRITE, "URI [account=NAME] [timeout=S]",
 	    "send OPTIONS and show the answer, its round trip and Allow",
 	    cmd_options },
 	{ "transactions", 0, 0, CMD_READ, "",
 	    "live SIP transactions: method, role, state, age",
 	    cmd_transactions },
-	{ "trace", 0, 1, CMD_READ, "[off]",
+	{ "trace", 0, 1, CMD_WRITE, "[off]",
 	    "follow every SIP message sent and received", cmd_trace },
 	{ "quit", 0, 0, CMD_READ, "", "close this connection", cmd_quit },
 };

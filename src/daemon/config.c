@@ -725,7 +725,8 @@ load_control(struct cfgctx *cx, const config_setting_t *root,
 {
 	static const char *const known[] = { "path", "mode", "group",
 	    "max_clients", "readonly_path", "readonly_mode", "allow_users",
-	    "allow_groups", "output_limit", NULL };
+	    "allow_groups", "output_limit", "readonly_max_clients",
+	    "readonly_max_per_uid", NULL };
 	struct control_cfg *c = &cfg->control;
 	config_setting_t *g = get_group(cx, root, "control");
 	const config_setting_t *where;
@@ -736,6 +737,8 @@ load_control(struct cfgctx *cx, const config_setting_t *root,
 	c->mode = 0660;
 	c->readonly_mode = 0666;
 	c->max_clients = SIPX_CTL_CLIENTS_DEFAULT;
+	c->readonly_max_clients = SIPX_CTL_CLIENTS_DEFAULT;
+	c->readonly_max_per_uid = SIPX_CTL_RO_PER_UID_DEFAULT;
 	c->output_limit = SIPX_CTL_OUTPUT_DEFAULT;
 	if (g == NULL)
 		return;
@@ -750,6 +753,10 @@ load_control(struct cfgctx *cx, const config_setting_t *root,
 	}
 	get_int(cx, g, "max_clients", 1, SIPX_CTL_CLIENTS_MAX,
 	    &c->max_clients);
+	get_int(cx, g, "readonly_max_clients", 1, SIPX_CTL_CLIENTS_MAX,
+	    &c->readonly_max_clients);
+	get_int(cx, g, "readonly_max_per_uid", 1, SIPX_CTL_CLIENTS_MAX,
+	    &c->readonly_max_per_uid);
 	load_socket_path(cx, g, "readonly_path", &c->readonly_path);
 	load_mode(cx, g, "readonly_mode", &c->readonly_mode);
 	if (c->readonly_path != NULL && strcmp(c->readonly_path, c->path) == 0)

@@ -33,6 +33,8 @@ struct control_cfg {
 	char		*group;		/* NULL: the daemon's own group */
 	gid_t		 gid;
 	int		 max_clients;
+	int		 readonly_max_clients;
+	int		 readonly_max_per_uid;
 	char		*readonly_path;	/* NULL: no read-only socket */
 	mode_t		 readonly_mode;
 	uid_t		*allow_uids;

@@ -4,7 +4,9 @@
  * Each client has an input and an output evbuffer and two events on its
  * file descriptor; the write event is armed only while output is queued.
  * Replies are written straight after the lines that asked for them are
- * processed, so a pipelined batch costs one read and one write.
+ * processed, so a pipelined batch costs one read and one write.  No
+ * request ever waits for another: lasting work runs as a job whose
+ * result comes later as an event line (control_job_*).
  * A client is freed from the loop (ev_close), never from inside a
  * callback that may still hold it: event delivery and snapshot sending
  * run under the bus, which must not see its subscriber vanish.
@@ -27,6 +29,7 @@
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/queue.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "proto/ctl_line.h"
 #include "ua/events.h"
@@ -45,21 +48,34 @@ struct control_listener {
 	struct event	*ev_pause;	/* accepts resume after EMFILE */
 };
 
-struct control_pending {
+struct control_job {
+	TAILQ_ENTRY(control_job) entry;
 	struct control_client	*client;
+	unsigned long long	 id;
+	const char		*kind;		/* static: "options" */
 	void			(*cancel)(void *);
 	void			*arg;
 	struct cmd_reply	 reply;
 };
 
+/*
+ * A client's life is one state machine (enum control_client_state):
+ *
+ *   OPEN --replies over output_limit--> PAUSED --replies read--> OPEN
+ *   OPEN/PAUSED --EOF, quit, too-long line--> DRAINING
+ *   DRAINING --output written, no job running, no line left--> CLOSED
+ *   any --write error, slow subscriber, read error--> CLOSED
+ *
+ * Every change goes through control_client_set_state(); CLOSED is the
+ * one close path (the client is freed from the loop).
+ */
 struct control_client {
 	TAILQ_ENTRY(control_client) entry;
 	struct control		*ctl;
 	unsigned		 id;
 	int			 fd;
 	bool			 readonly;
-	bool			 dead;		/* closing; ignore everything */
-	bool			 quitting;	/* close once output drains */
+	enum control_client_state state;
 	uid_t			 uid;
 	pid_t			 pid;
 	struct evbuffer		*in;
@@ -67,12 +83,10 @@ struct control_client {
 	struct event		*ev_read;
 	struct event		*ev_write;
 	struct event		*ev_close;
-	struct events_sub	*sub;
-	struct control_pending	*pending;	/* a reply still to come */
-	bool			 paused;	/* replies queued over the
-						 * limit: reading stopped */
-	bool			 snapshot;	/* subscribing: no limit */
 	struct event		*ev_resume;	/* go on with buffered lines */
+	struct events_sub	*sub;
+	TAILQ_HEAD(, control_job) jobs;		/* started here, running */
+	size_t			 njobs;
 };
 
 struct control {
@@ -82,11 +96,16 @@ struct control {
 	size_t				 nlisteners;
 	TAILQ_HEAD(, control_client)	 clients;
 	size_t				 nclients;
+	size_t				 nreadonly;	/* of them */
 	unsigned			 next_id;
+	unsigned long long		 next_job_id;
 	struct control_policy		 policy;
 	uid_t				*allow_uids;
 	gid_t				*allow_gids;
 	struct cmd_reply		 reply;	/* reused for every request */
+	struct strbuf			 line;	/* the live event last
+						 * formatted */
+	uint64_t			 line_seq;
 };
 
 static void control_client_flush(struct control_client *);
@@ -101,6 +120,8 @@ control_new(struct event_base *base, const struct cmd_table *table)
 	ctl->table = table;
 	TAILQ_INIT(&ctl->clients);
 	ctl->policy.max_clients = SIPX_CTL_CLIENTS_DEFAULT;
+	ctl->policy.readonly_max_clients = SIPX_CTL_CLIENTS_DEFAULT;
+	ctl->policy.readonly_max_per_uid = SIPX_CTL_RO_PER_UID_DEFAULT;
 	ctl->policy.output_limit = SIPX_CTL_OUTPUT_DEFAULT;
 	cmd_reply_init(&ctl->reply);
 	return ctl;
@@ -134,23 +155,42 @@ control_client_count(const struct control *ctl)
 
 /* ---- clients ---------------------------------------------------------- */
 
+const char *
+control_client_state_name(enum control_client_state s)
+{
+	switch (s) {
+	case CONTROL_CLIENT_OPEN:
+		return "open";
+	case CONTROL_CLIENT_PAUSED:
+		return "paused";
+	case CONTROL_CLIENT_DRAINING:
+		return "draining";
+	case CONTROL_CLIENT_CLOSED:
+		return "closed";
+	}
+	return "?";
+}
+
 static void
 control_client_free(struct control_client *c)
 {
 	struct control *ctl = c->ctl;
+	struct control_job *job;
 
 	if (c->sub != NULL)
 		events_unsubscribe(c->sub);
-	if (c->pending != NULL) {
-		struct control_pending *p = c->pending;
-
-		/* The owner forgets the handle: no finish will come. */
-		p->cancel(p->arg);
-		cmd_reply_free(&p->reply);
-		free(p);
+	/* From the loop, never under a ua callback: the owners forget
+	 * their handles, no finish will come. */
+	while ((job = TAILQ_FIRST(&c->jobs)) != NULL) {
+		TAILQ_REMOVE(&c->jobs, job, entry);
+		job->cancel(job->arg);
+		cmd_reply_free(&job->reply);
+		free(job);
 	}
 	TAILQ_REMOVE(&ctl->clients, c, entry);
 	ctl->nclients--;
+	if (c->readonly)
+		ctl->nreadonly--;
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	event_free(c->ev_close);
@@ -167,21 +207,70 @@ control_client_close_cb(evutil_socket_t fd, short what, void *arg)
 	control_client_free(arg);
 }
 
-/* Schedules the client's end; safe from any callback. */
+/* The one place a client changes state (see the diagram above). */
 static void
-control_client_kill(struct control_client *c)
+control_client_set_state(struct control_client *c,
+    enum control_client_state to, const char *why)
 {
-	if (c->dead)
+	enum control_client_state from = c->state;
+
+	if (from == to || from == CONTROL_CLIENT_CLOSED)
 		return;
-	c->dead = true;
-	/* Its subscription goes now: no more lines for a dead client. */
-	if (c->sub != NULL) {
-		events_unsubscribe(c->sub);
-		c->sub = NULL;
+	log_debug("control client %u: %s -> %s (%s)", c->id,
+	    control_client_state_name(from), control_client_state_name(to),
+	    why);
+	c->state = to;
+	switch (to) {
+	case CONTROL_CLIENT_OPEN:
+		event_add(c->ev_read, NULL);
+		/* Lines that waited: from the loop, not from here. */
+		event_active(c->ev_resume, EV_TIMEOUT, 0);
+		break;
+	case CONTROL_CLIENT_PAUSED:
+	case CONTROL_CLIENT_DRAINING:
+		event_del(c->ev_read);
+		break;
+	case CONTROL_CLIENT_CLOSED:
+		/* No more lines for a closed client. */
+		if (c->sub != NULL) {
+			events_unsubscribe(c->sub);
+			c->sub = NULL;
+		}
+		event_del(c->ev_read);
+		event_del(c->ev_write);
+		event_del(c->ev_resume);
+		event_active(c->ev_close, EV_TIMEOUT, 0);
+		break;
 	}
-	event_del(c->ev_read);
-	event_del(c->ev_write);
-	event_active(c->ev_close, EV_TIMEOUT, 0);
+}
+
+static bool
+control_client_has_line(struct control_client *c)
+{
+	return evbuffer_search(c->in, "\n", 1, NULL).pos != -1;
+}
+
+/* Event: all queued output is written. */
+static void
+control_client_on_flushed(struct control_client *c)
+{
+	switch (c->state) {
+	case CONTROL_CLIENT_OPEN:
+	case CONTROL_CLIENT_CLOSED:
+		break;
+	case CONTROL_CLIENT_PAUSED:
+		control_client_set_state(c, CONTROL_CLIENT_OPEN,
+		    "replies read");
+		break;
+	case CONTROL_CLIENT_DRAINING:
+		/* Every reply and job result owed is out before the close. */
+		if (control_client_has_line(c))
+			event_active(c->ev_resume, EV_TIMEOUT, 0);
+		else if (c->njobs == 0)
+			control_client_set_state(c, CONTROL_CLIENT_CLOSED,
+			    "everything delivered");
+		break;
+	}
 }
 
 /*
@@ -192,15 +281,12 @@ control_client_kill(struct control_client *c)
 static bool
 control_client_over_limit(struct control_client *c)
 {
-	if (c->dead)
-		return true;
-	if (c->snapshot ||
-	    evbuffer_get_length(c->out) <= c->ctl->policy.output_limit)
+	if (evbuffer_get_length(c->out) <= c->ctl->policy.output_limit)
 		return false;
 	log_warnx("control client %u (uid %ld pid %ld): %zu bytes of output "
 	    "unread, over control.output_limit; disconnecting it", c->id,
 	    (long)c->uid, (long)c->pid, evbuffer_get_length(c->out));
-	control_client_kill(c);
+	control_client_set_state(c, CONTROL_CLIENT_CLOSED, "slow subscriber");
 	return true;
 }
 
@@ -216,7 +302,7 @@ control_client_flush(struct control_client *c)
 {
 	int n;
 
-	if (c->dead)
+	if (c->state == CONTROL_CLIENT_CLOSED)
 		return;
 	while (evbuffer_get_length(c->out) > 0) {
 		n = evbuffer_write(c->out, c->fd);
@@ -229,32 +315,45 @@ control_client_flush(struct control_client *c)
 		}
 		log_debug("control client %u: write: %s", c->id,
 		    n < 0 ? strerror(errno) : "closed");
-		control_client_kill(c);
+		control_client_set_state(c, CONTROL_CLIENT_CLOSED,
+		    "write failed");
 		return;
 	}
 	event_del(c->ev_write);
-	if (c->quitting) {
-		control_client_kill(c);
-		return;
-	}
-	if (c->paused) {
-		/* The client read its replies: go on with its requests. */
-		c->paused = false;
-		event_add(c->ev_read, NULL);
-		event_active(c->ev_resume, EV_TIMEOUT, 0);
-	}
+	control_client_on_flushed(c);
 }
 
+void
+control_event_format(struct strbuf *sb, const struct events_event *ev)
+{
+	strbuf_addf(sb, "EVENT %s seq=%llu time=%.3f", ev->type,
+	    (unsigned long long)ev->seq, ev->time);
+	if (ev->account != NULL)
+		ctl_append_kv(sb, "account", ev->account);
+	for (size_t i = 0; i < ev->nkv; i++)
+		ctl_append_kv(sb, ev->kv[i].key, ev->kv[i].value);
+	strbuf_addc(sb, '\n');
+}
+
+/* The bus's subscriber: one protocol line per event. */
 static void
-control_deliver(const char *line, size_t len, void *arg)
+control_deliver(const struct events_event *ev, void *arg)
 {
 	struct control_client *c = arg;
+	struct control *ctl = c->ctl;
 
-	if (c->dead)
+	if (c->state == CONTROL_CLIENT_CLOSED)
 		return;
-	evbuffer_add(c->out, line, len);
-	if (!control_client_over_limit(c))
-		event_add(c->ev_write, NULL);
+	/* A live event goes to every subscriber: format it once. */
+	if (!ev->live || ctl->line_seq != ev->seq || ctl->line.n == 0) {
+		strbuf_reset(&ctl->line);
+		control_event_format(&ctl->line, ev);
+		ctl->line_seq = ev->live ? ev->seq : 0;
+	}
+	evbuffer_add(c->out, ctl->line.p, ctl->line.n);
+	if (ev->live && control_client_over_limit(c))
+		return;
+	event_add(c->ev_write, NULL);
 }
 
 int
@@ -263,11 +362,8 @@ control_client_subscribe(struct control_client *c, unsigned kinds,
 {
 	if (c->sub != NULL)
 		events_unsubscribe(c->sub);
-	c->sub = NULL;
-	/* The snapshot is delivered before events_subscribe returns. */
-	c->snapshot = true;
+	/* The snapshot and sync are delivered before this returns. */
 	c->sub = events_subscribe(kinds, account, control_deliver, c);
-	c->snapshot = false;
 	return 0;
 }
 
@@ -279,7 +375,7 @@ control_client_unsubscribe(struct control_client *c)
 	c->sub = NULL;
 }
 
-/* Frames the shared reply onto the client's output. */
+/* Frames a reply onto the client's output. */
 static void
 control_client_send_reply(struct control_client *c, struct cmd_reply *r)
 {
@@ -290,52 +386,132 @@ control_client_send_reply(struct control_client *c, struct cmd_reply *r)
 	evbuffer_add(c->out, ".\n", 2);
 }
 
-struct control_pending *
-control_client_defer(struct control_client *c, void (*cancel)(void *),
-    void *arg)
-{
-	struct control_pending *p = xcalloc(1, sizeof(*p));
+/* ---- jobs: lasting work ------------------------------------------------ */
 
-	p->client = c;
-	p->cancel = cancel;
-	p->arg = arg;
-	cmd_reply_init(&p->reply);
-	c->pending = p;
-	return p;
+struct control_job *
+control_job_start(struct control_client *c, const char *kind,
+    void (*cancel)(void *), void *arg, int *err)
+{
+	struct control_job *job;
+
+	if (c->njobs >= SIPX_CTL_JOBS_MAX) {
+		*err = EAGAIN;
+		return NULL;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->client = c;
+	job->id = ++c->ctl->next_job_id;
+	job->kind = kind;
+	job->cancel = cancel;
+	job->arg = arg;
+	cmd_reply_init(&job->reply);
+	TAILQ_INSERT_TAIL(&c->jobs, job, entry);
+	c->njobs++;
+	*err = 0;
+	return job;
+}
+
+unsigned long long
+control_job_id(const struct control_job *job)
+{
+	return job->id;
 }
 
 struct cmd_reply *
-control_pending_reply(struct control_pending *p)
+control_job_reply(struct control_job *job)
 {
-	return &p->reply;
+	return &job->reply;
+}
+
+/*
+ * The final reply as one event line: "result" says OK or ERR, "code"
+ * and "error" carry an ERR's code and text, then the fields of the
+ * reply's record.  seq is the last published one, as in a snapshot:
+ * the line is for this client alone.
+ */
+static void
+control_job_format(struct strbuf *sb, const struct control_job *job)
+{
+	const struct cmd_reply *r = &job->reply;
+	char id[24];
+	size_t n;
+
+	strbuf_addf(sb, "EVENT %s.result seq=%llu time=%.3f", job->kind,
+	    (unsigned long long)events_last_seq(), time_real());
+	snprintf(id, sizeof(id), "%llu", job->id);
+	ctl_append_kv(sb, "id", id);
+	ctl_append_kv(sb, "result", r->ok ? "ok" : "failed");
+	if (!r->ok && r->status.n > 4) {
+		/* "ERR <code> <text>" */
+		const char *code = r->status.p + 4;
+		const char *sp = strchr(code, ' ');
+		char cbuf[32];
+
+		snprintf(cbuf, sizeof(cbuf), "%.*s", sp != NULL ?
+		    (int)(sp - code) : (int)strlen(code), code);
+		ctl_append_kv(sb, "code", cbuf);
+		ctl_append_kv(sb, "error", sp != NULL ? sp + 1 : "");
+	}
+	/* The first record's fields, already "key=value ..." text. */
+	if (r->data.n > 0) {
+		n = strcspn(r->data.p, "\n");
+		strbuf_addc(sb, ' ');
+		strbuf_add(sb, r->data.p, n);
+	}
+	strbuf_addc(sb, '\n');
 }
 
 void
-control_pending_finish(struct control_pending *p)
+control_job_finish(struct control_job *job)
 {
-	struct control_client *c = p->client;
+	struct control_client *c = job->client;
+	struct strbuf line = STRBUF_INIT;
 
-	control_client_send_reply(c, &p->reply);
-	cmd_reply_free(&p->reply);
-	free(p);
-	c->pending = NULL;
-	/* Lines that came meanwhile: from the loop, not from here. */
-	event_active(c->ev_resume, EV_TIMEOUT, 0);
+	TAILQ_REMOVE(&c->jobs, job, entry);
+	c->njobs--;
+	if (c->state != CONTROL_CLIENT_CLOSED) {
+		control_job_format(&line, job);
+		evbuffer_add(c->out, line.p, line.n);
+		strbuf_free(&line);
+	}
+	cmd_reply_free(&job->reply);
+	free(job);
+	/* Event: a job finished (a draining client may now close). */
 	control_client_flush(c);
 }
+
+void
+control_job_abandon(struct control_job *job)
+{
+	struct control_client *c = job->client;
+
+	TAILQ_REMOVE(&c->jobs, job, entry);
+	c->njobs--;
+	cmd_reply_free(&job->reply);
+	free(job);
+}
+
+/* ---- requests ---------------------------------------------------------- */
 
 static void
 control_client_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct control_client *c = arg;
 
-	if (c->dead)
-		return;
-	control_client_process(c);
-	control_client_flush(c);
+	switch (c->state) {
+	case CONTROL_CLIENT_OPEN:
+	case CONTROL_CLIENT_DRAINING:
+		control_client_process(c);
+		control_client_flush(c);
+		break;
+	case CONTROL_CLIENT_PAUSED:
+	case CONTROL_CLIENT_CLOSED:
+		break;
+	}
 }
 
-static void
+/* Runs one request; true if the client's input ends with it (quit). */
+static bool
 control_client_line(struct control_client *c, char *line, size_t len)
 {
 	struct control *ctl = c->ctl;
@@ -348,20 +524,15 @@ control_client_line(struct control_client *c, char *line, size_t len)
 		cmd_reply_reset(r);
 		cmd_reply_err(r, "syntax", "%s", why);
 	} else if (tok.argc == 0) {
-		return;		/* empty line: no reply */
+		return false;	/* empty line: no reply */
 	} else {
 		cmd_reply_reset(r);
 		cmd_dispatch(ctl->table, &ctx, tok.argc, tok.argv, r);
-		if (c->pending != NULL)
-			return;		/* the reply comes later */
 	}
 	control_client_send_reply(c, r);
 	if (r->subscribe)
 		control_client_subscribe(c, r->sub_kinds, r->sub_account);
-	if (r->close_after) {
-		c->quitting = true;
-		event_del(c->ev_read);
-	}
+	return r->close_after;
 }
 
 static void
@@ -375,8 +546,7 @@ control_client_too_long(struct control_client *c)
 	    SIPX_CTL_LINE_MAX);
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	evbuffer_add(c->out, msg, sizeof(msg) - 1);
-	c->quitting = true;
-	event_del(c->ev_read);
+	control_client_set_state(c, CONTROL_CLIENT_DRAINING, "line too long");
 }
 
 /*
@@ -400,6 +570,7 @@ control_client_read(struct control_client *c)
 	return n;
 }
 
+/* Event: the socket is readable (armed only while OPEN). */
 static void
 control_client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -407,75 +578,83 @@ control_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	n = control_client_read(c);
-	if (n == 0) {
-		/* A half-close still gets its replies: like quit. */
-		log_debug("control client %u: end of input", c->id);
-		event_del(c->ev_read);
-		control_client_process(c);
-		c->quitting = true;
-		control_client_flush(c);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	}
-	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+	if (n < 0) {
 		log_debug("control client %u: %s", c->id, strerror(errno));
-		control_client_kill(c);
+		control_client_set_state(c, CONTROL_CLIENT_CLOSED,
+		    "read failed");
 		return;
 	}
-	if (n < 0)
-		return;
-
+	/* A half-close still gets every reply and job result it asked
+	 * for: the lines buffered run, then the client drains. */
+	if (n == 0)
+		control_client_set_state(c, CONTROL_CLIENT_DRAINING,
+		    "end of input");
 	control_client_process(c);
 	control_client_flush(c);
 }
 
-/* Runs the complete lines buffered, until one waits for its reply. */
+/*
+ * Runs the complete lines buffered, while the client may run them and
+ * its unread replies stay under the limit.  No request waits for
+ * another: lasting work answers at once and reports as a job.
+ */
 static void
 control_client_process(struct control_client *c)
 {
 	size_t avail, done = 0;
 	char *p, *nl;
+	bool end = false;
 
+	if (c->state != CONTROL_CLIENT_OPEN &&
+	    c->state != CONTROL_CLIENT_DRAINING)
+		return;
 	avail = evbuffer_get_length(c->in);
 	if (avail == 0)
 		return;
-	/* Waiting for a reply is no licence to send without limit. */
-	if (c->pending != NULL && avail > 16 * SIPX_CTL_LINE_MAX) {
-		log_warnx("control client %u: %zu bytes sent while waiting "
-		    "for a reply; disconnecting it", c->id, avail);
-		control_client_kill(c);
-		return;
-	}
-	if (c->pending != NULL || c->paused)
-		return;
 	p = (char *)evbuffer_pullup(c->in, -1);
-	while (!c->dead && !c->quitting && c->pending == NULL &&
-	    done < avail &&
+	while (done < avail &&
 	    (nl = memchr(p + done, '\n', avail - done)) != NULL) {
 		size_t len = (size_t)(nl - (p + done));
 
 		if (len + 1 > SIPX_CTL_LINE_MAX) {
 			control_client_too_long(c);
-			break;
+			return;
 		}
 		/* In place: the tokeniser writes its NUL over the '\n'. */
-		control_client_line(c, p + done, len);
+		end = control_client_line(c, p + done, len);
 		done += len + 1;
+		if (end || c->state == CONTROL_CLIENT_CLOSED)
+			break;
 		/* Replies piling up unread: wait for the client to read. */
 		if (evbuffer_get_length(c->out) >
 		    c->ctl->policy.output_limit) {
-			c->paused = true;
-			event_del(c->ev_read);
+			/* Draining: on_flushed runs the rest. */
+			if (c->state == CONTROL_CLIENT_OPEN)
+				control_client_set_state(c,
+				    CONTROL_CLIENT_PAUSED, "replies unread");
 			break;
 		}
 	}
-	if (c->dead)
+	switch (c->state) {
+	case CONTROL_CLIENT_CLOSED:
 		return;
-	if (!c->quitting) {
-		evbuffer_drain(c->in, done);
-		if (c->pending == NULL && !c->paused &&
-		    evbuffer_get_length(c->in) >= SIPX_CTL_LINE_MAX)
-			control_client_too_long(c);
+	case CONTROL_CLIENT_OPEN:
+	case CONTROL_CLIENT_PAUSED:
+	case CONTROL_CLIENT_DRAINING:
+		break;
 	}
+	if (end) {
+		/* quit: what follows it is never run. */
+		evbuffer_drain(c->in, evbuffer_get_length(c->in));
+		control_client_set_state(c, CONTROL_CLIENT_DRAINING, "quit");
+		return;
+	}
+	evbuffer_drain(c->in, done);
+	if (c->state == CONTROL_CLIENT_OPEN &&
+	    evbuffer_get_length(c->in) >= SIPX_CTL_LINE_MAX)
+		control_client_too_long(c);
 }
 
 /* ---- accepting -------------------------------------------------------- */
@@ -525,6 +704,67 @@ control_refuse(int fd, const char *line)
 	close(fd);
 }
 
+/* Read-only connections this uid holds now. */
+static int
+control_uid_readonly(const struct control *ctl, uid_t uid)
+{
+	const struct control_client *c;
+	int n = 0;
+
+	TAILQ_FOREACH(c, &ctl->clients, entry)
+		if (c->readonly && c->uid == uid)
+			n++;
+	return n;
+}
+
+/*
+ * Each socket has its own room, so the read-only socket (mode 0666 by
+ * default: any local user) can never take the full socket's slots, and
+ * one uid can hold only a few of the read-only ones.  Root and sipxd's
+ * own user have a few full-socket slots beyond max_clients, so an
+ * administrator can always look in.  Fills line with the refusal and
+ * returns true when there is no room.
+ */
+static bool
+control_refuse_busy(struct control *ctl, const struct control_listener *l,
+    const struct ucred *cred, char *line, size_t len)
+{
+	const struct control_policy *p = &ctl->policy;
+	size_t full = ctl->nclients - ctl->nreadonly;
+	int room = p->max_clients;
+
+	if (cred->uid == 0 || cred->uid == geteuid())
+		room += SIPX_CTL_ADMIN_RESERVE;
+	if (!l->readonly && (int)full >= room) {
+		log_warnx("control: refusing uid %ld pid %ld on %s: already "
+		    "%zu clients (control.max_clients)", (long)cred->uid,
+		    (long)cred->pid, l->path, full);
+		snprintf(line, len, "ERR busy too many control clients "
+		    "(max %d)\n", p->max_clients);
+		return true;
+	}
+	if (l->readonly && (int)ctl->nreadonly >= p->readonly_max_clients) {
+		log_warnx("control: refusing uid %ld pid %ld on %s: already "
+		    "%zu clients (control.readonly_max_clients)",
+		    (long)cred->uid, (long)cred->pid, l->path, ctl->nreadonly);
+		snprintf(line, len, "ERR busy too many read-only control "
+		    "clients (max %d)\n", p->readonly_max_clients);
+		return true;
+	}
+	if (l->readonly && control_uid_readonly(ctl, cred->uid) >=
+	    p->readonly_max_per_uid) {
+		log_warnx("control: refusing uid %ld pid %ld on %s: it "
+		    "already has %d connections "
+		    "(control.readonly_max_per_uid)", (long)cred->uid,
+		    (long)cred->pid, l->path, p->readonly_max_per_uid);
+		snprintf(line, len, "ERR busy uid %ld already has %d "
+		    "read-only connections (max per uid)\n", (long)cred->uid,
+		    p->readonly_max_per_uid);
+		return true;
+	}
+	return false;
+}
+
 static void
 control_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
@@ -557,12 +797,7 @@ control_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		return;
 	}
-	if ((int)ctl->nclients >= ctl->policy.max_clients) {
-		log_warnx("control: refusing uid %ld pid %ld on %s: already "
-		    "%zu clients (control.max_clients)", (long)cred.uid,
-		    (long)cred.pid, l->path, ctl->nclients);
-		snprintf(line, sizeof(line), "ERR busy too many control "
-		    "clients (max %d)\n", ctl->policy.max_clients);
+	if (control_refuse_busy(ctl, l, &cred, line, sizeof(line))) {
 		control_refuse(fd, line);
 		return;
 	}
@@ -583,6 +818,8 @@ control_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	c->readonly = l->readonly;
 	c->uid = cred.uid;
 	c->pid = cred.pid;
+	c->state = CONTROL_CLIENT_OPEN;
+	TAILQ_INIT(&c->jobs);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->ev_read = event_new(ctl->base, fd, EV_READ | EV_PERSIST,
@@ -597,6 +834,8 @@ control_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		fatalx("control: out of memory");
 	TAILQ_INSERT_TAIL(&ctl->clients, c, entry);
 	ctl->nclients++;
+	if (c->readonly)
+		ctl->nreadonly++;
 	log_debug("control client %u connected (uid %ld pid %ld) on %s", c->id,
 	    (long)cred.uid, (long)cred.pid, l->path);
 
@@ -795,8 +1034,33 @@ control_flush_all(struct control *ctl)
 	struct control_client *c;
 
 	TAILQ_FOREACH(c, &ctl->clients, entry)
-		if (!c->dead && evbuffer_get_length(c->out) > 0)
+		if (c->state != CONTROL_CLIENT_CLOSED &&
+		    evbuffer_get_length(c->out) > 0)
 			evbuffer_write(c->out, c->fd);
+}
+
+/* The daemon stops: every running job still reports, as a failure. */
+static void
+control_client_end_jobs(struct control_client *c, const char *why)
+{
+	struct control_job *job;
+	struct strbuf line = STRBUF_INIT;
+
+	while ((job = TAILQ_FIRST(&c->jobs)) != NULL) {
+		TAILQ_REMOVE(&c->jobs, job, entry);
+		c->njobs--;
+		job->cancel(job->arg);
+		if (c->state != CONTROL_CLIENT_CLOSED) {
+			cmd_reply_reset(&job->reply);
+			cmd_reply_err(&job->reply, "failed", "%s", why);
+			strbuf_reset(&line);
+			control_job_format(&line, job);
+			evbuffer_add(c->out, line.p, line.n);
+		}
+		cmd_reply_free(&job->reply);
+		free(job);
+	}
+	strbuf_free(&line);
 }
 
 void
@@ -807,9 +1071,13 @@ control_free(struct control *ctl)
 	if (ctl == NULL)
 		return;
 	control_close_listeners(ctl);
+	TAILQ_FOREACH(c, &ctl->clients, entry)
+		control_client_end_jobs(c, "sipxd is stopping");
+	control_flush_all(ctl);
 	while ((c = TAILQ_FIRST(&ctl->clients)) != NULL)
 		control_client_free(c);
 	cmd_reply_free(&ctl->reply);
+	strbuf_free(&ctl->line);
 	free(ctl->allow_uids);
 	free(ctl->allow_gids);
 	free(ctl);

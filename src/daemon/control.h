@@ -18,7 +18,9 @@ struct control;
 struct control_client;
 
 struct control_policy {
-	int		 max_clients;
+	int		 max_clients;		/* full socket */
+	int		 readonly_max_clients;	/* read-only socket */
+	int		 readonly_max_per_uid;	/* read-only, one uid */
 	size_t		 output_limit;
 	const uid_t	*allow_uids;
 	size_t		 nallow_uids;
@@ -48,18 +50,42 @@ void		 control_free(struct control *);
 size_t		 control_client_count(const struct control *);
 
 /*
- * A command that answers later (it waits for the network): the handler
- * calls control_client_defer() and returns; the client's later requests
- * wait, so replies stay in order.  The owner fills the reply from
- * control_pending_reply() and calls control_pending_finish().  If the
- * client goes away first, cancel(arg) is called and the handle is gone.
+ * Lasting work (doc/control-protocol.md, "Jobs"): a command that waits
+ * for the network starts a job and answers at once with its id; the
+ * client's later commands run meanwhile.  The owner fills the final
+ * reply from control_job_reply() and calls control_job_finish(), which
+ * sends it as one "EVENT <kind>.result id=N result=ok|failed ..." line
+ * to the client that started the job.  A client that ends its input
+ * (half-close, quit) is closed only once its jobs have finished.  If the
+ * client goes away first, cancel(arg) is called from the loop and the
+ * handle is gone.  The work reports from the loop, never from inside the
+ * handler that started it: the result must follow the "OK id=N" reply.
  */
-struct control_pending;
+struct control_job;
 struct cmd_reply;
-struct control_pending *control_client_defer(struct control_client *,
-		    void (*cancel)(void *), void *arg);
-struct cmd_reply *control_pending_reply(struct control_pending *);
-void		 control_pending_finish(struct control_pending *);
+/* NULL with errno-style *err (EAGAIN: too many jobs on this client). */
+struct control_job *control_job_start(struct control_client *,
+		    const char *kind, void (*cancel)(void *), void *arg,
+		    int *err);
+unsigned long long control_job_id(const struct control_job *);
+struct cmd_reply *control_job_reply(struct control_job *);
+void		 control_job_finish(struct control_job *);
+/* The work never started: forget the job, no event, no cancel. */
+void		 control_job_abandon(struct control_job *);
+
+enum control_client_state {
+	CONTROL_CLIENT_OPEN,		/* reading and answering */
+	CONTROL_CLIENT_PAUSED,		/* replies unread: not reading */
+	CONTROL_CLIENT_DRAINING,	/* input ended: owed output, jobs */
+	CONTROL_CLIENT_CLOSED,		/* freed from the loop */
+};
+const char	*control_client_state_name(enum control_client_state);
+
+/* An event as the protocol's "EVENT <type> seq= time= ..." line. */
+struct events_event;
+struct strbuf;
+void		 control_event_format(struct strbuf *,
+		    const struct events_event *);
 
 int		 control_client_subscribe(struct control_client *,
 		    unsigned kinds, const char *account);

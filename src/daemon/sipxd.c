@@ -16,10 +16,12 @@
 
 #include <event2/event.h>
 
+#include "base/limits.h"
 #include "base/log.h"
 #include "base/ratelimit.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "sip/sip_redact.h"
 #include "sip/sip_uri.h"
 #include "ua/account.h"
 #include "ua/events.h"
@@ -170,9 +172,14 @@ static void
 daemon_apply_policy(const struct sipxd_config *cfg)
 {
 	struct control_policy p = {
-		cfg->control.max_clients, cfg->control.output_limit,
-		cfg->control.allow_uids, cfg->control.nallow_uids,
-		cfg->control.allow_gids, cfg->control.nallow_gids,
+		.max_clients = cfg->control.max_clients,
+		.readonly_max_clients = cfg->control.readonly_max_clients,
+		.readonly_max_per_uid = cfg->control.readonly_max_per_uid,
+		.output_limit = cfg->control.output_limit,
+		.allow_uids = cfg->control.allow_uids,
+		.nallow_uids = cfg->control.nallow_uids,
+		.allow_gids = cfg->control.allow_gids,
+		.nallow_gids = cfg->control.nallow_gids,
 	};
 
 	control_set_policy(d.ctl, &p);
@@ -576,7 +583,8 @@ daemon_trace_cb(const struct sip_tp_trace *t, void *arg)
 
 	if (!events_wanted(EVENTS_KIND_TRACE))
 		return;
-	strbuf_add(&text, t->buf, t->len);
+	/* Credentials never leave in a trace (sip_redact.h). */
+	sip_redact(&text, t->buf, t->len);
 	sip_tp_addr_str(t->local, local, sizeof(local));
 	sip_tp_addr_str(t->peer, peer, sizeof(peer));
 	events_publish("trace.message", NULL, "dir",
@@ -674,7 +682,11 @@ daemon_raise_nofile(void)
 static size_t
 daemon_max_conns(rlim_t nofile)
 {
-	rlim_t reserve = SIPXD_FD_RESERVE + (rlim_t)d.cfg->control.max_clients;
+	/* Every control client either socket admits keeps its descriptor. */
+	rlim_t reserve = SIPXD_FD_RESERVE +
+	    (rlim_t)d.cfg->control.max_clients + SIPX_CTL_ADMIN_RESERVE +
+	    (d.cfg->control.readonly_path != NULL ?
+	    (rlim_t)d.cfg->control.readonly_max_clients : 0);
 
 	if (d.cfg->tcp_max_connections > 0)
 		return (size_t)d.cfg->tcp_max_connections;

@@ -1,7 +1,7 @@
 /*
- * Event bus (see events.h).  Owns the subscriber list, the sequence
- * counter and the event line format; it owns none of the state that the
- * events describe.
+ * Event bus (see events.h).  Owns the subscriber list and the sequence
+ * counter; it owns none of the state that the events describe, and no
+ * wire format (control.c formats the protocol's event lines).
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,10 +10,9 @@
 #include <string.h>
 #include "base/queue.h"
 
-#include "base/strbuf.h"
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
-#include "proto/ctl_line.h"
 #include "events.h"
 
 struct events_sub {
@@ -36,7 +35,6 @@ static TAILQ_HEAD(, events_source) events_sources =
     TAILQ_HEAD_INITIALIZER(events_sources);
 static uint64_t events_seq;
 static size_t events_nsubs;
-static struct strbuf events_line = STRBUF_INIT;
 
 static const struct {
 	const char	*name;
@@ -108,62 +106,69 @@ events_matches(const struct events_sub *sub, unsigned kind,
 	return true;
 }
 
-static void
-events_format(struct strbuf *sb, const char *type, uint64_t seq,
-    const char *account, va_list ap)
+/* The variadic key, value, ..., NULL list as fields. */
+static size_t
+events_collect(struct events_kv *kv, va_list ap)
 {
 	const char *key, *value;
+	size_t n = 0;
 
-	strbuf_reset(sb);
-	strbuf_addf(sb, "EVENT %s seq=%llu time=%.3f", type,
-	    (unsigned long long)seq, time_real());
-	if (account != NULL)
-		ctl_append_kv(sb, "account", account);
 	while ((key = va_arg(ap, const char *)) != NULL) {
 		value = va_arg(ap, const char *);
-		ctl_append_kv(sb, key, value != NULL ? value : "");
+		if (n == EVENTS_KV_MAX)
+			fatalx("events: more than %d fields", EVENTS_KV_MAX);
+		kv[n].key = key;
+		kv[n].value = value != NULL ? value : "";
+		n++;
 	}
-	strbuf_addc(sb, '\n');
+	return n;
+}
+
+void
+events_publishv(const char *type, const char *account,
+    const struct events_kv *kv, size_t n)
+{
+	struct events_sub *sub, *next;
+	unsigned kind = events_type_kind(type);
+	struct events_event ev = { type, ++events_seq, 0, account, kv, n,
+	    true };
+
+	ev.time = time_real();
+	/* A deliver callback may unsubscribe (cut off a slow client). */
+	TAILQ_FOREACH_SAFE(sub, &events_subs, entry, next)
+		if (events_matches(sub, kind, account))
+			sub->deliver(&ev, sub->arg);
 }
 
 void
 events_publish(const char *type, const char *account, ...)
 {
-	struct events_sub *sub, *next;
-	unsigned kind = events_type_kind(type);
-	bool formatted = false;
+	struct events_kv kv[EVENTS_KV_MAX];
+	size_t n;
 	va_list ap;
 
-	events_seq++;
-	/* A deliver callback may unsubscribe (cut off a slow client). */
-	TAILQ_FOREACH_SAFE(sub, &events_subs, entry, next) {
-		if (!events_matches(sub, kind, account))
-			continue;
-		if (!formatted) {
-			va_start(ap, account);
-			events_format(&events_line, type, events_seq, account,
-			    ap);
-			va_end(ap);
-			formatted = true;
-		}
-		sub->deliver(events_line.p, events_line.n, sub->arg);
-	}
+	va_start(ap, account);
+	n = events_collect(kv, ap);
+	va_end(ap);
+	events_publishv(type, account, kv, n);
 }
 
 void
 events_emit_to(struct events_sub *sub, const char *type, const char *account,
     ...)
 {
-	struct strbuf sb = STRBUF_INIT;
+	struct events_kv kv[EVENTS_KV_MAX];
+	struct events_event ev = { type, events_seq, 0, account, kv, 0,
+	    false };
 	va_list ap;
 
 	if (!events_matches(sub, events_type_kind(type), account))
 		return;
 	va_start(ap, account);
-	events_format(&sb, type, events_seq, account, ap);
+	ev.nkv = events_collect(kv, ap);
 	va_end(ap);
-	sub->deliver(sb.p, sb.n, sub->arg);
-	strbuf_free(&sb);
+	ev.time = time_real();
+	sub->deliver(&ev, sub->arg);
 }
 
 void
@@ -196,8 +201,7 @@ events_subscribe(unsigned kinds, const char *account,
 {
 	struct events_sub *sub = xcalloc(1, sizeof(*sub));
 	struct events_source *src;
-	char line[64];
-	int n;
+	struct events_event sync = { "sync", 0, 0, NULL, NULL, 0, false };
 
 	sub->kinds = kinds;
 	sub->account = account != NULL ? xstrdup(account) : NULL;
@@ -205,9 +209,9 @@ events_subscribe(unsigned kinds, const char *account,
 	sub->arg = arg;
 	TAILQ_FOREACH(src, &events_sources, entry)
 		src->fn(sub, src->arg);
-	n = snprintf(line, sizeof(line), "EVENT sync seq=%llu time=%.3f\n",
-	    (unsigned long long)events_seq, time_real());
-	deliver(line, (size_t)n, arg);
+	sync.seq = events_seq;
+	sync.time = time_real();
+	deliver(&sync, arg);
 	TAILQ_INSERT_TAIL(&events_subs, sub, entry);
 	events_nsubs++;
 	return sub;
@@ -258,5 +262,4 @@ events_shutdown(void)
 		TAILQ_REMOVE(&events_sources, src, entry);
 		free(src);
 	}
-	strbuf_free(&events_line);
 }

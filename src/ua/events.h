@@ -1,8 +1,9 @@
 /*
  * The in-process event bus.  Publishers describe a state change once
- * (type, account, key/value fields); the bus numbers it, formats it as the
- * control protocol's event line, and hands that line to every subscriber
- * whose filter matches.  Publishers never know who listens.
+ * (type, account, key/value fields); the bus numbers it and hands it, as
+ * a structured struct events_event, to every subscriber whose filter
+ * matches.  Publishers never know who listens, and the bus knows no wire
+ * format: the control layer turns events into protocol lines.
  *
  * A new subscriber first receives a snapshot of the current state: every
  * module that owns state registers a snapshot function, which re-emits
@@ -30,8 +31,27 @@ enum events_kind {
 
 struct events_sub;
 
-/* Receives one complete line, "\n" included. */
-typedef void events_deliver_fn(const char *line, size_t len, void *arg);
+#define EVENTS_KV_MAX	16	/* fields of one event */
+
+struct events_kv {
+	const char	*key;
+	const char	*value;		/* never NULL ("" for none) */
+};
+
+/* Valid only during the deliver call. */
+struct events_event {
+	const char		*type;		/* "<kind>.<name>", or "sync" */
+	uint64_t		 seq;
+	double			 time;		/* Unix time, seconds */
+	const char		*account;	/* NULL: about no account */
+	const struct events_kv	*kv;
+	size_t			 nkv;
+	/* false for the snapshot and sync a subscription starts with:
+	 * they go to one new subscriber, not to everyone. */
+	bool			 live;
+};
+
+typedef void events_deliver_fn(const struct events_event *, void *arg);
 /* Re-emits the owner's current state to one subscriber. */
 typedef void events_snapshot_fn(struct events_sub *, void *arg);
 
@@ -53,11 +73,13 @@ void	events_unsubscribe(struct events_sub *);
 
 /*
  * Publishes an event.  The variadic part is key, value pairs of strings
- * ended by NULL; account may be NULL for events about no account (it is
- * then not a field).  Values are quoted as the protocol requires.
+ * ended by NULL (at most EVENTS_KV_MAX pairs); account may be NULL for
+ * events about no account.
  */
 void	events_publish(const char *type, const char *account, ...)
 	    __attribute__((sentinel));
+void	events_publishv(const char *type, const char *account,
+	    const struct events_kv *, size_t n);
 /* Same, for one subscriber only, from inside a snapshot function. */
 void	events_emit_to(struct events_sub *, const char *type,
 	    const char *account, ...) __attribute__((sentinel));

@@ -314,6 +314,39 @@ class Conn:
                 return fields
             seen.append(line)
 
+    def job_result(self, job_id, timeout=None):
+        """The fields of the `EVENT <kind>.result` of job job_id (a job
+        answers `OK id=N` at once); other events stay in self.events."""
+        for i, line in enumerate(self.events):
+            t, fields = parse_event(line)
+            if t.endswith(".result") and fields.get("id") == str(job_id):
+                del self.events[i]
+                return fields
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TestFailure("no result for job %s; saw %r"
+                                  % (job_id, self.events[-5:]))
+            line = self.read_line(remaining)
+            if line is None:
+                raise TestFailure("%s: closed before the result of job %s"
+                                  % (self.path, job_id))
+            check(line.startswith("EVENT "), "expected an EVENT line while "
+                  "waiting for job %s, got %r" % (job_id, line))
+            t, fields = parse_event(line)
+            if t.endswith(".result") and fields.get("id") == str(job_id):
+                return fields
+            self.events.append(line)
+
+    def run_job(self, line, timeout=None):
+        """Sends a job command (e.g. options); returns the result event's
+        fields (result=ok|failed, code, error, and the record's)."""
+        r = self.request(line, timeout)
+        check(r.ok and r.records and "id" in r.records[0],
+              "%s: expected OK id=N, got %r" % (line, r))
+        return self.job_result(r.records[0]["id"], timeout)
+
     def read_until_eof(self, timeout=None):
         """All lines up to EOF; fails if the server keeps it open."""
         lines = []

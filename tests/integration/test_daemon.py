@@ -441,6 +441,49 @@ def test_exit_codes(env):
                "SIPXCTL_SOCKET to nothing")
 
 
+def test_ctl_timeout(env):
+    """A socket that accepts and never greets: sipxctl gives up after its
+    connect-and-greeting timeout with a clear message, exit status 2."""
+    mute = env.path("mute.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(mute)
+    srv.listen(16)
+    held = []
+    try:
+        for args, env_, want in ((["-t", "1"], None, 1),
+                                 (["--timeout", "0.5"], None, 0.5),
+                                 ([], {"SIPXCTL_TIMEOUT": "1"}, 1),
+                                 ([], None, 5)):
+            t0 = time.monotonic()
+            r = expect_ctl(run_ctl(args + ["-s", mute, "status"], env=env_,
+                                   timeout=15), 2, "mute socket %r" % args)
+            took = time.monotonic() - t0
+            check(want - 0.1 <= took < want + 2, "gave up after %.2f s, "
+                  "want %g" % (took, want))
+            check("sent no greeting within %g s" % want in r.err and
+                  mute in r.err, "stderr %r" % r.err)
+            conn, _ = srv.accept()
+            held.append(conn)
+    finally:
+        for c in held:
+            c.close()
+        srv.close()
+    for bad in ("0", "x", "-1", "1e9"):
+        r = expect_ctl(run_ctl(["-t", bad, "-s", mute, "status"]), 2,
+                       "-t %s" % bad)
+        check("-t: '%s' is not a number of seconds" % bad in r.err,
+              "stderr %r" % r.err)
+    # A daemon that greets is not affected by a short timeout, even for a
+    # command whose result takes longer.
+    d = env.daemon()
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    r = run_ctl(["-t", "0.5", "-s", d.sock, "options",
+                 "sip:127.0.0.1:%d" % silent.getsockname()[1], "timeout=1"])
+    silent.close()
+    check(r.rc == 1 and "no answer within 1 s" in r.err, "options: %r" % r)
+
+
 # ---- 3. the raw protocol ------------------------------------------------------
 
 def test_proto_greeting(env):
@@ -714,27 +757,38 @@ def test_clients_50(env):
 
 
 def test_clients_max(env):
-    d = env.daemon(control={"max_clients": 5})
-    conns = [d.connect() for _ in range(5)]
+    d = env.daemon(control={"max_clients": 5, "readonly_max_clients": 5,
+                            "readonly_max_per_uid": 5})
+    # Root (these tests' user) has 2 slots beyond max_clients.
+    conns = [d.connect() for _ in range(7)]
     for c in conns:
         check(c.greeting.startswith("SIPXD "), "greeting %r" % c.greeting)
-    for ro in (False, True):
-        extra = d.connect(readonly=ro)
-        check_eq(extra.greeting, "ERR busy too many control clients (max 5)",
-                 "6th client (%s)" % ("read-only" if ro else "full"))
-        check_eq(extra.read_until_eof(), [], "6th client closed")
+    extra = d.connect()
+    check_eq(extra.greeting, "ERR busy too many control clients (max 5)",
+             "8th client")
+    check_eq(extra.read_until_eof(), [], "8th client closed")
     r = expect_ctl(d.ctl("status"), 2, "sipxctl when busy")
     check("busy" in r.err, "sipxctl busy stderr %r" % r.err)
+    # The read-only socket has its own room.
+    ro = [d.connect(readonly=True) for _ in range(5)]
+    for c in ro:
+        check(c.greeting.endswith("access=readonly"), "read-only greeting "
+              "while the full socket is full: %r" % c.greeting)
+    extra = d.connect(readonly=True)
+    check_eq(extra.greeting, "ERR busy too many read-only control clients "
+             "(max 5)", "6th read-only client")
+    check_eq(extra.read_until_eof(), [], "6th read-only client closed")
     for i, c in enumerate(conns):
         r = c.request("status")
-        check(r.ok and r.records[0]["clients"] == "5",
+        check(r.ok and r.records[0]["clients"] == "12",
               "client %d after refusals: %r" % (i, r))
     d.wait_log("control.max_clients")
+    d.wait_log("control.readonly_max_clients")
     # A freed slot is usable again.
     check_eq(conns[0].request("quit").status, "OK bye", "quit")
     check_eq(conns[0].read_until_eof(), [], "closed")
-    c = d.connect(readonly=True)
-    check(c.greeting.endswith("access=readonly"), "slot reused: %r"
+    c = d.connect()
+    check(c.greeting.endswith("access=full"), "slot reused: %r"
           % c.greeting)
 
 
@@ -1161,6 +1215,7 @@ TESTS = [
     ("cli_events_filter", test_cli_events_filter),
     ("cli_quit", test_cli_quit),
     ("exit_codes", test_exit_codes),
+    ("ctl_timeout", test_ctl_timeout),
     ("proto_greeting", test_proto_greeting),
     ("proto_bad_lines", test_proto_bad_lines),
     ("proto_too_long", test_proto_too_long),

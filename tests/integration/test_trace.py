@@ -193,8 +193,8 @@ def test_events_without_kind(env):
     named = d.connect()
     check_eq(named.request("events kind=trace").status, "OK subscribed",
              "events kind=trace")
-    tr = d.connect(readonly=True)
-    check_eq(tr.request("trace").status, "OK tracing", "trace (read-only)")
+    tr = d.connect()
+    check_eq(tr.request("trace").status, "OK tracing", "trace")
     self_options(d)
     check_eq(traces_in(plain), [], "trace lines on a plain `events`")
     check_eq(len(traces_in(named)), 4, "trace lines on `events kind=trace`")
@@ -245,10 +245,16 @@ def test_slow_subscriber(env):
               "slow subscriber not cut off after %d options; log tail: %s"
               % (sent, d.stderr_text()[-500:]))
         gen.send(("options %s\n" % uri) * batch)
+        ids = []
         for _ in range(batch):
             r = gen.reply()
-            check(r.ok and r.records[0]["status"] == "200",
-                  "generator's options: %r" % r)
+            check(r.ok and "id" in r.records[0], "generator's options: %r"
+                  % r)
+            ids.append(r.records[0]["id"])
+        for i in ids:
+            f = gen.job_result(i)
+            check(f["result"] == "ok" and f["status"] == "200",
+                  "generator's options result: %r" % f)
         sent += batch
         traced += sum(1 for l in gen.events
                       if l.startswith("EVENT trace.message "))
@@ -258,8 +264,8 @@ def test_slow_subscriber(env):
                     r"disconnecting it", log), "log line: %s" % log[-500:])
     traced += len(traces_in(gen))
     check_eq(traced, 4 * sent, "trace lines the reading subscriber got")
-    r = gen.request("options %s" % uri)
-    check(r.ok, "generator after the cut: %r" % r)
+    f = gen.run_job("options %s" % uri)
+    check_eq(f["result"], "ok", "generator after the cut: %r" % f)
     check_eq(len(traces_in(gen)), 4, "generator still traced after the cut")
     rec = d.connect().request("status").records[0]
     check_eq((rec["clients"], rec["subscribers"]), ("2", "1"),
@@ -280,6 +286,76 @@ def test_slow_subscriber(env):
     check(b"EVENT trace.message " in data, "slow one got some trace lines")
 
 
+# ---- the read-only socket never shows SIP messages nor sends SIP ------------------
+
+def test_readonly_refused(env):
+    d = env.daemon()
+    full = d.connect()
+    check_eq(full.request("trace").status, "OK tracing", "full trace")
+    ro = d.connect(readonly=True)
+    for line in ("trace", "events kind=trace", "events kind=account,trace",
+                 "options %s" % self_uri(d),
+                 "options %s timeout=1" % self_uri(d)):
+        r = ro.request(line)
+        check_eq(r.code, "denied", "%s on the read-only socket: %r"
+                 % (line, r))
+        check("full-access socket" in r.status, "clear text: %r" % r)
+    check(ro.request("version").ok, "read-only connection still usable")
+    check_eq(traces_in(full), [], "SIP sent or traced after the refusals")
+    r = d.ctl("options", self_uri(d), sock=d.ro_sock)
+    check(r.rc == 1 and r.err.startswith("sipxctl: denied: "),
+          "sipxctl options on the read-only socket: %r" % r)
+    r = d.ctl("trace", sock=d.ro_sock)
+    check(r.rc == 1 and r.err.startswith("sipxctl: denied: "),
+          "sipxctl trace on the read-only socket: %r" % r)
+    check_eq(traces_in(full), [], "SIP traced after sipxctl's refusals")
+
+
+# ---- credentials are masked ----------------------------------------------------
+
+def test_credentials_masked(env):
+    import socket
+    d = env.daemon()
+    c = d.connect()
+    check_eq(c.request("trace").status, "OK tracing", "trace")
+    p = ctl_trace(d)
+    secrets = ["6629fae49393a05397450978507c4ef1", "0a4f113b", "S3cr3tB4s1c"]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    msg = ("OPTIONS sip:127.0.0.1:%d SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKredact1\r\n"
+           "Max-Forwards: 70\r\n"
+           "To: <sip:127.0.0.1:%d>\r\n"
+           "From: <sip:probe@127.0.0.1>;tag=r1\r\n"
+           "Call-ID: redact-1@127.0.0.1\r\n"
+           "CSeq: 1 OPTIONS\r\n"
+           "authorization  : DIGEST username=\"alice\", realm=\"r\",\r\n"
+           "  nonce=\"n\", uri=\"sip:127.0.0.1\", RESPONSE = \"%s\",\r\n"
+           "  qop=auth, nc=00000001, cnonce=%s\r\n"
+           "Proxy-Authorization: Basic %s\r\n"
+           "Content-Length: 0\r\n\r\n"
+           % (d.port, s.getsockname()[1], d.port, secrets[0], secrets[1],
+              secrets[2]))
+    s.sendto(msg.encode(), ("127.0.0.1", d.port))
+    s.settimeout(5)
+    check(s.recv(65536).startswith(b"SIP/2.0 200 "), "the OPTIONS answered")
+    s.close()
+    got = [f for f in traces_in(c) if f["dir"] == "in"]
+    check_eq(len(got), 1, "one message in: %r" % got)
+    text = got[0]["text"]
+    for sec in secrets:
+        check(sec not in text, "secret %s in the trace: %r" % (sec, text))
+    check('RESPONSE = "***"' in text and "cnonce=***" in text and
+          "Proxy-Authorization: Basic ***" in text and
+          'username="alice"' in text, "masked fields: %r" % text)
+    # sipxctl trace shows the same masked text.
+    blocks = read_human_blocks(p, 2)
+    shown = "\n".join(t for _, t in blocks)
+    for sec in secrets:
+        check(sec not in shown, "secret %s in sipxctl trace" % sec)
+    check('RESPONSE = "***"' in shown, "sipxctl trace masked: %r" % shown)
+
+
 TESTS = [
     ("human", test_human),
     ("json", test_json),
@@ -287,6 +363,8 @@ TESTS = [
     ("trace_off", test_trace_off),
     ("sipxctl_trace_off", test_sipxctl_trace_off_errors),
     ("slow_subscriber", test_slow_subscriber),
+    ("readonly_refused", test_readonly_refused),
+    ("credentials_masked", test_credentials_masked),
 ]
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 /*
  * Command table dispatch: unknown commands, the central arity check, the
- * read-only check, handler arguments, help generated from the table, and
- * the reply builder's framing rules.
+ * read-only check, handler arguments, help generated from the table, the
+ * reply builder's framing rules, and the control client's state names.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon/cmd.h"
+#include "daemon/control.h"
 
 static int calls;
 static int last_argc;
@@ -128,6 +129,20 @@ START_TEST(test_readonly)
 }
 END_TEST
 
+/* The state names the debug log shows for each transition. */
+START_TEST(test_state_names)
+{
+	ck_assert_str_eq(control_client_state_name(CONTROL_CLIENT_OPEN),
+	    "open");
+	ck_assert_str_eq(control_client_state_name(CONTROL_CLIENT_PAUSED),
+	    "paused");
+	ck_assert_str_eq(control_client_state_name(CONTROL_CLIENT_DRAINING),
+	    "draining");
+	ck_assert_str_eq(control_client_state_name(CONTROL_CLIENT_CLOSED),
+	    "closed");
+}
+END_TEST
+
 START_TEST(test_status_one_line)
 {
 	run(false, &r, 1, "fail");
@@ -189,6 +204,7 @@ main(void)
 	tcase_add_test(tc, test_arity);
 	tcase_add_test(tc, test_handler_args_and_record);
 	tcase_add_test(tc, test_readonly);
+	tcase_add_test(tc, test_state_names);
 	tcase_add_test(tc, test_status_one_line);
 	tcase_add_test(tc, test_help_all);
 	tcase_add_test(tc, test_help_one);

@@ -24,6 +24,7 @@
 #include "base/strbuf.h"
 #include "base/xalloc.h"
 #include "daemon/config.h"
+#include "daemon/control.h"
 #include "ua/account.h"
 #include "ua/events.h"
 
@@ -1864,11 +1865,11 @@ struct sink {
 };
 
 static void
-sink_deliver(const char *line, size_t len, void *arg)
+sink_deliver(const struct events_event *ev, void *arg)
 {
 	struct sink *s = arg;
 
-	strbuf_add(&s->lines, line, len);
+	control_event_format(&s->lines, ev);
 	s->count++;
 }
 

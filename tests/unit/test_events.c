@@ -1,7 +1,9 @@
 /*
  * Event bus: kind parsing, filters by kind and account, snapshot then
- * sync on subscribe, sequence numbers, quoting of fields, and a
- * subscriber that unsubscribes itself while being delivered to.
+ * sync on subscribe, sequence numbers, the structured event a subscriber
+ * gets (type, account, fields, live or snapshot), the control layer's
+ * line format with its quoting, and a subscriber that unsubscribes
+ * itself while being delivered to.
  */
 #include <check.h>
 #include <stdbool.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "base/strbuf.h"
+#include "daemon/control.h"
 #include "ua/events.h"
 
 struct sink {
@@ -17,15 +20,19 @@ struct sink {
 	int			 count;
 	struct events_sub	*self;
 	bool			 leave_on_first;
+	int			 live;		/* events with live set */
 };
 
 static void
-deliver(const char *line, size_t len, void *arg)
+deliver(const struct events_event *ev, void *arg)
 {
 	struct sink *s = arg;
 
-	strbuf_add(&s->lines, line, len);
+	/* The bus hands structure; the control layer makes the line. */
+	control_event_format(&s->lines, ev);
 	s->count++;
+	if (ev->live)
+		s->live++;
 	if (s->leave_on_first && s->self != NULL) {
 		events_unsubscribe(s->self);
 		s->self = NULL;
@@ -70,7 +77,7 @@ END_TEST
 
 START_TEST(test_snapshot_then_sync)
 {
-	struct sink s = { STRBUF_INIT, 0, NULL, false };
+	struct sink s = { STRBUF_INIT, 0, NULL, false, 0 };
 	struct events_sub *sub;
 
 	events_add_snapshot(snapshot, NULL);
@@ -95,9 +102,9 @@ END_TEST
 
 START_TEST(test_filters)
 {
-	struct sink all = { STRBUF_INIT, 0, NULL, false };
-	struct sink acct = { STRBUF_INIT, 0, NULL, false };
-	struct sink alice = { STRBUF_INIT, 0, NULL, false };
+	struct sink all = { STRBUF_INIT, 0, NULL, false, 0 };
+	struct sink acct = { STRBUF_INIT, 0, NULL, false, 0 };
+	struct sink alice = { STRBUF_INIT, 0, NULL, false, 0 };
 	struct events_sub *a, *b, *c;
 
 	events_add_snapshot(snapshot, NULL);
@@ -129,7 +136,7 @@ END_TEST
 
 START_TEST(test_seq_and_quoting)
 {
-	struct sink s = { STRBUF_INIT, 0, NULL, false };
+	struct sink s = { STRBUF_INIT, 0, NULL, false, 0 };
 	struct events_sub *sub;
 	uint64_t before = events_last_seq();
 	char want[64];
@@ -151,10 +158,89 @@ START_TEST(test_seq_and_quoting)
 }
 END_TEST
 
+struct capture {
+	char	 type[32];
+	char	 account[16];
+	bool	 has_account;
+	size_t	 nkv;
+	char	 kv[4][2][32];
+	uint64_t seq;
+	bool	 live;
+};
+
+static void
+capture(const struct events_event *ev, void *arg)
+{
+	struct capture *c = arg;
+
+	snprintf(c->type, sizeof(c->type), "%s", ev->type);
+	c->has_account = ev->account != NULL;
+	snprintf(c->account, sizeof(c->account), "%s",
+	    ev->account != NULL ? ev->account : "");
+	c->nkv = ev->nkv;
+	for (size_t i = 0; i < ev->nkv && i < 4; i++) {
+		snprintf(c->kv[i][0], sizeof(c->kv[i][0]), "%s",
+		    ev->kv[i].key);
+		snprintf(c->kv[i][1], sizeof(c->kv[i][1]), "%s",
+		    ev->kv[i].value);
+	}
+	c->seq = ev->seq;
+	c->live = ev->live;
+}
+
+/* The bus carries (type, account, fields) and no wire format. */
+START_TEST(test_structured)
+{
+	struct capture c;
+	struct events_sub *sub;
+	struct events_kv kv[2] = { { "state", "registered" },
+	    { "aor", "sip:a b@x" } };
+
+	memset(&c, 0, sizeof(c));
+	sub = events_subscribe(EVENTS_KIND_ALL, NULL, capture, &c);
+	ck_assert_str_eq(c.type, "sync");
+	ck_assert(!c.live);
+	events_publish("account.state", "alice", "state", "registered",
+	    "aor", NULL, NULL);
+	ck_assert_str_eq(c.type, "account.state");
+	ck_assert(c.has_account);
+	ck_assert_str_eq(c.account, "alice");
+	ck_assert_uint_eq(c.nkv, 2);
+	ck_assert_str_eq(c.kv[0][0], "state");
+	ck_assert_str_eq(c.kv[0][1], "registered");
+	ck_assert_str_eq(c.kv[1][0], "aor");
+	ck_assert_str_eq(c.kv[1][1], "");	/* NULL value: empty */
+	ck_assert_uint_eq(c.seq, events_last_seq());
+	ck_assert(c.live);
+	events_publishv("daemon.state", NULL, kv, 2);
+	ck_assert(!c.has_account);
+	ck_assert_str_eq(c.kv[1][1], "sip:a b@x");	/* not quoted */
+	events_unsubscribe(sub);
+}
+END_TEST
+
+/* Snapshot lines are not live (no output limit applies to them). */
+START_TEST(test_snapshot_not_live)
+{
+	struct sink s = { STRBUF_INIT, 0, NULL, false, 0 };
+	struct events_sub *sub;
+
+	events_add_snapshot(snapshot, NULL);
+	sub = events_subscribe(EVENTS_KIND_ALL, NULL, deliver, &s);
+	ck_assert_int_eq(s.count, 4);
+	ck_assert_int_eq(s.live, 0);
+	events_publish("daemon.state", NULL, "state", "stopping", NULL);
+	ck_assert_int_eq(s.count, 5);
+	ck_assert_int_eq(s.live, 1);
+	events_unsubscribe(sub);
+	strbuf_free(&s.lines);
+}
+END_TEST
+
 START_TEST(test_unsubscribe_during_delivery)
 {
-	struct sink leaver = { STRBUF_INIT, 0, NULL, true };
-	struct sink stayer = { STRBUF_INIT, 0, NULL, false };
+	struct sink leaver = { STRBUF_INIT, 0, NULL, true, 0 };
+	struct sink stayer = { STRBUF_INIT, 0, NULL, false, 0 };
 	struct events_sub *st;
 
 	leaver.self = events_subscribe(EVENTS_KIND_ALL, NULL, deliver,
@@ -187,6 +273,8 @@ main(void)
 	tcase_add_test(tc, test_filters);
 	tcase_add_test(tc, test_seq_and_quoting);
 	tcase_add_test(tc, test_unsubscribe_during_delivery);
+	tcase_add_test(tc, test_structured);
+	tcase_add_test(tc, test_snapshot_not_live);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
