@@ -126,6 +126,18 @@ done
 if [ $status -eq 0 ] && [ ${#refbins[@]} -gt 1 ]; then
     echo "digest check: the ${#refbins[@]} references read identical fields from all $nmsgs messages"
 fi
+# ours must have read the same fields as the references (like for like)
+if [ -n "$ours" ]; then
+    "$ours" -d "$corpus" >"$tmp/digest_ours" 2>"$tmp/digest_err_ours"
+    if cmp -s "$tmp/digest_$(basename "$first")" "$tmp/digest_ours"; then
+        echo "digest check: $(basename "$ours") read the same fields as the references"
+    else
+        echo "WARNING: $(basename "$ours") and $(basename "$first") disagree on (message, digest or REJECTED, digest or REJECTED):" >&2
+        join <(sort "$tmp/digest_ours") <(sort "$tmp/digest_$(basename "$first")") |
+            awk '$2 != $3 { print "  " $1, $2, $3 }' >&2
+        status=1
+    fi
+fi
 
 # ---- timed runs, interleaved -------------------------------------------------
 args=()
