@@ -25,6 +25,7 @@
 #   REPEAT=       passed as -r to every program (default: each program picks
 #                 a count that makes one run last about 2.5 s).
 #   CORPUS=DIR    corpus directory (default tests/bench/corpus).
+#   AUTH_CORPUS=DIR  digest-mode values (default tests/bench/corpus-auth).
 #   CC=gcc        compiler for the reference programs.
 #
 # Before timing, the three reference programs are run with -d and their
@@ -40,6 +41,7 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 corpus=${CORPUS:-$here/corpus}
+auth_corpus=${AUTH_CORPUS:-$here/corpus-auth}
 runs=${RUNS:-3}
 repeat=${REPEAT:-}
 cc=${CC:-gcc}
@@ -126,6 +128,18 @@ done
 if [ $status -eq 0 ] && [ ${#refbins[@]} -gt 1 ]; then
     echo "digest check: the ${#refbins[@]} references read identical fields from all $nmsgs messages"
 fi
+# ours must have read the same fields as the references (like for like)
+if [ -n "$ours" ]; then
+    "$ours" -d "$corpus" >"$tmp/digest_ours" 2>"$tmp/digest_err_ours"
+    if cmp -s "$tmp/digest_$(basename "$first")" "$tmp/digest_ours"; then
+        echo "digest check: $(basename "$ours") read the same fields as the references"
+    else
+        echo "WARNING: $(basename "$ours") and $(basename "$first") disagree on (message, digest or REJECTED, digest or REJECTED):" >&2
+        join <(sort "$tmp/digest_ours") <(sort "$tmp/digest_$(basename "$first")") |
+            awk '$2 != $3 { print "  " $1, $2, $3 }' >&2
+        status=1
+    fi
+fi
 
 # ---- timed runs, interleaved -------------------------------------------------
 args=()
@@ -198,6 +212,58 @@ if [ -n "$ours" ]; then
             'BEGIN { printf "%s / fastest reference (%s): %.2fx\n", us, n, o / f }'
     else
         echo "ratio: not available (our benchmark or every reference failed)"
+    fi
+fi
+
+# ---- digest mode: Authorization / WWW-Authenticate values alone --------------
+# Every program parses each AUTH_CORPUS/*.auth value with its library's
+# digest parser (-a); the digests must agree; best of RUNS, interleaved.
+if [ -d "$auth_corpus" ]; then
+    echo
+    echo "digest mode: $(ls "$auth_corpus"/*.auth | wc -l) header values from $auth_corpus"
+    adg=""
+    for i in "${!progs[@]}"; do
+        "${progs[$i]}" -a -d "$auth_corpus" >"$tmp/adg_$i" 2>&1 || status=1
+        if [ -z "$adg" ]; then
+            adg=$tmp/adg_$i
+        elif ! cmp -s "$adg" "$tmp/adg_$i"; then
+            echo "WARNING: ${labels[$i]} disagrees in digest mode:" >&2
+            diff "$adg" "$tmp/adg_$i" >&2 || :
+            status=1
+        fi
+    done
+    [ $status -ne 0 ] || echo "digest check: all ${#progs[@]} programs read identical digest fields"
+    declare -A abest aname
+    for ((run = 1; run <= runs; run++)); do
+        for i in "${!progs[@]}"; do
+            line=$("${progs[$i]}" -a "$auth_corpus" 2>/dev/null |
+                grep -E '^[^ ]+ +[0-9]+ auth x [0-9]+ +[0-9.]+ hdrs/s' | head -n1) || status=1
+            [ -n "$line" ] || { status=1; continue; }
+            set -- $line
+            aname[$i]=$1
+            if [ -z "${abest[$i]:-}" ] || awk -v a="$8" -v b="${abest[$i]}" 'BEGIN { exit !(a < b) }'; then
+                abest[$i]=$8
+            fi
+        done
+    done
+    printf '%-12s %14s %12s
+' "library" "headers/s" "ns/header"
+    afast=""; aours=""
+    for i in "${!progs[@]}"; do
+        [ -n "${abest[$i]:-}" ] || { printf '%-12s %14s %12s
+' "${labels[$i]}" - FAILED; continue; }
+        printf '%-12s %14.0f %12.1f
+' "${aname[$i]}" \
+            "$(awk -v n="${abest[$i]}" 'BEGIN { print 1e9 / n }')" "${abest[$i]}"
+        if [ "${labels[$i]}" = ours ]; then
+            aours=${abest[$i]}
+        elif [ -z "$afast" ] || awk -v a="${abest[$i]}" -v b="$afast" 'BEGIN { exit !(a < b) }'; then
+            afast=${abest[$i]}; afastn=${aname[$i]}
+        fi
+    done
+    if [ -n "$aours" ] && [ -n "$afast" ]; then
+        awk -v o="$aours" -v f="$afast" -v n="$afastn" \
+            'BEGIN { printf "sipxd / fastest reference (%s), digest mode: %.2fx\n", n, f / o }'
     fi
 fi
 exit $status

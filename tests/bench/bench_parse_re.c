@@ -384,3 +384,41 @@ out:
 	*digest += w.dg;
 	return rc;
 }
+
+/* Digest mode: libre's httpauth decoders (what its SIP code calls). */
+static int
+parse_auth(int kind, const char *v, size_t n, uint64_t *digest,
+	   const char **why)
+{
+	struct pl hval = {v, n};
+	uint64_t dg = 0;
+
+	if (kind == AUTH_CHALLENGE) {
+		struct httpauth_digest_chall ch;
+		if (httpauth_digest_challenge_decode(&ch, &hval)) {
+			*why = "httpauth_digest_challenge_decode";
+			return -1;
+		}
+		MIX(dg, 60, ch.realm.l);
+		MIX(dg, 61, ch.nonce.l);
+		MIX(dg, 62, ch.opaque.l);
+		MIX(dg, 63, ch.algorithm.l);
+		MIX(dg, 64, ch.qop.l);
+	} else {
+		struct httpauth_digest_resp rs;
+		if (httpauth_digest_response_decode(&rs, &hval)) {
+			*why = "httpauth_digest_response_decode";
+			return -1;
+		}
+		MIX(dg, 70, rs.username.l);
+		MIX(dg, 71, rs.realm.l);
+		MIX(dg, 72, rs.nonce.l);
+		MIX(dg, 73, rs.uri.l);
+		MIX(dg, 74, rs.response.l);
+		MIX(dg, 75, rs.cnonce.l);
+		MIX(dg, 76, rs.nc.l);
+		MIX(dg, 77, rs.qop.l);
+	}
+	*digest += dg;
+	return 0;
+}

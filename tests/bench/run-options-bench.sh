@@ -3,7 +3,8 @@
 # port, the control socket in a temporary directory, log level notice),
 # then measures
 #   (a) OPTIONS the daemon answers per second: SIPp as UAC over UDP
-#       (tests/integration/sipp/options_uac.xml), RATE calls/s offered,
+#       (tests/bench/sipp/uac_any.xml with OPTIONS: any final answer, so
+#       the row holds whatever Allow the daemon sends), RATE calls/s offered,
 #       at most LIMIT in flight, for SECS seconds;
 #   (b) OPTIONS the daemon sends per second: bench_options_send.py keeps
 #       CONNS `options` requests in flight over as many control
@@ -110,7 +111,8 @@ if [ $have_sipp = yes ]; then
 	# -timeout stops SIPp after SECS s; -recv_timeout makes a request
 	# unanswered for 5 s (through SIPp's 500 ms retransmissions) a
 	# failed call; the -trace_stat CSV's last line has the totals.
-	"$sipp" -sf "$scen/options_uac.xml" -t u1 -i 127.0.0.1 -p "$uac_port" \
+	sed 's/@METHOD@/OPTIONS/g' "$here/sipp/uac_any.xml" >"$dir/options.xml"
+	"$sipp" -sf "$dir/options.xml" -t u1 -i 127.0.0.1 -p "$uac_port" \
 		-nostdin -r "$rate" -rp 1000 -l "$limit" -timeout "$secs" \
 		-recv_timeout 5000 -buff_size 4194304 \
 		-trace_stat -stf "$dir/uac.csv" -fd 1 \
