@@ -1,12 +1,13 @@
 #!/bin/sh
 # Memory under a UDP flood: starts sipxd on a throw-away config (a free
-# UDP port, log level notice), then for each METHOD (default MESSAGE,
-# answered with an error through a server transaction, then OPTIONS)
+# UDP port, log level notice), then for each METHOD (default INVITE,
+# never ACKed, answered 405 through a server INVITE transaction that
+# then holds for Timer H; then OPTIONS, answered statelessly)
 # SIPp sends COUNT out-of-dialog requests at RATE/s (tests/bench/sipp/
 # uac_any.xml, any final answer ends a call).  While it runs, the
 # script samples sipxd's VmRSS and the live transactions (`sipxctl
 # status`) every 0.25 s; after SIPp ends it waits for the live count to
-# reach 0 (at most DRAIN s: Timer J is 64*T1 = 32 s for UDP), then
+# reach 0 (at most DRAIN s: Timer H is 64*T1 = 32 s for UDP), then
 # SETTLE s more, and prints
 #   RSS before (after one warm-up request), peak (VmHWM), and SETTLE s
 #   after the last transaction ended; the most transactions seen live;
@@ -17,11 +18,11 @@
 # errors.
 #
 #   run-flood-bench.sh SIPXD SIPXCTL
-#   environment: COUNT (100000), RATE (5000), METHODS ("MESSAGE OPTIONS"),
+#   environment: COUNT (100000), RATE (5000), METHODS ("INVITE OPTIONS"),
 #                SETTLE (10), DRAIN (60), SIPP (sipp)
 set -eu
 sipxd=$1; sipxctl=$2
-count=${COUNT:-100000}; rate=${RATE:-5000}; methods=${METHODS:-MESSAGE OPTIONS}
+count=${COUNT:-100000}; rate=${RATE:-5000}; methods=${METHODS:-INVITE OPTIONS}
 settle=${SETTLE:-10}; drain=${DRAIN:-60}; sipp=${SIPP:-sipp}
 here=$(cd "$(dirname "$0")" && pwd)
 bench_name=run-flood-bench

@@ -18,12 +18,12 @@
 # are not errors.  Skipped (exit 0) without sipp, kamailio or taskset.
 #
 #   run-kamailio-compare.sh SIPXD SIPXCTL
-#   environment: RATES ("5000 10000 20000 40000"), SECS (10), LIMIT (5000),
+#   environment: RATES ("5000 10000 20000 40000 60000"), SECS (10), LIMIT (5000),
 #                SERVER_CPU (1), SIPP_CPU (0), SIPP (sipp),
 #                KAMAILIO (kamailio), KAMAILIO_MPATH (Debian's module dir)
 set -eu
 sipxd=$1; sipxctl=$2
-rates=${RATES:-5000 10000 20000 40000}; secs=${SECS:-10}; limit=${LIMIT:-5000}
+rates=${RATES:-5000 10000 20000 40000 60000}; secs=${SECS:-10}; limit=${LIMIT:-5000}
 scpu=${SERVER_CPU:-1}; ucpu=${SIPP_CPU:-0}
 sipp=${SIPP:-sipp}; kamailio=${KAMAILIO:-kamailio}
 mpath=${KAMAILIO_MPATH:-/usr/lib/x86_64-linux-gnu/kamailio/modules/}
