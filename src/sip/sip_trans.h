@@ -137,7 +137,8 @@ typedef void sip_strans_h(struct sip_strans *, enum sip_trans_event,
  * A request that matches no transaction.  For an ACK (it belongs to a
  * 2xx, §13.2.2.4/§17.2.3) st is NULL: nothing to answer, msg lives only
  * for the call.  For any other request st is a new server transaction
- * and msg is its request, valid as long as st (sip_strans_request()).
+ * and msg is its request, valid until st sends its final response (then
+ * freed: sip_strans_request() returns NULL after it).
  * The user answers through sip_strans_respond(), now or later, and sets
  * a handler if it keeps st after its final response.  A CANCEL gets its
  * own transaction; find the INVITE it cancels with sip_trans_find_invite().

@@ -194,9 +194,18 @@ ua_respond(struct ua *ua, const struct ua_req *rq, unsigned status,
 {
 	char stack[UA_RESP_STACK];
 	struct ua_out o = { stack, 0, sizeof(stack) };
+	struct ua_req now = *rq;
 	size_t need;
 	int err;
 
+	/*
+	 * A server transaction frees its request with its final answer:
+	 * read it through the transaction, never through a kept pointer.
+	 */
+	if (rq->st != NULL &&
+	    (now.msg = sip_strans_request(rq->st)) == NULL)
+		return EALREADY;
+	rq = &now;
 	/*
 	 * The worst case: every byte of the request's header fields copied
 	 * (names shrink or stay: we write long forms, at most 7 bytes, for
@@ -321,28 +330,25 @@ ua_option_supported(struct slice tag)
 
 /*
  * §8.2.2.3: the option tags of Require we do not support, as an
- * Unsupported header line in out; false when there is none.
+ * Unsupported header line in out; false when there is none.  Every such
+ * tag is listed, however long: the request's own size bounds it.
  */
 static bool
-ua_unsupported(const struct sip_msg *msg, char *out, size_t len)
+ua_unsupported(const struct sip_msg *msg, struct strbuf *out)
 {
-	size_t used;
 	bool any = false;
 
-	used = (size_t)snprintf(out, len, "Unsupported: ");
 	for (unsigned i = 0; i < msg->require.n; i++) {
 		struct slice t = msg->require.v[i];
 
 		if (ua_option_supported(t))
 			continue;
-		/* Tags are tokens (the parser checked); long lists cut. */
-		if (used + t.n + 5 >= len)
-			break;
-		used += (size_t)snprintf(out + used, len - used, "%s%.*s",
-		    any ? ", " : "", SLICE_ARG(t));
+		strbuf_adds(out, any ? ", " : "Unsupported: ");
+		strbuf_add(out, t.p, t.n);
 		any = true;
 	}
-	snprintf(out + used, len - used, "\r\n");
+	if (any)
+		strbuf_adds(out, "\r\n");
 	return any;
 }
 
@@ -358,7 +364,7 @@ ua_on_stateless(struct sip_trans_layer *layer, const struct sip_msg *msg,
 	struct ua *ua = arg;
 	struct ua_req rq = { msg, NULL, src };
 	const struct ua_method *m;
-	char unsup[256];
+	struct strbuf unsup = STRBUF_INIT;
 
 	if (msg->to.tag.p != NULL) {
 		/*
@@ -397,8 +403,9 @@ ua_on_stateless(struct sip_trans_layer *layer, const struct sip_msg *msg,
 			    ua->allow_hdr);
 		return true;
 	}
-	if (msg->require.n > 0 && ua_unsupported(msg, unsup, sizeof(unsup))) {
-		ua_respond(ua, &rq, 420, "Bad Extension", unsup);
+	if (msg->require.n > 0 && ua_unsupported(msg, &unsup)) {
+		ua_respond(ua, &rq, 420, "Bad Extension", unsup.p);
+		strbuf_free(&unsup);
 		return true;
 	}
 	if (!(m->flags & UA_METHOD_STATELESS))
@@ -419,9 +426,13 @@ ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
 		return;		/* an ACK for a 2xx: the dialog layer's */
 	m = ua_method_find(ua, msg);
 	if (msg->method == SIP_METHOD_CANCEL) {
-		/* A CANCEL for an INVITE no usage holds yet. */
-		ua_respond(ua, &rq, 481, "Call/Transaction Does Not Exist",
-		    NULL);
+		/*
+		 * §9.2: it matched an INVITE's transaction (else the
+		 * stateless check answered 481), so it gets 200.  No usage
+		 * holds INVITEs yet: that one has its final answer already,
+		 * and the CANCEL changes nothing.
+		 */
+		ua_respond(ua, &rq, 200, "OK", NULL);
 		return;
 	}
 	if (m == NULL) {

@@ -104,7 +104,9 @@ void	ua_set_failover(struct ua *, unsigned failover_ms,
  * A request that matched no transaction, as a usage sees it.  st is the
  * server transaction of a stateful method; for a stateless one it is
  * NULL and the usage must answer (ua_respond) before it returns, from
- * msg and src, which live only for the call.
+ * msg and src, which live only for the call.  For a stateful one msg
+ * lives until the final answer is sent (sip_strans_request() gives
+ * NULL after it); ua_respond() then returns EALREADY.
  */
 struct ua_req {
 	const struct sip_msg	*msg;

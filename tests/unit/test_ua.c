@@ -232,6 +232,37 @@ START_TEST(test_checks)
 	ck_assert_msg(strncmp(r, "SIP/2.0 405 ", 12) == 0, "%s", r);
 	ck_assert_str_eq(hdr(r, "Allow"), "OPTIONS");
 	ck_assert_uint_eq(sip_trans_count(ua_trans(ua)), 1);
+	/* §9.2: a CANCEL that matches it gets 200 (and changes nothing). */
+	send_req("CANCEL sip:u@127.0.0.1 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%P;branch=z9hG4bK-INVITE-1\r\n"
+	    "From: <sip:t@127.0.0.1>;tag=ft1\r\n"
+	    "To: <sip:u@127.0.0.1>\r\n"
+	    "Call-ID: call-INVITE@test\r\n"
+	    "CSeq: 1 CANCEL\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "Content-Length: 0\r\n\r\n");
+	do
+		r = recv_rsp();	/* past Timer G's copies of the 405 */
+	while (strncmp(r, "SIP/2.0 405 ", 12) == 0);
+	ck_assert_msg(strncmp(r, "SIP/2.0 200 ", 12) == 0, "%s", r);
+	ck_assert_str_eq(hdr(r, "CSeq"), "1 CANCEL");
+}
+END_TEST
+
+/* An option tag too long for a fixed buffer is still unsupported. */
+START_TEST(test_require_long_tag)
+{
+	char req[2048], tag[251];
+	const char *r;
+
+	memset(tag, 'x', sizeof(tag) - 1);
+	tag[sizeof(tag) - 1] = '\0';
+	snprintf(req, sizeof(req), "%sRequire: %s\r\n"
+	    "Content-Length: 0\r\n\r\n", REQ("OPTIONS", ""), tag);
+	send_req(req);
+	r = recv_rsp();
+	ck_assert_msg(strncmp(r, "SIP/2.0 420 ", 12) == 0, "%s", r);
+	ck_assert_str_eq(hdr(r, "Unsupported"), tag);
 }
 END_TEST
 
@@ -244,6 +275,8 @@ on_message(struct ua *u, const struct ua_req *rq, void *arg)
 	ck_assert_ptr_nonnull(rq->st);
 	ck_assert_int_eq(ua_respond(u, rq, 202, "Accepted", "X-Test: 1\r\n"),
 	    0);
+	/* The request went with the final answer: a second one is refused. */
+	ck_assert_int_eq(ua_respond(u, rq, 500, "Again", NULL), EALREADY);
 }
 
 START_TEST(test_register)
@@ -422,6 +455,7 @@ ua_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_options_stateless);
 	tcase_add_test(tc, test_checks);
+	tcase_add_test(tc, test_require_long_tag);
 	tcase_add_test(tc, test_register);
 	tcase_add_test(tc, test_large_and_server);
 	suite_add_tcase(s, tc);
