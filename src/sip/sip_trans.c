@@ -1,8 +1,8 @@
 /*
  * The transaction layer (see sip_trans.h): the layer object, the tables
  * that find a transaction for an incoming message (RFC 3261 §17.1.3 for
- * responses, §17.2.3 for requests; RFC 2543 requests in their own table
- * keyed by Call-ID and CSeq), the dispatch of what matches nothing, the
+ * responses, §17.2.3 for requests; RFC 2543 requests in their own table;
+ * keyed hashes so that peers cannot pick colliding keys), the dispatch of what matches nothing, the
  * cap on live transactions with its stateless 503, CANCEL matching
  * (§9.2), counters, the listing, and what client and server
  * transactions share (one allocation and one timer each, sending, the
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/rand.h>
 
 #include "base/log.h"
 #include "base/strbuf.h"
@@ -63,40 +64,152 @@ sip_trans_kind_name(enum sip_trans_kind k)
 
 /* ---- hash tables --------------------------------------------------------- */
 
-static uint32_t
-fnv_add(uint32_t h, const char *p, size_t n, bool fold)
+/*
+ * The tables are keyed with SipHash-2-4 under a random per-layer key:
+ * with an unkeyed hash a peer can compute keys that share a bucket and
+ * make every lookup walk a chain as long as the transaction cap.  Each
+ * hash covers every field that the match compares exactly (folded where
+ * the match ignores case), so no field an attacker varies freely while
+ * keeping the others fixed leaves the bucket unchanged.
+ */
+struct khash {
+	uint64_t	v[4];
+	uint64_t	tail;		/* bytes not yet compressed */
+	size_t		len;		/* bytes fed in all */
+};
+
+#define ROTL64(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void
+khash_round(uint64_t *v)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
+	v[0] += v[1]; v[1] = ROTL64(v[1], 13); v[1] ^= v[0];
+	v[0] = ROTL64(v[0], 32);
+	v[2] += v[3]; v[3] = ROTL64(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = ROTL64(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = ROTL64(v[1], 17); v[1] ^= v[2];
+	v[2] = ROTL64(v[2], 32);
+}
+
+static void
+khash_init(struct khash *h, const uint64_t key[2])
+{
+	h->v[0] = key[0] ^ 0x736f6d6570736575ULL;
+	h->v[1] = key[1] ^ 0x646f72616e646f6dULL;
+	h->v[2] = key[0] ^ 0x6c7967656e657261ULL;
+	h->v[3] = key[1] ^ 0x7465646279746573ULL;
+	h->tail = 0;
+	h->len = 0;
+}
+
+static void
+khash_byte(struct khash *h, unsigned char c)
+{
+	h->tail |= (uint64_t)c << (8 * (h->len & 7));
+	if ((++h->len & 7) == 0) {
+		h->v[3] ^= h->tail;
+		khash_round(h->v);
+		khash_round(h->v);
+		h->v[0] ^= h->tail;
+		h->tail = 0;
+	}
+}
+
+/* A field: its length first, so that no two splits of a text collide. */
+static void
+khash_add(struct khash *h, struct slice s, bool fold)
+{
+	for (int i = 0; i < 4; i++)
+		khash_byte(h, (unsigned char)(s.n >> (8 * i)));
+	for (size_t i = 0; i < s.n; i++) {
+		unsigned char c = (unsigned char)s.p[i];
 
 		if (fold && c >= 'A' && c <= 'Z')
 			c = (unsigned char)(c - 'A' + 'a');
-		h = (h ^ c) * 16777619u;
+		khash_byte(h, c);
 	}
-	return h;
 }
 
-/* FNV-1a over the branch folded to lower case (§7.3.1: case-insensitive). */
-static uint32_t
-branch_hash(struct slice b)
+static void
+khash_add_u32(struct khash *h, uint32_t u)
 {
-	return fnv_add(2166136261u, b.p, b.n, true);
+	for (int i = 0; i < 4; i++)
+		khash_byte(h, (unsigned char)(u >> (8 * i)));
+}
+
+static uint32_t
+khash_end(struct khash *h)
+{
+	uint64_t b = ((uint64_t)h->len << 56) | h->tail;
+
+	h->v[3] ^= b;
+	khash_round(h->v);
+	khash_round(h->v);
+	h->v[0] ^= b;
+	h->v[2] ^= 0xff;
+	for (int i = 0; i < 4; i++)
+		khash_round(h->v);
+	b = h->v[0] ^ h->v[1] ^ h->v[2] ^ h->v[3];
+	return (uint32_t)(b ^ (b >> 32));
+}
+
+/* §17.1.3: branch (case-insensitive, §7.3.1) and CSeq method. */
+static uint32_t
+client_hash(const struct sip_trans_layer *l, struct slice branch,
+    struct slice method)
+{
+	struct khash h;
+
+	khash_init(&h, l->hash_key);
+	khash_add(&h, branch, true);
+	khash_add(&h, method, false);
+	return khash_end(&h);
 }
 
 /*
- * RFC 2543 requests have no usable branch: their table key is what the
- * §17.2.3 fields share between an INVITE, its retransmissions, its ACK
- * and its CANCEL: the Call-ID (case-sensitive) and the CSeq number.
+ * §17.2.3: branch and sent-by host (case-insensitive), port, method
+ * (an ACK looks up with INVITE, the method of its transaction).
  */
 static uint32_t
-old_hash(const struct sip_msg *req)
+server_hash(const struct sip_trans_layer *l, struct slice branch,
+    struct slice host, uint16_t port, struct slice method)
 {
-	uint32_t h = fnv_add(2166136261u, req->call_id.p, req->call_id.n,
-	    false);
-	unsigned char num[4] = { req->cseq.num >> 24, req->cseq.num >> 16,
-	    req->cseq.num >> 8, req->cseq.num };
+	struct khash h;
 
-	return fnv_add(h, (const char *)num, sizeof(num), false);
+	khash_init(&h, l->hash_key);
+	khash_add(&h, branch, true);
+	khash_add(&h, host, true);
+	khash_add_u32(&h, port);
+	khash_add(&h, method, false);
+	return khash_end(&h);
+}
+
+/*
+ * RFC 2543 requests have no usable branch: the key is what
+ * sip_strans_match_2543() compares and an INVITE shares with its
+ * retransmissions, its ACK and its CANCEL: Call-ID, CSeq number, From
+ * tag, the top Via (transport and host folded, port, branch if any) and
+ * the method looked up.  Not the To tag (the ACK's differs) nor the
+ * Request-URI (compared by URI rules, not as text).
+ */
+static uint32_t
+old_hash(const struct sip_trans_layer *l, const struct sip_msg *req,
+    struct slice method)
+{
+	static const struct sip_via none;
+	const struct sip_via *v = req->nvia > 0 ? &req->via[0] : &none;
+	struct khash h;
+
+	khash_init(&h, l->hash_key);
+	khash_add(&h, req->call_id, false);
+	khash_add_u32(&h, req->cseq.num);
+	khash_add(&h, req->from.tag, false);
+	khash_add(&h, v->transport, true);
+	khash_add(&h, v->host, true);
+	khash_add_u32(&h, v->port);
+	khash_add(&h, v->branch, false);
+	khash_add(&h, method, false);
+	return khash_end(&h);
 }
 
 static void
@@ -160,6 +273,33 @@ table_del(struct sip_trans_table *tb, struct sip_trans *t)
 	}
 }
 
+static size_t
+table_longest(const struct sip_trans_table *tb)
+{
+	size_t max = 0;
+
+	for (size_t i = 0; i < tb->n; i++) {
+		size_t len = 0;
+
+		for (const struct sip_trans *t = tb->v[i]; t != NULL;
+		    t = t->hnext)
+			len++;
+		if (len > max)
+			max = len;
+	}
+	return max;
+}
+
+size_t
+sip_trans_longest_chain(const struct sip_trans_layer *l)
+{
+	size_t a = table_longest(&l->clients);
+	size_t b = table_longest(&l->servers);
+	size_t c = table_longest(&l->old);
+
+	return a > b ? (a > c ? a : c) : (b > c ? b : c);
+}
+
 static struct sip_trans_table *
 table_of(struct sip_trans_layer *l, const struct sip_trans *t)
 {
@@ -173,7 +313,7 @@ struct sip_trans *
 sip_trans_find_client(struct sip_trans_layer *l, struct slice branch,
     struct slice method)
 {
-	size_t b = branch_hash(branch) & (l->clients.n - 1);
+	size_t b = client_hash(l, branch, method) & (l->clients.n - 1);
 
 	for (struct sip_trans *t = l->clients.v[b]; t != NULL; t = t->hnext)
 		if (slice_caseeq_cstr(branch, t->branch) &&
@@ -187,7 +327,8 @@ static struct sip_trans *
 find_server(struct sip_trans_layer *l, const struct sip_via *via,
     struct slice method)
 {
-	size_t b = branch_hash(via->branch) & (l->servers.n - 1);
+	size_t b = server_hash(l, via->branch, via->host, via->port,
+	    method) & (l->servers.n - 1);
 
 	for (struct sip_trans *t = l->servers.v[b]; t != NULL; t = t->hnext)
 		if (slice_caseeq_cstr(via->branch, t->branch) &&
@@ -203,7 +344,7 @@ static struct sip_trans *
 find_old(struct sip_trans_layer *l, const struct sip_msg *req,
     struct slice method, bool cancel)
 {
-	size_t b = old_hash(req) & (l->old.n - 1);
+	size_t b = old_hash(l, req, method) & (l->old.n - 1);
 
 	for (struct sip_trans *t = l->old.v[b]; t != NULL; t = t->hnext)
 		if (slice_eq_cstr(method, t->method) &&
@@ -293,8 +434,15 @@ sip_trans_new(struct sip_trans_layer *l, size_t size,
 		t->sent_by_port = via != NULL ? via->port : 0;
 		t->rfc2543 = sip_trans_is_2543(req);
 	}
-	t->hash = t->rfc2543 ? old_hash(req) : branch_hash(slice_cstr(
-	    t->branch));
+	if (!server)
+		t->hash = client_hash(l, slice_cstr(t->branch),
+		    slice_cstr(t->method));
+	else if (t->rfc2543)
+		t->hash = old_hash(l, req, slice_cstr(t->method));
+	else
+		t->hash = server_hash(l, slice_cstr(t->branch),
+		    slice_cstr(t->sent_by_host), t->sent_by_port,
+		    slice_cstr(t->method));
 	t->created_us = time_mono_us();
 	if (dst != NULL)
 		t->dest = *dst;
@@ -567,6 +715,10 @@ sip_trans_layer_new(struct event_base *base, const struct sip_trans_conf *c,
 	l->ops = ops;
 	l->tp = tp;
 	l->max = SIP_TRANS_MAX_DEFAULT;
+	/* Fatal if it fails: a known key is the unkeyed hash again. */
+	if (RAND_bytes((unsigned char *)l->hash_key,
+	    (int)sizeof(l->hash_key)) != 1)
+		fatalx("RAND_bytes");
 	table_init(&l->clients);
 	table_init(&l->servers);
 	table_init(&l->old);
@@ -779,13 +931,14 @@ refuse_request(struct sip_trans_layer *l, const struct sip_msg *msg,
 {
 	struct sip_build b = { 0 };
 	struct strbuf out = STRBUF_INIT;
-	uint32_t h = fnv_add(2166136261u, msg->call_id.p, msg->call_id.n,
-	    false);
+	struct khash h;
 	char tag[9];
 
-	h = fnv_add(h, msg->from.tag.p, msg->from.tag.n, false);
-	h = fnv_add(h, msg->via[0].branch.p, msg->via[0].branch.n, false);
-	snprintf(tag, sizeof(tag), "%08x", (unsigned)h);
+	khash_init(&h, l->hash_key);
+	khash_add(&h, msg->call_id, false);
+	khash_add(&h, msg->from.tag, false);
+	khash_add(&h, msg->via[0].branch, false);
+	snprintf(tag, sizeof(tag), "%08x", (unsigned)khash_end(&h));
 	l->stats.overload_503++;
 	sip_build_response_to(&b, msg, 503, "Service Unavailable", tag);
 	sip_build_addf(&b, SIP_HDR_RETRY_AFTER, "%u", SIP_TRANS_RETRY_AFTER);

@@ -86,7 +86,8 @@ struct sip_trans_layer {
 	void			*overload_arg;
 	struct sip_trans_table	 clients;	/* branch + method */
 	struct sip_trans_table	 servers;	/* branch + sent-by + method */
-	struct sip_trans_table	 old;		/* RFC 2543: Call-ID + CSeq */
+	struct sip_trans_table	 old;		/* RFC 2543: §17.2.3 fields */
+	uint64_t		 hash_key[2];	/* random, keys the tables */
 	struct sip_trans_list	 all;		/* live, oldest first */
 	struct sip_trans_list	 dead;		/* terminated, to reap */
 	struct event		*reap;		/* frees the dead */
@@ -113,6 +114,8 @@ void	*sip_trans_new(struct sip_trans_layer *, size_t size,
 	    const struct sip_msg *req, const struct sip_dest *,
 	    const struct slice *extra, const char **extra_out, size_t n);
 void	sip_trans_link(struct sip_trans *);
+/* The most transactions in one bucket of any table (tests, debugging). */
+size_t	sip_trans_longest_chain(const struct sip_trans_layer *);
 /* A request from an RFC 2543 peer: top Via without the magic cookie. */
 bool	sip_trans_is_2543(const struct sip_msg *req);
 struct sip_trans *sip_trans_find_client(struct sip_trans_layer *,

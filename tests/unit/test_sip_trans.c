@@ -30,6 +30,7 @@ size_t	__sanitizer_get_current_allocated_bytes(void);
 #include "sip/sip_build.h"
 #include "sip/sip_msg.h"
 #include "sip/sip_trans.h"
+#include "sip/sip_trans_priv.h"
 #include "sip/sip_transport.h"
 
 #define T1	4
@@ -1256,6 +1257,80 @@ START_TEST(test_bytes_per_held_transaction)
 }
 END_TEST
 
+/*
+ * A flood that fixes every key field but one must not pile into one
+ * bucket: INVITEs answered 405 and held by Timer H without ACK, first
+ * with one branch and a Via port per request, then without the cookie,
+ * one Call-ID and CSeq and a From tag per request.
+ */
+#define FLOOD	5000
+#define CHAIN_MAX	16
+
+static char *
+flood_invite(const char *branch, unsigned port, const char *from_tag)
+{
+	return fmt("INVITE sip:bob@192.0.2.2 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 192.0.2.1:%u;branch=%s\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:alice@example.com>;tag=%s\r\n"
+	    "To: <sip:bob@example.com>\r\n"
+	    "Call-ID: flood@192.0.2.1\r\n"
+	    "CSeq: 1 INVITE\r\n"
+	    "Content-Length: 0\r\n\r\n", port, branch, from_tag);
+}
+
+/* Hands text (taken) to l; a new transaction is answered 405 and held. */
+static void
+flood_to(struct sip_trans_layer *l, char *text)
+{
+	struct sip_msg *m = NULL;
+	struct sip_parse_error perr;
+	struct sip_dest d = dest(false);
+
+	ck_assert_int_eq(sip_msg_parse(text, strlen(text), 0, &m, &perr), 0);
+	last_st = NULL;
+	sip_trans_recv(l, m, &d);
+	if (last_st != NULL)
+		ck_assert_int_eq(sip_strans_reply(last_st, 405,
+		    "Method Not Allowed", "a6b3f09c21d4e587"), 0);
+}
+
+START_TEST(test_hash_flood)
+{
+	struct sip_trans_layer *l;
+	char tag[32];
+	size_t longest;
+
+	/* Sends go nowhere: the capture keeps only a few hundred. */
+	l = sip_trans_layer_new(base, &conf, &null_ops, NULL);
+	sip_trans_set_request_handler(l, on_request, NULL);
+	for (int i = 0; i < FLOOD; i++)
+		flood_to(l, flood_invite("z9hG4bKfixed", 1024 + i, "ft1"));
+	ck_assert_uint_eq(sip_trans_count(l), FLOOD);
+	longest = sip_trans_longest_chain(l);
+	printf("longest chain, %d INVITEs with one branch: %zu\n", FLOOD,
+	    longest);
+	ck_assert_msg(longest <= CHAIN_MAX, "cookie table: %zu in one bucket",
+	    longest);
+	for (int i = 0; i < FLOOD; i++) {
+		snprintf(tag, sizeof(tag), "ft%d", i);
+		flood_to(l, flood_invite("old", 5060, tag));
+	}
+	ck_assert_uint_eq(sip_trans_count(l), 2 * FLOOD);
+	longest = sip_trans_longest_chain(l);
+	printf("longest chain, and %d RFC 2543 INVITEs with one Call-ID: "
+	    "%zu\n", FLOOD, longest);
+	ck_assert_msg(longest <= CHAIN_MAX, "RFC 2543 table: %zu in one "
+	    "bucket", longest);
+	/* Still found: the retransmissions are absorbed. */
+	flood_to(l, flood_invite("z9hG4bKfixed", 1024 + 4321, "ft1"));
+	flood_to(l, flood_invite("old", 5060, "ft4321"));
+	ck_assert_int_eq(nrequests, 2 * FLOOD);
+	ck_assert_uint_eq(sip_trans_stats(l)->retrans_absorbed, 2);
+	sip_trans_layer_free(l);
+}
+END_TEST
+
 /* ---- §18.1.1 with the real transport ------------------------------------- */
 
 static struct sip_trans_layer *rl;
@@ -1478,6 +1553,7 @@ main(void)
 	tcase_add_test(tc, test_free_live);
 	tcase_add_test(tc, test_via_without_branch);
 	tcase_add_test(tc, test_rfc2543_many);
+	tcase_add_test(tc, test_hash_flood);
 	tcase_add_test(tc, test_limit);
 	tcase_add_test(tc, test_limit_after_stateless);
 	tcase_add_test(tc, test_request_freed_when_answered);
