@@ -59,6 +59,18 @@ struct control_job {
 };
 
 /*
+ * Where live events lie in a client's output, as byte offsets counted
+ * from the start of the connection: replies and the events mixed with
+ * them leave in order, so the bytes written tell how much of each
+ * event run the client has read.
+ */
+struct control_span {
+	TAILQ_ENTRY(control_span) entry;
+	uint64_t		 start;
+	uint64_t		 end;
+};
+
+/*
  * A client's life is one state machine (enum control_client_state):
  *
  *   OPEN --replies over output_limit--> PAUSED --replies read--> OPEN
@@ -87,6 +99,11 @@ struct control_client {
 	struct events_sub	*sub;
 	TAILQ_HEAD(, control_job) jobs;		/* started here, running */
 	size_t			 njobs;
+	/* The live events in out, unread: only they meet output_limit. */
+	TAILQ_HEAD(control_spans, control_span) spans;
+	uint64_t		 out_added;	/* bytes ever queued */
+	uint64_t		 out_done;	/* bytes ever written */
+	size_t			 out_events;	/* unread live event bytes */
 };
 
 struct control {
@@ -176,6 +193,7 @@ control_client_free(struct control_client *c)
 {
 	struct control *ctl = c->ctl;
 	struct control_job *job;
+	struct control_span *sp;
 
 	if (c->sub != NULL)
 		events_unsubscribe(c->sub);
@@ -197,6 +215,10 @@ control_client_free(struct control_client *c)
 	event_free(c->ev_resume);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
+	while ((sp = TAILQ_FIRST(&c->spans)) != NULL) {
+		TAILQ_REMOVE(&c->spans, sp, entry);
+		free(sp);
+	}
 	close(c->fd);
 	free(c);
 }
@@ -274,18 +296,68 @@ control_client_on_flushed(struct control_client *c)
 }
 
 /*
+ * The output buffer's callback: every byte queued or written, by any
+ * path (flush, shutdown), moves the offsets; written bytes leave the
+ * live event runs they belonged to.
+ */
+static void
+control_client_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *i,
+    void *arg)
+{
+	struct control_client *c = arg;
+	struct control_span *sp;
+	uint64_t n;
+
+	c->out_added += i->n_added;
+	c->out_done += i->n_deleted;
+	while ((sp = TAILQ_FIRST(&c->spans)) != NULL &&
+	    sp->start < c->out_done) {
+		n = (sp->end < c->out_done ? sp->end : c->out_done) -
+		    sp->start;
+		c->out_events -= (size_t)n;
+		sp->start += n;
+		if (sp->start < sp->end)
+			break;
+		TAILQ_REMOVE(&c->spans, sp, entry);
+		free(sp);
+	}
+}
+
+/* Queues a live event line and notes where it lies. */
+static void
+control_client_add_event(struct control_client *c, const void *p,
+    size_t len)
+{
+	struct control_span *sp = TAILQ_LAST(&c->spans, control_spans);
+	uint64_t start = c->out_added;
+
+	evbuffer_add(c->out, p, len);
+	c->out_events += len;
+	/* Events in a row, no reply between: one run. */
+	if (sp != NULL && sp->end == start) {
+		sp->end = c->out_added;
+		return;
+	}
+	sp = xcalloc(1, sizeof(*sp));
+	sp->start = start;
+	sp->end = c->out_added;
+	TAILQ_INSERT_TAIL(&c->spans, sp, entry);
+}
+
+/*
  * For live events only: a subscriber that does not read them is cut
  * off.  Replies never count (a client gets what it asked for, reading
- * pauses instead), nor does the snapshot a subscription starts with.
+ * pauses instead), nor does the snapshot a subscription starts with:
+ * only the live event bytes still unread are held against the limit.
  */
 static bool
 control_client_over_limit(struct control_client *c)
 {
-	if (evbuffer_get_length(c->out) <= c->ctl->policy.output_limit)
+	if (c->out_events <= c->ctl->policy.output_limit)
 		return false;
-	log_warnx("control client %u (uid %ld pid %ld): %zu bytes of output "
+	log_warnx("control client %u (uid %ld pid %ld): %zu bytes of events "
 	    "unread, over control.output_limit; disconnecting it", c->id,
-	    (long)c->uid, (long)c->pid, evbuffer_get_length(c->out));
+	    (long)c->uid, (long)c->pid, c->out_events);
 	control_client_set_state(c, CONTROL_CLIENT_CLOSED, "slow subscriber");
 	return true;
 }
@@ -350,9 +422,13 @@ control_deliver(const struct events_event *ev, void *arg)
 		control_event_format(&ctl->line, ev);
 		ctl->line_seq = ev->live ? ev->seq : 0;
 	}
-	evbuffer_add(c->out, ctl->line.p, ctl->line.n);
-	if (ev->live && control_client_over_limit(c))
-		return;
+	if (!ev->live) {
+		evbuffer_add(c->out, ctl->line.p, ctl->line.n);
+	} else {
+		control_client_add_event(c, ctl->line.p, ctl->line.n);
+		if (control_client_over_limit(c))
+			return;
+	}
 	event_add(c->ev_write, NULL);
 }
 
@@ -820,6 +896,7 @@ control_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	c->pid = cred.pid;
 	c->state = CONTROL_CLIENT_OPEN;
 	TAILQ_INIT(&c->jobs);
+	TAILQ_INIT(&c->spans);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->ev_read = event_new(ctl->base, fd, EV_READ | EV_PERSIST,
@@ -831,6 +908,8 @@ control_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	    c);
 	if (c->in == NULL || c->out == NULL || c->ev_read == NULL ||
 	    c->ev_write == NULL || c->ev_close == NULL || c->ev_resume == NULL)
+		fatalx("control: out of memory");
+	if (evbuffer_add_cb(c->out, control_client_out_cb, c) == NULL)
 		fatalx("control: out of memory");
 	TAILQ_INSERT_TAIL(&ctl->clients, c, entry);
 	ctl->nclients++;

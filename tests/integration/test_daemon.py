@@ -834,6 +834,55 @@ def test_slow_client(env):
           "slow client's stream starts %r" % data[:80])
 
 
+def test_subscriber_unread_replies(env):
+    """Replies a subscriber has not read yet do not count towards
+    control.output_limit: a subscriber paused on pipelined replies far
+    bigger than the limit gets every reply, and the live events that
+    came meanwhile, once it reads."""
+    # One reply bigger than the kernel's socket buffer (about 200 KiB)
+    # and the limit together: it stays queued in the daemon.
+    accts = [account("a%04d" % i, register=False) for i in range(5000)]
+    d = env.daemon(accounts=accts, control={"output_limit": 65536},
+                   log_level="debug")
+    gen = d.connect()
+    size = len("\n".join(gen.request("accounts").lines))
+    check(size > 4 * 65536 + 212992, "one accounts reply is %d bytes"
+          % size)
+    n = 3
+    sub = d.connect(rcvbuf=4096)
+    r = sub.request("events kind=daemon")
+    check(r.ok, "subscribe: %r" % r)
+    sub.send("accounts\n" * n)
+    # The daemon writes what the kernel takes, then pauses for good
+    # with the rest queued: wait until it stays paused.
+    last, deadline = None, time.monotonic() + 15
+    while True:
+        log = d.stderr_text()
+        state = (log.count("(replies unread)"), log.count("(replies read)"))
+        if state == last and state[0] == state[1] + 1:
+            break
+        check(time.monotonic() < deadline, "subscriber never stayed "
+              "paused: %r" % (state,))
+        last = state
+        time.sleep(0.5)
+    # Live events while the batch's replies sit unread.
+    for level in ("info", "debug") * 5:
+        check(gen.request("log level " + level).ok, "log level " + level)
+    check(gen.request("version").ok, "generator")
+    for i in range(n):
+        r = sub.reply()
+        check(r.ok and len(r.records) == 5000, "reply %d of %d: %r"
+              % (i + 1, n, r.status))
+    got = [e for e in sub.events if e.startswith("EVENT daemon.log-level ")]
+    while len(got) < 10:
+        e = sub.next_event()
+        if e.startswith("EVENT daemon.log-level "):
+            got.append(e)
+    check("over control.output_limit" not in d.stderr_text(),
+          "subscriber cut off: %s" % d.stderr_text()[-500:])
+    check(sub.request("version").ok, "subscriber still served")
+
+
 # ---- 7. reload ----------------------------------------------------------------
 
 def test_reload_diff(env):
@@ -1226,6 +1275,7 @@ TESTS = [
     ("clients_50", test_clients_50),
     ("clients_max", test_clients_max),
     ("slow_client", test_slow_client),
+    ("subscriber_unread_replies", test_subscriber_unread_replies),
     ("reload_diff", test_reload_diff),
     ("reload_bad_file", test_reload_bad_file),
     ("reload_sighup", test_reload_sighup),
