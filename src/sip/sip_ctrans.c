@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 
@@ -124,9 +125,13 @@ ctrans_complete(struct sip_ctrans *ct, enum ctrans_timer id, unsigned ms)
 	ctrans_arm(ct, id, ms);
 }
 
-/* Copies the first value of a (possibly comma-joined) Via field. */
+/*
+ * Copies the first value of a (possibly comma-joined) Via field.  With
+ * tcp, a request the transport switched from UDP to TCP (§18.1.1): the
+ * Via it sent said TCP, and the ACK's must be the same (§17.1.1.3).
+ */
 static void
-add_top_via(struct sip_build *b, const struct sip_msg *req)
+add_top_via(struct sip_build *b, const struct sip_msg *req, bool tcp)
 {
 	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_VIA, 0);
 	struct strbuf v = STRBUF_INIT;
@@ -145,6 +150,12 @@ add_top_via(struct sip_build *b, const struct sip_msg *req)
 			break;
 	}
 	top = slice_trim(slice_make(h->value.p, n));
+	/* We wrote this Via ourselves: "SIP/2.0/UDP " exactly. */
+	if (tcp && top.n > 11 && strncasecmp(top.p, "SIP/2.0/UDP", 11) == 0) {
+		strbuf_adds(&v, "SIP/2.0/TCP");
+		top.p += 11;
+		top.n -= 11;
+	}
 	strbuf_add(&v, top.p, top.n);
 	if (v.p != NULL)
 		sip_build_add(b, SIP_HDR_VIA, v.p);
@@ -167,7 +178,7 @@ ctrans_build_ack(struct sip_ctrans *ct, const struct sip_msg *rsp)
 
 	sip_build_request(&b, "ACK", ruri);
 	free(ruri);
-	add_top_via(&b, req);
+	add_top_via(&b, req, ct->udp != NULL);
 	if ((h = sip_msg_hdr(req, SIP_HDR_FROM, 0)) != NULL) {
 		strbuf_add(&v, h->value.p, h->value.n);
 		sip_build_add(&b, SIP_HDR_FROM, v.p);

@@ -55,6 +55,7 @@ static struct {
 	struct sent	 v[MAXSENT];
 	int		 n;
 	int		 fail;		/* errno returned by send, 0: ok */
+	bool		 to_stream;	/* act as a §18.1.1 switch to TCP */
 } tp;
 
 struct evrec {
@@ -85,6 +86,8 @@ fake_send(void *arg, struct sip_dest *dst, const char *buf, size_t len)
 
 	if (tp.fail != 0)
 		return tp.fail;
+	if (tp.to_stream && !dst->no_switch)
+		dst->reliable = true;
 	ck_assert_int_lt(tp.n, MAXSENT);
 	s = &tp.v[tp.n++];
 	s->at_us = time_mono_us();
@@ -483,6 +486,26 @@ START_TEST(test_ict_486_ack_timer_d)
 	ck_assert(ms_between(r.at_us[1], r.at_us[2]) >= 60 - 1);
 	ck_assert(ms_between(r.at_us[1], r.at_us[2]) <= 60 + tol);
 	ck_assert_uint_eq(sip_trans_count(layer), 0);
+}
+END_TEST
+
+/* §17.1.1.3 after a §18.1.1 switch: the ACK's Via says TCP too. */
+START_TEST(test_ict_switched_ack_via)
+{
+	struct evrec r = { 0 };
+	struct sip_ctrans *ct;
+	struct slice via;
+
+	tp.to_stream = true;
+	ct = start("INVITE", "z9hG4bKsw3", false, &r);
+	inject(response(486, "z9hG4bKsw3", 1, "INVITE", "b"), true);
+	ck_assert_int_eq(tp.n, 2);		/* INVITE, ACK; no Timer A */
+	ck_assert_int_eq(sip_ctrans_state(ct), SIP_CTRANS_TERMINATED);
+	via = hdr(tp.v[1].msg, SIP_HDR_VIA, 0);
+	ck_assert_msg(slice_eq_cstr(via,
+	    "SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKsw3"), "%.*s",
+	    SLICE_ARG(via));
+	tp.to_stream = false;
 }
 END_TEST
 
@@ -1531,6 +1554,7 @@ main(void)
 	tcase_add_test(tc, test_ict_timer_a_b);
 	tcase_add_test(tc, test_ict_486_ack_timer_d);
 	tcase_add_test(tc, test_ict_reliable_no_timer_d);
+	tcase_add_test(tc, test_ict_switched_ack_via);
 	tcase_add_test(tc, test_ict_2xx_accepted);
 	tcase_add_test(tc, test_ctrans_detach);
 	tcase_add_test(tc, test_ctrans_detach_in_handler);
