@@ -11,8 +11,9 @@ warm-up of 0.5 s it counts completed replies for SECS seconds (default 5),
 then stops writing and drains what is in flight.
 
 Prints one line:  completed=N ok=N failed=N seconds=S per_sec=R
-(ok: `OK` replies, a 2xx; failed: `ERR` replies: a non-2xx, a timeout,
-an error) and, for the first few failures, their status lines on stderr.
+(an exchange ends with its `EVENT options.result` — ok: `result=ok`, a
+2xx; failed: any other result, a non-2xx, a timeout, an error — or
+with an `ERR` reply when the daemon refused to start it) and, for the first few failures, their status lines on stderr.
 Exit status 0 after printing; 1 on a connection or protocol error (no
 greeting, ERR busy, a malformed reply, the server closing, 10 s without
 any reply); 2 on bad arguments.  python3 standard library only.
@@ -62,6 +63,12 @@ class Client:
                     die("bad greeting %r" % line.decode("utf-8", "replace"))
                 self.greeted = True
             elif not self.in_reply:
+                # options is a job: "OK id=N" at once, then the end of
+                # the exchange as "EVENT options.result id=N result=…".
+                if line.startswith(b"EVENT options.result "):
+                    self.outstanding -= 1
+                    done.append((b" result=ok" in line, line))
+                    continue
                 if line.startswith(b"EVENT "):
                     continue
                 if not (line == b"OK" or line.startswith(b"OK ") or
@@ -71,8 +78,10 @@ class Client:
                 self.in_reply = True
             elif line == b".":
                 self.in_reply = False
-                self.outstanding -= 1
-                done.append((self.status.startswith(b"OK"), self.status))
+                if self.status.startswith(b"ERR "):
+                    # Refused before it started: no result will come.
+                    self.outstanding -= 1
+                    done.append((False, self.status))
             elif not line[:1].islower():
                 die("bad data line %r" % line)
 

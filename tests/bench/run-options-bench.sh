@@ -25,6 +25,7 @@ secs=${SECS:-10}; rate=${RATE:-20000}; limit=${LIMIT:-5000}
 conns=${CONNS:-16}; send_secs=${SEND_SECS:-5}
 sipp=${SIPP:-sipp}; python=${PYTHON:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/bench-lib.sh"		# stop_pid, free_ports
 scen=$here/../integration/sipp
 sender=$here/bench_options_send.py
 
@@ -36,16 +37,6 @@ command -v "$sipp" >/dev/null 2>&1 || have_sipp=no
 
 dir=$(mktemp -d /tmp/sipxd-obench.XXXXXX)
 pid= uas= uac=
-stop_pid() {	# stop_pid PID: TERM, a bounded wait, then KILL
-	[ -n "$1" ] || return 0
-	kill "$1" 2>/dev/null || return 0
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	kill -9 "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 cleanup() {
 	stop_pid "$uac"; stop_pid "$uas"; stop_pid "$pid"
 	rm -rf "$dir"
@@ -55,23 +46,7 @@ trap 'exit 130' INT TERM
 
 # Ports free for UDP (and TCP) on 127.0.0.1: the daemon, the SIPp UAC's
 # own port, the SIPp UAS.
-ports=$("$python" - <<'PY'
-import socket
-out = []
-while len(out) < 3:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p))
-        if p not in out:
-            out.append(p)
-    except OSError:
-        pass
-    finally:
-        u.close(); t.close()
-print(*out)
-PY
-)
+ports=$(free_ports 3)
 set -- $ports
 port=$1; uac_port=$2; uas_port=$3
 
