@@ -862,7 +862,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	static const char *const known[] = { "name", "display_name", "aor",
 	    "auth_user", "password", "ha1", "registrar", "outbound_proxy",
 	    "transport", "register", "expires", "retry", "incoming", "codecs",
-	    NULL };
+	    "outbound", NULL };
 	static const char *const retry_known[] = { "base", "max", "fatal",
 	    NULL };
 	static const char *const incoming_names[] = { "answer", "ring",
@@ -942,6 +942,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	a->transport = (enum account_transport)get_choice(cx, g, "transport",
 	    transport_names, ACCOUNT_TRANSPORT_UDP);
 	get_bool(cx, g, "register", &a->register_on);
+	get_bool(cx, g, "outbound", &a->outbound);
 	get_int(cx, g, "expires", 10, 604800, &a->expires);
 	retry = get_group(cx, g, "retry");
 	if (retry != NULL) {
@@ -1036,7 +1037,11 @@ load_accounts(struct cfgctx *cx, const config_setting_t *root,
 	free(refs);
 }
 
-/* Secrets readable by other users are a mistake worth saying out loud. */
+/*
+ * Secrets readable by other users are a mistake worth saying out loud:
+ * others, or a group that is not the daemon's own (a daemon reading its
+ * file through its group, root:sipxd 0640, is the intended setup).
+ */
 static void
 check_secret_mode(struct cfgctx *cx, const char *path)
 {
@@ -1047,6 +1052,11 @@ check_secret_mode(struct cfgctx *cx, const char *path)
 	if (st.st_mode & S_IROTH)
 		cfg_warning(cx, NULL, "holds passwords but is readable by "
 		    "every user (mode %04o); chmod o-r %s",
+		    (unsigned)(st.st_mode & 07777), path);
+	else if ((st.st_mode & S_IRGRP) && st.st_gid != getegid())
+		cfg_warning(cx, NULL, "holds passwords but is readable by "
+		    "group %ld (mode %04o), which sipxd does not run as; "
+		    "chmod g-r %s", (long)st.st_gid,
 		    (unsigned)(st.st_mode & 07777), path);
 }
 

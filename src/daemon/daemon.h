@@ -26,6 +26,7 @@ const struct account_set *daemon_accounts(void);
 uint64_t		 daemon_uptime_ms(void);
 size_t			 daemon_control_clients(void);
 struct ua		*daemon_ua(void);
+struct reg_agent	*daemon_reg(void);
 
 /*
  * Re-reads the config file.  On success applies it and fills diff; on

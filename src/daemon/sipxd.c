@@ -24,6 +24,7 @@
 #include "sip/sip_redact.h"
 #include "sip/sip_uri.h"
 #include "ua/account.h"
+#include "ua/reg.h"
 #include "ua/events.h"
 #include "ua/ua.h"
 #include "cmd_sys.h"
@@ -60,6 +61,8 @@ static struct {
 	struct event_base	*base;
 	struct sipxd_config	*cfg;
 	struct account_set	 accounts;
+	struct reg_agent	*reg;
+	struct event		*ev_status;	/* coalesces STATUS= lines */
 	struct control		*ctl;
 	struct ua		*ua;
 	struct file_stamp	*tls_stamps;	/* 3 per listener */
@@ -152,9 +155,44 @@ daemon_snapshot(struct events_sub *sub, void *arg)
 static void
 daemon_update_status(void)
 {
-	notify_status("%s: %zu accounts, %zu registered, %zu control "
-	    "clients", daemon_state_name(d.state), d.accounts.n,
-	    account_set_registered(&d.accounts), daemon_control_clients());
+	notify_status("%s: %zu/%zu registered, %zu accounts, %zu control "
+	    "clients", daemon_state_name(d.state),
+	    account_set_registered(&d.accounts), account_set_registering(
+	    &d.accounts), d.accounts.n, daemon_control_clients());
+}
+
+static void
+daemon_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	daemon_update_status();
+}
+
+/*
+ * A registration changed state: STATUS= follows within 200 ms, once for
+ * a burst (ten thousand accounts registering need not be ten thousand
+ * messages to systemd).
+ */
+static void
+daemon_reg_changed(void *arg)
+{
+	struct timeval tv = { 0, 200000 };
+
+	if (d.ev_status != NULL && !evtimer_pending(d.ev_status, NULL))
+		evtimer_add(d.ev_status, &tv);
+}
+
+struct reg_agent *
+daemon_reg(void)
+{
+	return d.reg;
+}
+
+static struct reg_conf
+daemon_reg_conf(const struct sipxd_config *cfg)
+{
+	struct reg_conf rc = { .spread_ms = (unsigned)cfg->register_spread };
+
+	return rc;
 }
 
 void
@@ -407,6 +445,11 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 	if (!d.debug)
 		daemon_set_log_level(cfg->log_level);
 	daemon_apply_policy(cfg);
+	{
+		struct reg_conf rc = daemon_reg_conf(cfg);
+
+		reg_agent_set_conf(d.reg, &rc);
+	}
 	accounts = config_take_accounts(cfg, &n);
 	account_set_apply(&d.accounts, accounts, n, false, diff);
 	config_free(d.cfg);
@@ -431,6 +474,21 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 }
 
 /* ---- stop ------------------------------------------------------------- */
+
+static void
+daemon_reg_stopped(void *arg)
+{
+	log_info("stop: every registration removed or given up");
+	daemon_stop_release();
+}
+
+/* Bindings are removed before the loop ends, within the stop deadline. */
+static void
+daemon_reg_stop(void *arg)
+{
+	daemon_stop_hold();
+	reg_agent_stop(d.reg, daemon_reg_stopped, NULL);
+}
 
 void
 daemon_on_stop(daemon_stop_fn *fn, void *arg)
@@ -835,6 +893,14 @@ main(int argc, char **argv)
 	account_set_publish_snapshots(&d.accounts);
 
 	daemon_start_sip();
+	{
+		struct reg_conf rc = daemon_reg_conf(d.cfg);
+
+		d.ev_status = evtimer_new(d.base, daemon_status_cb, NULL);
+		d.reg = reg_agent_new(d.ua, &d.accounts, &rc,
+		    daemon_reg_changed, NULL);
+		daemon_on_stop(daemon_reg_stop, NULL);
+	}
 	daemon_open_control();
 	daemon_start_watchdog();
 	daemon_set_state(DAEMON_RUNNING);
@@ -843,12 +909,15 @@ main(int argc, char **argv)
 	    d.accounts.n == 1 ? "" : "s");
 	notify_ready();
 	daemon_update_status();
+	reg_agent_start(d.reg);
 
 	event_base_dispatch(d.base);
 
 	/* Subscribers get to see the stop they are watching. */
 	control_flush_all(d.ctl);
 	control_free(d.ctl);
+	reg_agent_free(d.reg);
+	event_free(d.ev_status);
 	ua_free(d.ua);
 	events_shutdown();
 	account_set_clear(&d.accounts);

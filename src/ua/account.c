@@ -109,6 +109,7 @@ account_cfg_equal(const struct account_cfg *a, const struct account_cfg *b)
 	    !str_equal(a->registrar, b->registrar) ||
 	    !str_equal(a->outbound_proxy, b->outbound_proxy) ||
 	    a->transport != b->transport || a->register_on != b->register_on ||
+	    a->outbound != b->outbound ||
 	    a->expires != b->expires || a->retry_base != b->retry_base ||
 	    a->retry_max != b->retry_max || a->retry_fatal != b->retry_fatal ||
 	    a->incoming != b->incoming || a->ncodecs != b->ncodecs)
@@ -186,15 +187,28 @@ account_publish_state(const struct account *a)
 }
 
 void
+account_set_hooks(struct account_set *set, const struct account_hooks *h)
+{
+	if (h != NULL)
+		set->hooks = *h;
+	else
+		memset(&set->hooks, 0, sizeof(set->hooks));
+}
+
+void
 account_set_apply(struct account_set *set, struct account_cfg **cfgs,
     size_t n, bool quiet, struct account_diff *out)
 {
+	const struct account_hooks *h = &set->hooks;
 	struct account **items, *hit;
+	struct account_cfg **old;
 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < set->n; i++)
 		set->items[i]->kept = false;
 	items = xreallocarray(NULL, n, sizeof(*items));
+	/* A changed account's previous config, for the hook, then freed. */
+	old = xcalloc(n > 0 ? n : 1, sizeof(*old));
 
 	/* Each new account is looked up among the old ones by hash. */
 	for (size_t i = 0; i < n; i++) {
@@ -215,7 +229,7 @@ account_set_apply(struct account_set *set, struct account_cfg **cfgs,
 				a->change = ACCOUNT_UNCHANGED;
 				out->unchanged++;
 			} else {
-				account_cfg_free(a->cfg);
+				old[i] = a->cfg;
 				a->cfg = cfgs[i];
 				a->change = ACCOUNT_CHANGED;
 				out->changed++;
@@ -226,12 +240,16 @@ account_set_apply(struct account_set *set, struct account_cfg **cfgs,
 	free(cfgs);
 
 	for (size_t i = 0; i < set->n; i++) {
-		if (set->items[i]->kept)
+		struct account *a = set->items[i];
+
+		if (a->kept)
 			continue;
 		out->removed++;
 		if (!quiet)
-			account_publish("account.removed", set->items[i]);
-		account_free(set->items[i]);
+			account_publish("account.removed", a);
+		if (h->removed != NULL)
+			h->removed(a, h->arg);
+		account_free(a);
 	}
 	free(set->items);
 	set->items = items;
@@ -250,16 +268,22 @@ account_set_apply(struct account_set *set, struct account_cfg **cfgs,
 		if (a->change == ACCOUNT_ADDED) {
 			account_publish("account.added", a);
 			account_publish_state(a);
+			if (h->added != NULL)
+				h->added(a, h->arg);
 		} else if (a->change == ACCOUNT_CHANGED) {
 			account_publish("account.changed", a);
-			/* register on/off may have flipped */
-			if ((a->reg_state == REG_STATE_DISABLED) !=
+			if (h->changed != NULL) {
+				h->changed(a, old[i], h->arg);
+			} else if ((a->reg_state == REG_STATE_DISABLED) !=
 			    (want == REG_STATE_DISABLED)) {
+				/* register on/off flipped */
 				a->reg_state = want;
 				account_publish_state(a);
 			}
+			account_cfg_free(old[i]);
 		}
 	}
+	free(old);
 }
 
 struct account *
@@ -283,6 +307,17 @@ account_set_registered(const struct account_set *set)
 
 	for (size_t i = 0; i < set->n; i++)
 		if (set->items[i]->reg_state == REG_STATE_REGISTERED)
+			n++;
+	return n;
+}
+
+size_t
+account_set_registering(const struct account_set *set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->items[i]->reg_state != REG_STATE_DISABLED)
 			n++;
 	return n;
 }

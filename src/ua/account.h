@@ -55,18 +55,36 @@ struct account_cfg {
 	int			 retry_base;		/* seconds */
 	int			 retry_max;
 	int			 retry_fatal;
+	bool			 outbound;		/* RFC 5626 */
 	enum account_incoming	 incoming;
 	char			**codecs;
 	size_t			 ncodecs;
 	int			 line;			/* in the config file */
 };
 
+struct reg;
+
 struct account {
 	struct account_cfg	*cfg;
 	enum account_change	 change;	/* what the last apply did */
-	enum reg_state		 reg_state;
+	enum reg_state		 reg_state;	/* set by the reg usage */
+	struct reg		*reg;		/* its registration client */
 	struct account		*hnext;		/* the set's name table */
 	bool			 kept;		/* during an apply */
+};
+
+/*
+ * Told of each change an apply makes, after the set is consistent
+ * again: added (also every account at start-up), changed (old is the
+ * previous config, freed after the call), removed (the account is freed
+ * after the call: whoever hung state on it takes it off now).
+ */
+struct account_hooks {
+	void	(*added)(struct account *, void *arg);
+	void	(*changed)(struct account *, const struct account_cfg *old,
+		    void *arg);
+	void	(*removed)(struct account *, void *arg);
+	void	 *arg;
 };
 
 struct account_set {
@@ -74,6 +92,7 @@ struct account_set {
 	size_t		  n;
 	struct account	**buckets;	/* by name; power of two */
 	size_t		  nbuckets;
+	struct account_hooks hooks;	/* all NULL: none */
 };
 
 struct account_diff {
@@ -98,11 +117,14 @@ void	account_set_init(struct account_set *);
  */
 void	account_set_apply(struct account_set *, struct account_cfg **cfgs,
 	    size_t n, bool quiet, struct account_diff *out);
+void	account_set_hooks(struct account_set *, const struct account_hooks *);
 /* By name, in constant time (a hash table). */
 struct account *account_set_find(const struct account_set *,
 	    const char *name);
 /* Counts accounts in state REGISTERED. */
 size_t	account_set_registered(const struct account_set *);
+/* Counts accounts that should be registered (not disabled). */
+size_t	account_set_registering(const struct account_set *);
 void	account_set_clear(struct account_set *);
 /* Registers the set as an events snapshot source (account.state). */
 void	account_set_publish_snapshots(struct account_set *);
