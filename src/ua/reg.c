@@ -109,6 +109,8 @@ struct reg {
 	unsigned		 failures;
 	unsigned		 last_status;
 	uint64_t		 bound_until_us; /* 0: no binding */
+	uint64_t		 conn_id;	/* stream the binding uses */
+	uint64_t		 send_conn;	/* of the REGISTER out */
 	uint64_t		 next_at_us;	/* 0: nothing scheduled */
 	char			*last_reason;
 	char			*target;	/* "UDP 192.0.2.1:5060" */
@@ -138,6 +140,12 @@ struct reg_agent {
 	void			*stop_arg;
 	struct event		*stop_ev;
 	struct event		*pump;		/* starts queued attempts */
+	/* Stream connections bindings use, each observed once. */
+	struct reg_conn {
+		uint64_t	 conn_id;
+		uint64_t	 handle;
+	}			*conns;
+	size_t			 nconns;
 	char			 instance_seed[33];
 };
 
@@ -544,6 +552,7 @@ reg_send(struct reg *r)
 		err = sip_tp_via(ua->tp, &dst, NULL, &via);
 	if (err == 0)
 		err = reg_make_contact(r, &dst);
+	r->send_conn = dst.conn_id;
 	if (err != 0) {
 		strbuf_free(&via);
 		return err;
@@ -728,6 +737,74 @@ reg_nat_detect(struct reg *r, const struct sip_msg *msg)
 	return true;
 }
 
+static void reg_conn_lost(uint64_t conn_id, int err, void *arg);
+
+/*
+ * A binding over TCP or TLS lives as long as its connection: the
+ * registrar reaches us through it.  The agent watches each connection
+ * once, however many accounts use it.
+ */
+static void
+reg_watch_conn(struct reg *r)
+{
+	struct reg_agent *ag = r->ag;
+	uint64_t h;
+
+	r->conn_id = r->send_conn;
+	if (r->conn_id == 0)
+		return;
+	for (size_t i = 0; i < ag->nconns; i++)
+		if (ag->conns[i].conn_id == r->conn_id)
+			return;
+	h = sip_tp_conn_observe(ag->ua->tp, r->conn_id, reg_conn_lost, ag);
+	if (h == 0) {
+		r->conn_id = 0;
+		return;
+	}
+	ag->conns = xreallocarray(ag->conns, ag->nconns + 1,
+	    sizeof(*ag->conns));
+	ag->conns[ag->nconns].conn_id = r->conn_id;
+	ag->conns[ag->nconns].handle = h;
+	ag->nconns++;
+}
+
+/*
+ * The connection is gone, and with it the way to reach us: every
+ * binding over it registers again (over a new one), spread out so
+ * that ten thousand accounts on one connection are not one burst.
+ */
+static void
+reg_conn_lost(uint64_t conn_id, int err, void *arg)
+{
+	struct reg_agent *ag = arg;
+	struct reg *r;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ag->nconns; i++)
+		if (ag->conns[i].conn_id == conn_id) {
+			ag->conns[i] = ag->conns[--ag->nconns];
+			break;
+		}
+	if (ag->stopping)
+		return;
+	TAILQ_FOREACH(r, &ag->all, aentry) {
+		if (r->conn_id != conn_id)
+			continue;
+		r->conn_id = 0;
+		if (r->orphan || r->running || r->queued ||
+		    r->state != REG_STATE_REGISTERED)
+			continue;
+		reg_timer_set(r, (uint64_t)(reg_rnd() * ag->conf.spread_ms),
+		    REG_TIMER_START);
+		n++;
+	}
+	if (n > 0)
+		log_notice("sip: connection %llu closed (%s): registering "
+		    "%zu account%s again", (unsigned long long)conn_id,
+		    err != 0 ? strerror(err) : "by the peer", n,
+		    n == 1 ? "" : "s");
+}
+
 static void
 reg_on_success(struct reg *r, const struct sip_msg *msg)
 {
@@ -798,6 +875,7 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 			return;
 	}
 	r->failures = 0;
+	reg_watch_conn(r);
 	reg_attempt_end(r);
 	if (r->ag->stopping)
 		return;
@@ -1494,6 +1572,9 @@ reg_agent_free(struct reg_agent *ag)
 		return;
 	while ((r = TAILQ_FIRST(&ag->all)) != NULL)
 		reg_free(r);
+	for (size_t i = 0; i < ag->nconns; i++)
+		sip_tp_conn_unobserve(ag->ua->tp, ag->conns[i].handle);
+	free(ag->conns);
 	account_set_hooks(ag->set, NULL);
 	if (ag->stop_ev != NULL)
 		event_free(ag->stop_ev);
