@@ -1488,12 +1488,20 @@ reg_hook_added(struct account *a, void *arg)
 		    ag->conf.spread_ms));
 }
 
+/* The same binding: same Call-ID, credentials may differ (§10.2.4). */
 static bool
 reg_same_binding(const struct account_cfg *a, const struct account_cfg *b)
 {
 	return strcmp(a->aor, b->aor) == 0 &&
-	    strcmp(a->registrar, b->registrar) == 0;
+	    strcmp(a->registrar, b->registrar) == 0 &&
+	    a->transport == b->transport && a->outbound == b->outbound &&
+	    ((a->outbound_proxy == NULL && b->outbound_proxy == NULL) ||
+	    (a->outbound_proxy != NULL && b->outbound_proxy != NULL &&
+	    strcmp(a->outbound_proxy, b->outbound_proxy) == 0)) &&
+	    strcmp(a->auth_user, b->auth_user) == 0;
 }
+
+static void reg_hook_removed(struct account *, void *);
 
 static void
 reg_hook_changed(struct account *a, const struct account_cfg *old, void *arg)
@@ -1501,6 +1509,24 @@ reg_hook_changed(struct account *a, const struct account_cfg *old, void *arg)
 	struct reg_agent *ag = arg;
 	struct reg *r = a->reg;
 
+	if (r != NULL && !reg_same_binding(a->cfg, old)) {
+		/*
+		 * Another binding: the old one is removed as if the old
+		 * account had gone (its own Call-ID and credentials), and
+		 * the new one starts afresh.
+		 */
+		struct account_cfg *cur = a->cfg;
+
+		a->cfg = account_cfg_dup(old);
+		reg_hook_removed(a, arg);
+		a->cfg = cur;
+		r = NULL;
+		a->reg_state = cur->register_on ? REG_STATE_UNREGISTERED :
+		    REG_STATE_DISABLED;
+		events_publish("account.state", cur->name, "state",
+		    reg_state_name(a->reg_state), "aor", cur->aor, "cause",
+		    "reload: another binding", NULL);
+	}
 	if (r == NULL) {
 		reg_hook_added(a, arg);
 		return;
@@ -1509,15 +1535,6 @@ reg_hook_changed(struct account *a, const struct account_cfg *old, void *arg)
 	r->admin = REG_ADMIN_NONE;
 	r->asked = (unsigned)a->cfg->expires;
 	r->failures = 0;
-	if (!reg_same_binding(a->cfg, old)) {
-		/* Another binding: the old one is left to expire. */
-		reg_abort(r);
-		reg_new_call_id(r);
-		r->bound_until_us = 0;
-		set_str(&r->public_addr, NULL);
-		istr_set(&r->auth[0].chal, r->chal_in, 0, NULL);
-		istr_set(&r->auth[1].chal, NULL, 0, NULL);
-	}
 	if (ag->stopping)
 		return;
 	if (!r->cfg->register_on) {
@@ -1536,6 +1553,7 @@ reg_hook_removed(struct account *a, void *arg)
 	if (r == NULL)
 		return;
 	/* The account goes now; r keeps its config to say goodbye. */
+	r->cfg = a->cfg;
 	r->acct = NULL;
 	a->reg = NULL;
 	a->cfg = NULL;
