@@ -47,6 +47,9 @@
 #define REG_RETRY_AFTER_MAX	86400
 /* Targets kept for failover within one attempt. */
 #define REG_TARGETS_MAX		4
+/* RFC 5626 §4.4.1: keep-alive period of a stream flow, no Flow-Timer:
+ * 80 % of the recommended 120 s. */
+#define REG_FLOW_KEEPALIVE_S	96
 /* A transaction-limit refusal is retried this soon. */
 #define REG_BUSY_RETRY_MS	1000
 
@@ -836,14 +839,29 @@ static void reg_conn_lost(uint64_t conn_id, int err, void *arg);
  * once, however many accounts use it.
  */
 static void
-reg_watch_conn(struct reg *r)
+reg_watch_conn(struct reg *r, const struct sip_msg *msg)
 {
 	struct reg_agent *ag = r->ag;
-	uint64_t h;
+	const struct sip_hdr *ft;
+	uint64_t h, secs = REG_FLOW_KEEPALIVE_S;
 
 	r->conn_id = r->send_conn;
 	if (r->conn_id == 0)
 		return;
+	/*
+	 * RFC 5626 §4.4.1: an outbound flow is kept alive with CRLFCRLF
+	 * pings, at 80 % of the registrar's Flow-Timer when it gives one.
+	 */
+	if (r->cfg->outbound) {
+		ft = sip_msg_hdr_named(msg, "Flow-Timer");
+		if (ft != NULL && slice_to_u64(slice_trim(ft->value), 86400,
+		    &secs) == 0 && secs >= 5)
+			secs = secs * 8 / 10;
+		else
+			secs = REG_FLOW_KEEPALIVE_S;
+		sip_tp_conn_set_keepalive(ag->ua->tp, r->conn_id,
+		    (unsigned)secs);
+	}
 	for (size_t i = 0; i < ag->nconns; i++)
 		if (ag->conns[i].conn_id == r->conn_id)
 			return;
@@ -971,7 +989,7 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 			return;
 	}
 	r->failures = 0;
-	reg_watch_conn(r);
+	reg_watch_conn(r, msg);
 	reg_attempt_end(r);
 	if (r->ag->stopping)
 		return;
