@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipxtest import (account, check, check_eq, expect_ctl,  # noqa: E402
-                      free_port, parse_event, run_tests, wait_until)
+                      free_port, run_tests, wait_until)
 
 ACTIONS = ("register", "unregister", "enable", "disable")
 
@@ -278,7 +278,8 @@ def retry_daemon(env, name="bob"):
     d = env.daemon(tcp=True, accounts=[
         account("local", register=False),
         account(name, registrar="sip:127.0.0.1:%d;transport=tcp" % closed,
-                register=True, transport="tcp", password="pass word", expires=300,
+                register=True, transport="tcp", password="pass word",
+                expires=300,
                 retry={"base": 30, "max": 60, "fatal": 60})])
     wait_state(d, name, "retry-wait")
     return d, "TCP 127.0.0.1:%d" % closed
