@@ -724,7 +724,10 @@ reg_fail(struct reg *r, bool fatal, unsigned status, const char *cause,
 	uint64_t wait;
 
 	reg_hist_end(r, status, r->try != NULL ? r->try->last_err : 0, cause);
-	copy_cut(r->last_reason, sizeof(r->last_reason), cause);
+	/* The code has its own field: the reason starts after it. */
+	copy_cut(r->last_reason, sizeof(r->last_reason), status != 0 &&
+	    (unsigned)atoi(cause) == status && strchr(cause, ' ') != NULL ?
+	    strchr(cause, ' ') + 1 : cause);
 	r->last_status = status;
 	reg_attempt_end(r);
 	if (r->goal == REG_GOAL_UNBIND) {
