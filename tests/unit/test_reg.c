@@ -500,8 +500,9 @@ script_digest(struct rq *q, size_t idx)
 		break;
 	case AUTH_OK:
 		if (dig.stale_at_nc != 0 && q->cred.nc == dig.stale_at_nc) {
-			/* The nonce ran out: a fresh one, stale=true. */
+			/* The nonce ran out: a fresh one, stale=true, once. */
 			snprintf(dig.nonce, sizeof(dig.nonce), "nonce-rotated");
+			dig.stale_at_nc = 0;
 			mock_challenge(q, true);
 			break;
 		}
@@ -843,17 +844,24 @@ END_TEST
 
 /* ---- 2-5. digest -------------------------------------------------------- */
 
-/* Starts alice against the digest registrar: 401, creds, 200. */
+/* Starts alice against the digest registrar; registered after n. */
 static struct account *
-digest_registered(int expires)
+digest_registered_n(int expires, size_t n)
 {
 	struct account *a;
 
 	mock.script = script_digest;
 	a = start_one("alice", "secret", expires);
 	WAIT_FOR(a->reg_state == REG_STATE_REGISTERED, 3000);
-	ck_assert_uint_eq(nreq_of("alice"), 2);
+	ck_assert_uint_eq(nreq_of("alice"), n);
 	return a;
+}
+
+/* 401, credentials, 200. */
+static struct account *
+digest_registered(int expires)
+{
+	return digest_registered_n(expires, 2);
 }
 
 START_TEST(test_digest)
@@ -981,6 +989,31 @@ START_TEST(test_digest_stale)
 	ck_assert_uint_eq(info_of(a).last_status, 200);
 	/* Registered all along: no state change at all. */
 	ck_assert_uint_eq(evlog.n, ev0);
+}
+END_TEST
+
+/*
+ * stale=true right after fresh credentials, in one attempt: the one
+ * place where the flag decides between answering and giving up.
+ */
+START_TEST(test_digest_stale_in_attempt)
+{
+	struct account *a;
+	const struct rq *q2;
+
+	mock.script = script_digest;
+	dig.stale_at_nc = 1;
+	a = start_one("alice", "secret", 3600);
+	WAIT_FOR(a->reg_state == REG_STATE_REGISTERED, 3000);
+	run_for(100);
+	ck_assert_uint_eq(nreq_of("alice"), 3);
+	ck_assert(slice_eq_cstr(req_of("alice", 1)->cred.nonce, "nonce-one"));
+	q2 = req_of("alice", 2);
+	ck_assert(slice_eq_cstr(q2->cred.nonce, "nonce-rotated"));
+	ck_assert_uint_eq(q2->cred.nc, 1);
+	check_call_seq("alice", 0);
+	ck_assert_uint_eq(info_of(a).failures, 0);
+	ck_assert_int_eq(ev_find(0, "alice failed"), -1);
 }
 END_TEST
 
@@ -1169,6 +1202,12 @@ START_TEST(test_403)
 	ck_assert_int_ge(ev_find(0, "alice failed|403 Forbidden"), 0);
 	run_for(500);
 	ck_assert_uint_eq(nreq_of("alice"), 1);
+	/* `register NAME` from failed: at once, not in 30 s. */
+	ck_assert_int_eq(reg_register_now(ag, a), 0);
+	WAIT_FOR(nreq_of("alice") == 2, 500);
+	check_call_seq("alice", 0);
+	WAIT_FOR(info_of(a).failures == 2, 1000);
+	ck_assert_int_eq(a->reg_state, REG_STATE_FAILED);
 }
 END_TEST
 
@@ -1256,6 +1295,28 @@ START_TEST(test_nat)
 }
 END_TEST
 
+/* NAT behind a digest registrar: the public Contact goes with creds. */
+START_TEST(test_nat_digest)
+{
+	struct account *a;
+	const struct rq *q2;
+
+	mock.nat_ip = "198.51.100.7";
+	mock.nat_port = 40000;
+	a = digest_registered_n(3600, 3);
+	run_for(200);
+	ck_assert_uint_eq(nreq_of("alice"), 3);
+	q2 = req_of("alice", 2);
+	ck_assert_str_eq(contact_uri(q2), "sip:alice@198.51.100.7:40000");
+	ck_assert(q2->has_cred);
+	ck_assert(slice_eq_cstr(q2->cred.nonce, "nonce-one"));
+	ck_assert_uint_eq(q2->cred.nc, 2);
+	check_call_seq("alice", 0);
+	ck_assert_int_eq(a->reg_state, REG_STATE_REGISTERED);
+	ck_assert_str_eq(info_of(a).public_addr, "198.51.100.7:40000");
+}
+END_TEST
+
 /* No NAT: received/rport naming our own address change nothing. */
 START_TEST(test_no_nat)
 {
@@ -1294,6 +1355,14 @@ START_TEST(test_control_and_stop)
 	b = account_set_find(&set, "bob");
 	WAIT_FOR(a->reg_state == REG_STATE_REGISTERED, 3000);
 	ck_assert_int_eq(b->reg_state, REG_STATE_DISABLED);
+	{
+		size_t counts[REG_STATE_UNREGISTERING + 1] = { 0 };
+
+		reg_count_states(ag, counts);
+		ck_assert_uint_eq(counts[REG_STATE_REGISTERED], 1);
+		ck_assert_uint_eq(counts[REG_STATE_DISABLED], 1);
+		ck_assert_uint_eq(counts[REG_STATE_UNREGISTERED], 0);
+	}
 
 	/* register = false: every call refused, nothing sent. */
 	ck_assert_int_eq(reg_register_now(ag, b), EPERM);
@@ -1350,6 +1419,24 @@ START_TEST(test_control_and_stop)
 	ck_assert_int_eq(stop_done_calls, 1);
 	ck_assert_uint_eq(nreq_of("alice"), n + 1);
 	ck_assert_uint_eq(nreq_of("bob"), 0);
+}
+END_TEST
+
+/* The unregister at stop answers the registrar's challenge too. */
+START_TEST(test_stop_digest)
+{
+	struct account *a = digest_registered(3600);
+	const struct rq *q;
+
+	reg_agent_stop(ag, on_stop_done, &stop_done_calls);
+	WAIT_FOR(stop_done_calls == 1, 3000);
+	ck_assert_uint_eq(nreq_of("alice"), 3);
+	q = req_of("alice", 2);
+	check_asks(q, 0);
+	ck_assert(q->has_cred);
+	ck_assert_uint_eq(q->cred.nc, 2);
+	check_call_seq("alice", 0);
+	ck_assert_int_eq(a->reg_state, REG_STATE_UNREGISTERED);
 }
 END_TEST
 
@@ -1517,6 +1604,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_digest);
 	tcase_add_test(tc, test_digest_refresh_nc);
 	tcase_add_test(tc, test_digest_stale);
+	tcase_add_test(tc, test_digest_stale_in_attempt);
 	tcase_add_test(tc, test_digest_refused);
 	tcase_add_test(tc, test_423);
 	tcase_add_test(tc, test_503_retry_after);
@@ -1524,8 +1612,10 @@ reg_suite(void)
 	tcase_add_test(tc, test_403);
 	tcase_add_test(tc, test_contact_rewritten);
 	tcase_add_test(tc, test_nat);
+	tcase_add_test(tc, test_nat_digest);
 	tcase_add_test(tc, test_no_nat);
 	tcase_add_test(tc, test_control_and_stop);
+	tcase_add_test(tc, test_stop_digest);
 	tcase_add_test(tc, test_stop_nothing_bound);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_routes);
