@@ -667,7 +667,8 @@ static struct events_sub *sub;
 static void
 setup(void)
 {
-	struct sip_tp_listen_conf l = { .transport = SIP_TP_UDP };
+	struct sip_tp_listen_conf l[2] = { { .transport = SIP_TP_UDP },
+	    { .transport = SIP_TP_TCP } };
 	struct ua_conf c = { 0 };
 	const char *servers[1] = { dns_server };
 	struct timeval tv = { 0, 20 * 1000 };
@@ -680,9 +681,9 @@ setup(void)
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", ua_port);
 	/* The registrar is an IP literal: no DNS server is ever asked. */
 	snprintf(dns_server, sizeof(dns_server), "127.0.0.1:1");
-	l.address = addr;
-	c.listen = &l;
-	c.nlisten = 1;
+	l[0].address = l[1].address = addr;
+	c.listen = l;
+	c.nlisten = 2;
 	c.t1_ms = 50;
 	c.t2_ms = 400;
 	c.t4_ms = 500;
@@ -1178,6 +1179,40 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+/*
+ * Nobody listens at the registrar's TCP port: the refusal is a
+ * transport error, known at once, and a retry-wait.  (Over UDP the
+ * ICMP error does not reach the unconnected listener socket: that ends
+ * with Timer F, as in test_timeout.)
+ */
+START_TEST(test_tcp_refused)
+{
+	struct account_cfg *c;
+	struct account *a;
+	struct reg_info i;
+	uint64_t t0;
+
+	snprintf(registrar, sizeof(registrar), "sip:127.0.0.1:%d",
+	    free_udp_port());
+	c = mk_cfg("alice", NULL, 600);
+	c->transport = ACCOUNT_TRANSPORT_TCP;
+	t0 = now_us();
+	start_agent(&c, 1);
+	a = account_set_find(&set, "alice");
+	WAIT_FOR(a->reg_state == REG_STATE_RETRY_WAIT, 2000);
+	ck_assert_uint_lt(now_us() - t0, 1000000);
+	i = info_of(a);
+	ck_assert_uint_eq(i.failures, 1);
+	ck_assert_uint_eq(i.last_status, 0);
+	ck_assert_str_eq(i.last_reason, "transport error: Connection refused");
+	ck_assert_uint_eq(i.attempts[0].err, ECONNREFUSED);
+	ck_assert_int_ge(i.next_try_in, 1);
+	ck_assert_int_le(i.next_try_in, 2);
+	ck_assert_int_ge(ev_find(0, "alice retry-wait|transport error: "
+	    "Connection refused"), 0);
+}
+END_TEST
+
 static void
 script_403(struct rq *q, size_t idx)
 {
@@ -1223,6 +1258,10 @@ script_rewrite(struct rq *q, size_t idx)
 		    "Contact: <sip:alice-x@10.9.8.7:5099>;expires=60\r\n");
 		return;
 	}
+	if (idx == 2) {
+		mock_answer(q, 200, "OK", "Expires: 45\r\n");
+		return;
+	}
 	/* Ours and another device's: ours gives the expiry. */
 	snprintf(h, sizeof(h), "Contact: <sip:desk@192.0.2.9:5060>;"
 	    "expires=30, <%s>;expires=90\r\n", contact_uri(q));
@@ -1256,6 +1295,15 @@ START_TEST(test_contact_rewritten)
 	snprintf(want, sizeof(want), "<sip:desk@192.0.2.9:5060>;expires=30\n"
 	    "<sip:alice@127.0.0.1:%d>;expires=90", ua_port);
 	ck_assert_str_eq(i.contacts, want);
+
+	/* No Contact listed: the Expires header grants. */
+	ck_assert_int_eq(reg_register_now(ag, a), 0);
+	WAIT_FOR(nreq_of("alice") >= 3, 2000);
+	run_for(100);
+	i = info_of(a);
+	ck_assert_int_eq(i.state, REG_STATE_REGISTERED);
+	ck_assert_uint_eq(i.granted, 45);
+	ck_assert_str_eq(i.contacts, "");
 }
 END_TEST
 
@@ -1460,9 +1508,9 @@ END_TEST
 
 START_TEST(test_reload)
 {
-	struct account_cfg *cfgs[5], **next;
+	struct account_cfg *cfgs[7], **next;
 	struct account_diff diff;
-	struct account *keep, *chg, *off, *moved;
+	struct account *keep, *chg, *off, *moved, *quit, *join;
 	char keep_cid[128], chg_cid[128], moved_cid[128], gone_cid[128];
 	size_t keep_n, off_n, gone_n, chg_n, moved_n;
 	const struct rq *q;
@@ -1472,12 +1520,18 @@ START_TEST(test_reload)
 	cfgs[2] = mk_cfg("gone", NULL, 600);
 	cfgs[3] = mk_cfg("off", NULL, 600);
 	cfgs[4] = mk_cfg("moved", NULL, 600);
-	start_agent(cfgs, 5);
+	cfgs[5] = mk_cfg("quit", NULL, 600);
+	cfgs[6] = mk_cfg("join", NULL, 600);
+	cfgs[6]->register_on = false;
+	start_agent(cfgs, 7);
 	keep = account_set_find(&set, "keep");
 	chg = account_set_find(&set, "chg");
 	off = account_set_find(&set, "off");
 	moved = account_set_find(&set, "moved");
-	WAIT_FOR(account_set_registered(&set) == 5, 3000);
+	quit = account_set_find(&set, "quit");
+	join = account_set_find(&set, "join");
+	WAIT_FOR(account_set_registered(&set) == 6, 3000);
+	ck_assert_int_eq(join->reg_state, REG_STATE_DISABLED);
 	ck_assert_int_eq(reg_disable(ag, off), 0);
 	WAIT_FOR(off->reg_state == REG_STATE_DISABLED, 2000);
 	run_for(100);
@@ -1494,7 +1548,7 @@ START_TEST(test_reload)
 
 	/* keep and off the same, chg asks 300, gone goes, new comes,
 	 * moved gets another aor (and so another registration). */
-	next = xcalloc(5, sizeof(*next));
+	next = xcalloc(7, sizeof(*next));
 	next[0] = mk_cfg("keep", NULL, 600);
 	next[1] = mk_cfg("chg", NULL, 300);
 	next[2] = mk_cfg("off", NULL, 600);
@@ -1502,19 +1556,33 @@ START_TEST(test_reload)
 	next[4] = mk_cfg("moved", NULL, 600);
 	free(next[4]->aor);
 	next[4]->aor = xstrdup("sip:moved2@test.example");
-	account_set_apply(&set, next, 5, false, &diff);
+	next[5] = mk_cfg("quit", NULL, 600);
+	next[5]->register_on = false;
+	next[6] = mk_cfg("join", NULL, 600);
+	account_set_apply(&set, next, 7, false, &diff);
 	ck_assert_uint_eq(diff.added, 1);
 	ck_assert_uint_eq(diff.removed, 1);
-	ck_assert_uint_eq(diff.changed, 2);
+	ck_assert_uint_eq(diff.changed, 4);
 	ck_assert_uint_eq(diff.unchanged, 2);
 	ck_assert_ptr_null(account_set_find(&set, "gone"));
 	ck_assert_ptr_eq(account_set_find(&set, "keep"), keep);
 
 	WAIT_FOR(nreq_of("gone") == gone_n + 1 &&
 	    nreq_of("chg") == chg_n + 1 && nreq_of("new") == 1 &&
-	    nreq_of("moved2") == 1, 3000);
-	WAIT_FOR(account_set_registered(&set) == 4, 2000);
+	    nreq_of("moved2") == 1 && nreq_of("quit") == 2 &&
+	    nreq_of("join") == 1, 3000);
+	WAIT_FOR(account_set_registered(&set) == 5, 2000);
 	run_for(300);
+
+	/* register = false now: the binding removed, then disabled. */
+	ck_assert_uint_eq(nreq_of("quit"), 2);
+	check_asks(req_of("quit", 1), 0);
+	check_call_seq("quit", 0);
+	ck_assert_int_eq(quit->reg_state, REG_STATE_DISABLED);
+	ck_assert_int_eq(reg_enable(ag, quit), EPERM);
+	/* register = true now: registers. */
+	check_asks(req_of("join", 0), 600);
+	ck_assert_int_eq(join->reg_state, REG_STATE_REGISTERED);
 
 	/* Removed: its binding goes, in its own registration. */
 	ck_assert_uint_eq(nreq_of("gone"), gone_n + 1);
@@ -1609,6 +1677,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_423);
 	tcase_add_test(tc, test_503_retry_after);
 	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_tcp_refused);
 	tcase_add_test(tc, test_403);
 	tcase_add_test(tc, test_contact_rewritten);
 	tcase_add_test(tc, test_nat);
