@@ -51,7 +51,7 @@ static unsigned changes;	/* reg_change_fn calls */
 
 /* ---- the mock registrar ------------------------------------------------ */
 
-#define MOCK_MAX	64
+#define MOCK_MAX	4096
 
 /* One REGISTER as the registrar received it (retransmissions apart). */
 struct rq {
@@ -241,6 +241,7 @@ mock_read_cb(evutil_socket_t fd, short what, void *arg)
 			free(buf);
 			return;
 		}
+		buf = xrealloc(buf, (size_t)n);
 		ck_assert_msg(sip_msg_parse(buf, (size_t)n, 0, &m, &pe) == 0,
 		    "the registrar got a malformed message: %s", pe.reason);
 		if (!m->request || m->method != SIP_METHOD_REGISTER) {
@@ -287,6 +288,9 @@ mock_open(void)
 	ck_assert_int_eq(getsockname(mock.fd, (struct sockaddr *)&sin, &len),
 	    0);
 	mock.port = ntohs(sin.sin_port);
+	/* Room for a burst of 1,024 REGISTERs (test_inflight_cap). */
+	setsockopt(mock.fd, SOL_SOCKET, SO_RCVBUF, &(int){ 4 << 20 },
+	    sizeof(int));
 	mock.ev = event_new(base, mock.fd, EV_READ | EV_PERSIST, mock_read_cb,
 	    NULL);
 	event_add(mock.ev, NULL);
@@ -1696,6 +1700,57 @@ START_TEST(test_spread_start)
 }
 END_TEST
 
+/*
+ * More accounts than REG_INFLIGHT_MAX: no more REGISTERs out at once
+ * than that, the rest follow as answers free slots; a stop then
+ * removes every binding through the same queue, and done() comes once.
+ */
+#define NMANY	(REG_INFLIGHT_MAX + 76)
+
+START_TEST(test_inflight_cap)
+{
+	struct account_cfg **cfgs = xcalloc(NMANY, sizeof(*cfgs));
+	size_t answered = 0, unbinds = 0;
+	struct reg_conf conf = { .spread_ms = 0 };
+	struct account_diff diff;
+
+	for (size_t k = 0; k < NMANY; k++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "m%zu", k);
+		cfgs[k] = mk_cfg(name, NULL, 600);
+	}
+	account_set_apply(&set, cfgs, NMANY, true, &diff);
+	ag = reg_agent_new(ua, &set, &conf, on_change, NULL);
+	/* The registrar holds its answers for now. */
+	mock.script = NULL;
+	reg_agent_start(ag);
+	WAIT_FOR(mock.n >= REG_INFLIGHT_MAX, 2000);
+	run_for(300);
+	ck_assert_uint_eq(mock.n, REG_INFLIGHT_MAX);
+	/* Answer them all: the queued ones go out. */
+	mock.script = script_ok;
+	for (size_t k = 0; k < REG_INFLIGHT_MAX; k++)
+		mock_ok(&mock.req[k], -1);
+	WAIT_FOR(account_set_registered(&set) == NMANY, 3000);
+	ck_assert_uint_eq(mock.n, NMANY);
+
+	reg_agent_stop(ag, on_stop_done, &stop_done_calls);
+	WAIT_FOR(stop_done_calls == 1, 3000);
+	run_for(100);
+	ck_assert_int_eq(stop_done_calls, 1);
+	for (size_t k = 0; k < mock.n; k++) {
+		if (mock.req[k].msg->expires == 0)
+			unbinds++;
+		if (mock.req[k].rsp != NULL)
+			answered++;
+	}
+	ck_assert_uint_eq(unbinds, NMANY);
+	ck_assert_uint_eq(answered, mock.n);
+	ck_assert_uint_eq(account_set_registered(&set), 0);
+}
+END_TEST
+
 /* ---- 13. reload --------------------------------------------------------- */
 
 START_TEST(test_reload)
@@ -1883,6 +1938,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_stop_digest);
 	tcase_add_test(tc, test_stop_nothing_bound);
 	tcase_add_test(tc, test_spread_start);
+	tcase_add_test(tc, test_inflight_cap);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_routes);
 	suite_add_tcase(s, tc);
