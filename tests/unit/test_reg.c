@@ -8,11 +8,16 @@
  * state, reg_info_get(), the account.state events).
  *
  * Cases: the arithmetic (refresh point, backoff, spread); digest with
- * qop=auth, its nonce count on a refresh, stale=true, refused
- * credentials; 423 with Min-Expires; 503 with Retry-After; no answer
- * (Timer F); 403; a Contact rewritten by the registrar; NAT found from
- * received/rport; stop and the control calls; reload hooks;
- * Service-Route and Path.
+ * qop=auth (password and ha1, 401 and 407), its nonce count on a
+ * refresh, stale=true, refused credentials, no password; 423 with
+ * Min-Expires; 503 with Retry-After; no answer (Timer F); a refused TCP
+ * connection; 403; a Contact rewritten or left out by the registrar;
+ * NAT found from received/rport, and gone again; stop and the control
+ * calls; the start-up spread; more accounts than REG_INFLIGHT_MAX;
+ * reload hooks; Service-Route and Path.
+ *
+ * test_nat_gone fails on purpose: it shows a bug in reg.c that the
+ * lead fixes (see the comment above it).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -55,14 +60,14 @@ static unsigned changes;	/* reg_change_fn calls */
 
 /* One REGISTER as the registrar received it (retransmissions apart). */
 struct rq {
-	struct sip_msg			*msg;	/* owns the datagram */
-	uint64_t			 at_us;
-	struct sockaddr_in		 from;
-	char				*rsp;	/* the answer, for retransmits */
-	size_t				 rsplen;
-	unsigned			 retx;	/* copies received after it */
-	bool				 has_cred;
-	struct sip_auth_credentials	 cred;	/* slices into msg */
+	struct sip_msg		*msg;	/* owns the datagram */
+	uint64_t		 at_us;
+	struct sockaddr_in	 from;
+	char			*rsp;	/* our answer, for copies */
+	size_t			 rsplen;
+	unsigned		 retx;	/* copies received after it */
+	bool			 has_cred;
+	struct sip_auth_credentials cred; /* slices into msg */
 };
 
 typedef void script_fn(struct rq *, size_t idx);
@@ -87,9 +92,10 @@ static struct {
 	const char	*password;	/* what the registrar knows */
 	const char	*opaque;
 	char		 nonce[40];
-	int		 grant;		/* Contact expires of the 200 */
-	uint32_t	 stale_at_nc;	/* 0: never; else rotate the nonce
-					 * when credentials with this nc come */
+	int		 grant;		/* expires= in the 200 */
+	/* 0: never; else rotate the nonce when credentials with this nc
+	 * come (once). */
+	uint32_t	 stale_at_nc;
 } dig;
 
 static int
@@ -134,7 +140,8 @@ add_top_via(struct strbuf *sb, const struct rq *q, struct slice v)
 	}
 	strbuf_adds(sb, "Via: ");
 	while (i < v.n) {
-		if (!done && v.n - i >= 6 && strncmp(v.p + i, ";rport", 6) == 0 &&
+		if (!done && v.n - i >= 6 &&
+		    strncmp(v.p + i, ";rport", 6) == 0 &&
 		    (i + 6 == v.n || v.p[i + 6] == ';' || v.p[i + 6] == ',')) {
 			strbuf_addf(sb, ";received=%s;rport=%d", rip, rport);
 			i += 6;
@@ -418,7 +425,7 @@ check_call_seq(const char *user, size_t k)
 	}
 }
 
-/* ---- digest, computed here from RFC 2617 §3.2.2 -------------------------- */
+/* ---- digest, computed here from RFC 2617 §3.2.2 ----------------------- */
 
 static void
 md5_hex(char out[33], const char *fmt, ...)
