@@ -1062,22 +1062,36 @@ START_TEST(test_digest_ha1)
 }
 END_TEST
 
-/* Challenged with no password or ha1 configured: failed, once. */
+/*
+ * Challenged with no password or ha1 configured: failed, once, and the
+ * reason says why.
+ *
+ * EXPOSES A BUG in reg.c (reported to the lead, not fixed here): since
+ * f1f892b last_reason is a 64-byte buffer, and this reason comes out as
+ * "401 Unauthorized: the registrar wants credentials and the accou":
+ * the part that tells the operator what to fix is cut off (the event's
+ * cause still has it all).
+ */
 START_TEST(test_digest_no_password)
 {
 	struct account *a;
 	struct reg_info i;
+	int e;
 
 	mock.script = script_digest;
 	a = start_one("alice", NULL, 600);
 	WAIT_FOR(a->reg_state == REG_STATE_FAILED, 3000);
 	i = info_of(a);
 	ck_assert_uint_eq(i.last_status, 401);
-	ck_assert_msg(strstr(i.last_reason, "no password") != NULL, "%s",
-	    i.last_reason);
 	ck_assert_int_ge(i.next_try_in, 29);
+	e = ev_find(0, "alice failed|");
+	ck_assert_int_ge(e, 0);
+	ck_assert_msg(strstr(evlog.text[e], "no password") != NULL, "%s",
+	    evlog.text[e]);
 	run_for(300);
 	ck_assert_uint_eq(nreq_of("alice"), 1);
+	ck_assert_msg(strstr(i.last_reason, "no password") != NULL,
+	    "last_reason cut short: \"%s\"", i.last_reason);
 }
 END_TEST
 
@@ -1403,14 +1417,19 @@ START_TEST(test_contact_rewritten)
 	    "<sip:alice@127.0.0.1:%d>;expires=90", ua_port);
 	ck_assert_str_eq(i.contacts, want);
 
-	/* No Contact listed: the Expires header grants. */
+	/*
+	 * No Contact listed (against RFC 3261 §10.3 step 8): the Expires
+	 * header grants, and reg_info shows our binding as if listed.
+	 */
 	ck_assert_int_eq(reg_register_now(ag, a), 0);
 	WAIT_FOR(nreq_of("alice") >= 3, 2000);
 	run_for(100);
 	i = info_of(a);
 	ck_assert_int_eq(i.state, REG_STATE_REGISTERED);
 	ck_assert_uint_eq(i.granted, 45);
-	ck_assert_str_eq(i.contacts, "");
+	snprintf(want, sizeof(want), "<sip:alice@127.0.0.1:%d>;expires=45",
+	    ua_port);
+	ck_assert_str_eq(i.contacts, want);
 }
 END_TEST
 
@@ -1823,7 +1842,8 @@ START_TEST(test_reload)
 
 	WAIT_FOR(nreq_of("gone") == gone_n + 1 &&
 	    nreq_of("chg") == chg_n + 1 && nreq_of("new") == 1 &&
-	    nreq_of("moved2") == 1 && nreq_of("quit") == 2 &&
+	    nreq_of("moved2") == 1 && nreq_of("moved") == moved_n + 1 &&
+	    nreq_of("quit") == 2 &&
 	    nreq_of("join") == 1, 3000);
 	WAIT_FOR(account_set_registered(&set) == 5, 2000);
 	run_for(300);
@@ -1851,11 +1871,17 @@ START_TEST(test_reload)
 	ck_assert_str_eq(call_id(req_of("chg", chg_n)), chg_cid);
 	ck_assert_int_eq(chg->reg_state, REG_STATE_REGISTERED);
 	ck_assert_uint_eq(info_of(chg).granted, 300);
-	/* Another aor: a new Call-ID, counted from the start. */
-	ck_assert_uint_eq(nreq_of("moved"), moved_n);
+	/* Another aor: the old binding goes in the old registration,
+	 * the new one has a Call-ID of its own. */
+	ck_assert_uint_eq(nreq_of("moved"), moved_n + 1);
+	check_asks(req_of("moved", moved_n), 0);
+	check_call_seq("moved", 0);
+	ck_assert_str_eq(call_id(req_of("moved", moved_n)), moved_cid);
 	q = req_of("moved2", 0);
 	ck_assert_str_ne(call_id(q), moved_cid);
+	check_asks(q, 600);
 	ck_assert_int_eq(moved->reg_state, REG_STATE_REGISTERED);
+	ck_assert_str_eq(info_of(moved).call_id, call_id(q));
 	/* Added. */
 	ck_assert_int_eq(account_set_find(&set, "new")->reg_state,
 	    REG_STATE_REGISTERED);
