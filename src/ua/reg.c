@@ -139,7 +139,7 @@ struct reg {
 	uint64_t		 conn_id;	/* stream the binding uses */
 	uint64_t		 send_conn;	/* of the REGISTER out */
 	uint64_t		 next_at_us;	/* 0: nothing scheduled */
-	char			 last_reason[64];
+	char			 last_reason[96];
 	char			*contact;	/* our Contact URI, as sent:
 						 * contact_in or owned */
 	char			*public_addr;	/* NAT: host:port seen */
@@ -802,9 +802,7 @@ static bool
 reg_nat_detect(struct reg *r, const struct sip_msg *msg)
 {
 	const struct sip_via *v;
-	char pub[INET6_ADDRSTRLEN + 8];
-	struct sip_uri mine;
-	const char *why;
+	char pub[INET6_ADDRSTRLEN + 8], local[INET6_ADDRSTRLEN + 8];
 	unsigned port;
 
 	if (msg->nvia == 0 || r->contact == NULL)
@@ -822,18 +820,22 @@ reg_nat_detect(struct reg *r, const struct sip_msg *msg)
 	else
 		snprintf(pub, sizeof(pub), "%.*s:%u", SLICE_ARG(v->received),
 		    port);
-	if (sip_uri_parse(&mine, r->contact, strlen(r->contact), &why) != 0)
-		return false;
-	{
-		char cur[INET6_ADDRSTRLEN + 8];
-
-		snprintf(cur, sizeof(cur), "%.*s:%u", SLICE_ARG(mine.host),
-		    mine.has_port ? mine.port : 5060);
-		if (strcmp(cur, pub) == 0)
+	/* Our Via's sent-by, as the response carries it back. */
+	snprintf(local, sizeof(local), "%.*s:%u", SLICE_ARG(v->host),
+	    v->port != 0 ? v->port : 5060);
+	if (strcmp(pub, local) == 0) {
+		if (r->public_addr == NULL)
 			return false;
+		/* The NAT is gone: our own address again. */
+		log_notice("account %s: the registrar sees us at our own "
+		    "address %s again: registering it", reg_name(r), local);
+		set_str(&r->public_addr, NULL);
+		return true;
 	}
+	if (r->public_addr != NULL && strcmp(r->public_addr, pub) == 0)
+		return false;
 	log_notice("account %s: the registrar sees us at %s, not at %s: "
-	    "registering that address (NAT)", reg_name(r), pub, r->contact);
+	    "registering that address (NAT)", reg_name(r), pub, local);
 	set_str(&r->public_addr, pub);
 	return true;
 }

@@ -1065,13 +1065,8 @@ END_TEST
 
 /*
  * Challenged with no password or ha1 configured: failed, once, and the
- * reason says why.
- *
- * EXPOSES A BUG in reg.c (reported to the lead, not fixed here): since
- * f1f892b last_reason is a 64-byte buffer, and this reason comes out as
- * "401 Unauthorized: the registrar wants credentials and the accou":
- * the part that tells the operator what to fix is cut off (the event's
- * cause still has it all).
+ * reason says why, in full (last_reason once cut off the part that
+ * tells the operator what to fix).
  */
 START_TEST(test_digest_no_password)
 {
@@ -1345,7 +1340,7 @@ START_TEST(test_403)
 	WAIT_FOR(a->reg_state == REG_STATE_FAILED, 3000);
 	i = info_of(a);
 	ck_assert_uint_eq(i.last_status, 403);
-	ck_assert_str_eq(i.last_reason, "403 Forbidden");
+	ck_assert_str_eq(i.last_reason, "Forbidden");
 	ck_assert_uint_eq(i.failures, 1);
 	ck_assert_int_ge(i.next_try_in, 29);
 	ck_assert_int_le(i.next_try_in, 30);
@@ -1495,11 +1490,8 @@ END_TEST
 /*
  * The NAT goes away (the registrar sees our own address again): the
  * Contact goes back to the local address, and public_addr must say
- * "" ("not behind one", reg.h).
- *
- * EXPOSES A BUG in reg.c (reported to the lead, not fixed here):
- * reg_nat_detect() stores whatever received/rport says, so public_addr
- * keeps "127.0.0.1:PORT", our own address, as if it were a NAT's.
+ * "" ("not behind one", reg.h), not our own address as if it were a
+ * NAT's.
  */
 START_TEST(test_nat_gone)
 {
