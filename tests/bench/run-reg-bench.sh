@@ -191,6 +191,14 @@ peaks() {
 	} END { printf "%d %d %.0f %.0f\n", tr, ta, mr, ma }' "$1"
 }
 
+# udp_drops PORT: datagrams the kernel dropped at the UDP socket bound
+# to 127.0.0.1:PORT (its receive buffer full), from /proc/net/udp; 0
+# when there is no such socket.
+udp_drops() {
+	awk -v a="$(printf '0100007F:%04X' "$1")" \
+	    '$2 == a { d += $13 } END { print d + 0 }' /proc/net/udp
+}
+
 # status_vals: registrations reg_registered reg_registering
 # reg_retry_wait reg_failed transactions from `sipxctl status` ("-"
 # for a key the daemon does not report).
@@ -214,8 +222,8 @@ state_counts() {
 	END { for (k in s) print k, s[k] }'
 }
 
-# write_conf FILE REGISTER EXPIRES BASE MAX: sipxd's config with the
-# N accounts.
+# write_conf FILE REGISTER EXPIRES BASE MAX [COUNT]: sipxd's config
+# with COUNT (default N) accounts.
 write_conf() {
 	cat >"$1" <<CONF
 sipxd: {
@@ -227,7 +235,7 @@ control: { path = "$dir/control.sock"; };
 log: { level = "notice"; };
 accounts = (
 CONF
-	awk -v n="$n" -v reg="$2" -v ex="$3" -v base="$4" -v max="$5" \
+	awk -v n="${6:-$n}" -v reg="$2" -v ex="$3" -v base="$4" -v max="$5" \
 	    -v port="$kport" 'BEGIN {
 		for (i = 1; i <= n; i++)
 			printf "%s{ name = \"b%d\"; " \
@@ -295,12 +303,15 @@ most() {
 }
 
 # stop_sipxd: SIGTERM, its unregistrations bounded by the 10 s stop
-# deadline; sets t_stopped (s from the signal to the exit).
+# deadline; sets t_stopped (s from the signal to the exit) and
+# stop_drops (its socket's drops, last seen while it ran).
 stop_sipxd() {
 	_t0=$(now)
 	kill "$sipxd_pid" 2>/dev/null || true
-	_i=0
+	_i=0; stop_drops=0
 	while kill -0 "$sipxd_pid" 2>/dev/null && [ $_i -lt 300 ]; do
+		_d=$(udp_drops "$sport")
+		[ "$_d" -le "$stop_drops" ] || stop_drops=$_d
 		sleep 0.05; _i=$((_i + 1))
 	done
 	kill -9 "$sipxd_pid" 2>/dev/null || true
@@ -341,16 +352,17 @@ phase_sipp() {
 	t1=$(now); c1=$(kam_ticks)
 	set -- $(tail -n 1 "$dir/sipp.csv" | awk -F';' '{ print $16, $18, $58 }')
 	ok=${1:-0}; bad=${2:-?}; rtx=${3:-?}
+	kdrops=$(udp_drops "$kport")
 	set -- $(kstat rcv_requests_register accepted_regs)
 	el=$(sub "$t0" "$t1")
 	row "registrar alone: SIPp, $n registrations" \
 		"$el s: $(echo "$2 $el" | awk '{ printf "%.0f", $1 / $2 }') registrations/s, $(echo "$1 $el" | awk '{ printf "%.0f", $1 / $2 }') REGISTERs/s"
 	row "  (SIPp: -r $sipp_rate -l $sipp_limit)" \
-		"$ok ok, $bad failed, $rtx retransmissions; kamailio CPU $(echo "$c0 $c1 $el $hz" | awk '{ printf "%.0f", ($2 - $1) * 100 / $4 / $3 }') % of a core"
+		"$ok ok, $bad failed, $rtx retransmissions; kamailio CPU $(echo "$c0 $c1 $el $hz" | awk '{ printf "%.0f", ($2 - $1) * 100 / $4 / $3 }') % of a core, $kdrops UDP drops"
 	kam_stop
 }
 
-# ---- sipxd with register = false ------------------------------------------
+# ---- sipxd with register = false, and with no account ----------------------
 phase_base() {
 	write_conf "$dir/base.conf" false "$expires" 30 1800
 	sipxd_go "$dir/base.conf" "$dir/sipxd.log"
@@ -359,6 +371,13 @@ phase_base() {
 	base_rss=$(rss_kb "$sipxd_pid")
 	row "register = false: RSS at start, $((settle + 2)) s later" \
 		"$(mb "$base_rss0"), $(mb "$base_rss") (control socket after $(sub "$t_start" "$t_sock") s)"
+	stop_sipxd
+	write_conf "$dir/empty.conf" false "$expires" 30 1800 0
+	sipxd_go "$dir/empty.conf" "$dir/sipxd.log"
+	sleep $((settle + 2))
+	empty_rss=$(rss_kb "$sipxd_pid")
+	row "no account at all: RSS $((settle + 2)) s after start" \
+		"$(mb "$empty_rss")"
 	stop_sipxd
 }
 
@@ -383,6 +402,8 @@ phase_main() {
 	row "REGISTERs received by Kamailio in that time" \
 		"$regs ($acc accepted): $(echo "$regs $el" | awk '{ printf "%.0f", $1 / $2 }') REGISTERs/s, $(echo "$acc $el" | awk '{ printf "%.0f", $1 / $2 }') registrations/s"
 	row "most REGISTERs in a 100 ms sample" "$pr ($pa accepted)"
+	row "UDP datagrams dropped (full receive buffer)" \
+		"sipxd's socket $(udp_drops "$sport"), Kamailio's $(udp_drops "$kport")"
 	row "CPU until all registered (% of a core)" \
 		"sipxd $(echo "$sc1 $el $hz" | awk '{ printf "%.0f", $1 * 100 / $3 / $2 }') %, kamailio $(echo "$kc0 $kc1 $el $hz" | awk '{ printf "%.0f", ($2 - $1) * 100 / $4 / $3 }') %"
 	most main
@@ -400,6 +421,8 @@ phase_main() {
 	if [ -n "${base_rss:-}" ]; then
 		row "bytes per registered account" \
 			"$(( (rss - base_rss) * 1024 / n )) = (settled $(mb "$rss") - register=false $(mb "$base_rss")) / $n"
+		row "  the same over no account at all" \
+			"$(( (rss - empty_rss) * 1024 / n )) = (settled $(mb "$rss") - $(mb "$empty_rss")) / $n"
 	fi
 	r0=$(kstat rcv_requests_register)
 	c0=$(cpu_ticks "$sipxd_pid"); t0=$(now)
@@ -411,7 +434,7 @@ phase_main() {
 	r0=$r1
 	stop_sipxd
 	row "SIGTERM -> exit (unregistering all)" \
-		"$t_stopped s; bindings left $(kstat location_contacts), $(( $(kstat rcv_requests_register) - r0 )) REGISTERs"
+		"$t_stopped s; bindings left $(kstat location_contacts), $(( $(kstat rcv_requests_register) - r0 )) REGISTERs, sipxd socket drops $stop_drops"
 	kam_stop
 }
 
@@ -460,6 +483,8 @@ phase_restart() {
 	row "REGISTERs received in that time" \
 		"$1 ($2 accepted): $(echo "$1 $el" | awk '{ printf "%.0f", $1 / $2 }')/s on average"
 	row "most REGISTERs in a 100 ms sample" "$3 ($4 accepted)"
+	row "UDP datagrams dropped (full receive buffer)" \
+		"sipxd's socket $(udp_drops "$sport"), Kamailio's $(udp_drops "$kport") (since its restart)"
 	most restart
 	stop_sipxd
 	kam_stop
