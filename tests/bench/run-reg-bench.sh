@@ -8,26 +8,27 @@
 #   sipp     the registrar alone: SIPp registers the same N users
 #            (sipp/reg_digest_uac.xml) as fast as it can, for the rate
 #            Kamailio absorbs on this machine.
-#   base     sipxd with the same N accounts but register = false: its
-#            RSS once settled, what "per account" subtracts.
+#   base     sipxd with the same N accounts but register = false, and
+#            with no account: RSS SETTLE + 2 s after start, what "per
+#            account" subtracts.
 #   main     sipxd registers all N: seconds from its start until
 #            `sipxctl status` says registrations=N (polled every
 #            50 ms), the REGISTERs Kamailio received (its statistic
 #            core:rcv_requests_register, REGISTERs only) and accepted
-#            (registrar:accepted_regs) over that time, sipxd's RSS
-#            right after start, peak and SETTLE s after the last
+#            (registrar:accepted_regs) over that time, datagrams the
+#            kernel dropped at each UDP socket (/proc/net/udp), sipxd's
+#            RSS right after start, peak and SETTLE s after the last
 #            registration, bytes per account, the CPU of sipxd while
 #            idle between refreshes (IDLE s, /proc/PID/stat) and the
 #            SIGTERM unregistration.
 #   restart  sipxd with short bindings (RESTART_EXPIRES) and retry
-#            base 2 s, max 10 s registers all N; Kamailio is stopped,
+#            base 2 s, max 10 s registers all N; Kamailio is stopped;
 #            the refreshes fail until no account is registered, then
-#            RESTART_DOWN s more (or for at most RESTART_WAIT s, as
-#            only REG_INFLIGHT_MAX REGISTERs run at once and each to
-#            a dead UDP peer lasts Timer F, 32 s); Kamailio is
-#            started again: seconds
-#            until all are registered again and the most REGISTERs
-#            Kamailio received in one ~100 ms sampling interval.
+#            RESTART_DOWN s more, or for at most RESTART_WAIT s (only
+#            REG_INFLIGHT_MAX REGISTERs run at once, and one to a dead
+#            UDP peer lasts Timer F, 32 s); Kamailio is started again:
+#            seconds until all are registered again, and the most
+#            REGISTERs Kamailio received in one ~100 ms sample.
 #
 # Kamailio's counters are read with kamcmd every ~100 ms in the main
 # and restart phases.  Every process is started and stopped by PID
@@ -38,14 +39,15 @@
 # errors.  Skipped (exit 0) without kamailio or kamcmd.
 #
 #   run-reg-bench.sh SIPXD SIPXCTL [N]
-#   environment: ACCOUNTS (10000; the argument wins), PHASES
-#     ("sipp base main restart"), SETTLE (10), IDLE (20), EXPIRES
-#     (3600), SPREAD (sipxd.register_spread, 1000 ms), MAX_TRANSACTIONS
-#     (100000, or 3 N when larger), RESTART_EXPIRES (30), RESTART_DOWN
-#     (5), RESTART_WAIT (RESTART_EXPIRES + 45), REG_TIMEOUT (300), SIPP_RATE (50000), SIPP_LIMIT (5000),
+#   environment: ACCOUNTS (10000; the argument wins), PHASES ("sipp
+#     base main restart"), SETTLE (10), IDLE (20), EXPIRES (3600),
+#     SPREAD (sipxd.register_spread, 1000 ms), MAX_TRANSACTIONS
+#     (100000, or 3 N when larger), RESTART_EXPIRES (30; 60 above
+#     20,000 accounts), RESTART_DOWN (5), RESTART_WAIT (RESTART_EXPIRES
+#     + 45), REG_TIMEOUT (300), SIPP_RATE (50000), SIPP_LIMIT (5000),
 #     KAM_CHILDREN (2), KAM_SHM (MB; 256, 1024 above 20,000 accounts),
-#     RCVBUF (net.core.rmem_max, at most 4 MB... see below), SIPP,
-#     KAMAILIO, KAMCMD, KAMAILIO_MPATH
+#     RCVBUF (Kamailio's maxbuffer; net.core.rmem_max), SIPP, KAMAILIO,
+#     KAMCMD, KAMAILIO_MPATH
 set -eu
 sipxd=$1; sipxctl=$2
 n=${3:-${ACCOUNTS:-10000}}
@@ -53,7 +55,9 @@ phases=${PHASES:-sipp base main restart}
 settle=${SETTLE:-10}; idle=${IDLE:-20}; expires=${EXPIRES:-3600}
 spread=${SPREAD:-1000}
 maxtr=${MAX_TRANSACTIONS:-$((3 * n > 100000 ? 3 * n : 100000))}
-rexpires=${RESTART_EXPIRES:-30}; rdown=${RESTART_DOWN:-5}
+# Short bindings for the restart run, long enough that every account
+# is registered before the first refreshes come.
+rexpires=${RESTART_EXPIRES:-$((n > 20000 ? 60 : 30))}; rdown=${RESTART_DOWN:-5}
 rwait=${RESTART_WAIT:-$((rexpires + 45))}
 rbase=2; rmax=10
 regtimeout=${REG_TIMEOUT:-300}
