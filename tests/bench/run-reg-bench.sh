@@ -174,7 +174,10 @@ sampler_start() {
 	spid=$!
 	pids="$pids $spid"
 }
-sampler_stop() { kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; }
+sampler_stop() {
+	kill "$spid" 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
+}
 
 # peaks FILE FROM TO: over the samples between the times FROM and TO
 # (FROM: a fresh Kamailio, its counters 0, or sipxd's start),
@@ -289,19 +292,26 @@ wait_registered() {
 # maxima FILE: the most accounts seen registering, in retry-wait and
 # failed in a status log ("-" when the daemon does not count them).
 maxima() {
-	awk '{ for (i = 4; i <= 6; i++)
-		if ($i == "-") m[i] = "-"; else if (m[i] != "-" && $i + 0 > m[i] + 0) m[i] = $i }
-	END { printf "%s %s %s\n", (4 in m ? m[4] : 0), (5 in m ? m[5] : 0), (6 in m ? m[6] : 0) }' "$1"
+	awk '{
+		for (i = 4; i <= 6; i++)
+			if ($i == "-")
+				m[i] = "-"
+			else if (m[i] != "-" && $i + 0 > m[i] + 0)
+				m[i] = $i
+	} END {
+		for (i = 4; i <= 6; i++)
+			printf "%s%s", (i in m ? m[i] : 0), (i < 6 ? " " : "\n")
+	}' "$1"
 }
 
 # most PHASE: the maxima row of that phase's polls.
 most() {
 	set -- $(maxima "$dir/status.$1")
 	if [ "$1" = - ]; then
-		row "most accounts seen registering/retry-wait/failed" \
+		row "most seen registering / retry-wait / failed" \
 		    "- (no reg_* counts in this sipxd's status)"
 	else
-		row "most accounts seen registering/retry-wait/failed" \
+		row "most seen registering / retry-wait / failed" \
 		    "$1 / $2 / $3"
 	fi
 }
@@ -328,8 +338,21 @@ stop_sipxd() {
 	fi
 }
 
-row() { printf '  %-44s %s\n' "$1" "$2"; }
+# row LABEL TEXT...: one line of the summary.
+row() { _l=$1; shift; printf '  %-46s %s\n' "$_l" "$*"; }
 mb() { echo "$1" | awk '{ printf "%.1f MB", $1 / 1024 }'; }
+# per A B: A / B rounded; pct T0 T1 SECS [DECIMALS]: CPU ticks T0..T1
+# over SECS in % of one core.
+per() { echo "$1 $2" | awk '{ printf "%.0f", ($2 > 0 ? $1 / $2 : 0) }'; }
+pct() {
+	echo "$1 $2 $3 $hz" | awk -v d="${4:-0}" \
+	    '{ printf "%.*f", d, ($4 > 0 && $3 > 0 ? ($2 - $1) * 100 / $4 / $3 : 0) }'
+}
+drops() {
+	row "UDP datagrams dropped (receive buffer full)" \
+	    "sipxd's socket $(udp_drops "$sport"), Kamailio's $(udp_drops "$kport")${1:-}"
+}
+states() { state_counts | sort | tr '\n' ' '; }
 
 echo "== registrations: $n accounts, digest (MD5, qop=auth) over UDP to" \
 	"Kamailio on 127.0.0.1"
@@ -354,19 +377,22 @@ phase_sipp() {
 		-buff_size 4194304 -trace_stat -stf "$dir/sipp.csv" -fd 1 \
 		"127.0.0.1:$kport" >"$dir/sipp.out" 2>&1 || true
 	t1=$(now); c1=$(kam_ticks)
+	# Fields 16 SuccessfulCall(C), 18 FailedCall(C), 58
+	# Retransmissions(C).
 	set -- $(tail -n 1 "$dir/sipp.csv" | awk -F';' '{ print $16, $18, $58 }')
 	ok=${1:-0}; bad=${2:-?}; rtx=${3:-?}
 	kdrops=$(udp_drops "$kport")
 	set -- $(kstat rcv_requests_register accepted_regs)
 	el=$(sub "$t0" "$t1")
-	row "registrar alone: SIPp, $n registrations" \
-		"$el s: $(echo "$2 $el" | awk '{ printf "%.0f", $1 / $2 }') registrations/s, $(echo "$1 $el" | awk '{ printf "%.0f", $1 / $2 }') REGISTERs/s"
-	row "  (SIPp: -r $sipp_rate -l $sipp_limit)" \
-		"$ok ok, $bad failed, $rtx retransmissions; kamailio CPU $(echo "$c0 $c1 $el $hz" | awk '{ printf "%.0f", ($2 - $1) * 100 / $4 / $3 }') % of a core, $kdrops UDP drops"
+	row "registrar alone: SIPp registers $n" "$el s: $(per "$2" "$el")" \
+	    "registrations/s, $(per "$1" "$el") REGISTERs/s"
+	row "  (sipp -r $sipp_rate -l $sipp_limit)" "$ok ok, $bad failed," \
+	    "$rtx retransmitted; Kamailio CPU $(pct "$c0" "$c1" "$el") %," \
+	    "$kdrops UDP drops"
 	kam_stop
 }
 
-# ---- sipxd with register = false, and with no account ----------------------
+# ---- sipxd with register = false, and with no account -------------------
 phase_base() {
 	write_conf "$dir/base.conf" false "$expires" 30 1800
 	sipxd_go "$dir/base.conf" "$dir/sipxd.log"
@@ -374,18 +400,19 @@ phase_base() {
 	sleep $((settle + 2))
 	base_rss=$(rss_kb "$sipxd_pid")
 	row "register = false: RSS at start, $((settle + 2)) s later" \
-		"$(mb "$base_rss0"), $(mb "$base_rss") (control socket after $(sub "$t_start" "$t_sock") s)"
+	    "$(mb "$base_rss0"), $(mb "$base_rss") (control socket" \
+	    "after $(sub "$t_start" "$t_sock") s)"
 	stop_sipxd
 	write_conf "$dir/empty.conf" false "$expires" 30 1800 0
 	sipxd_go "$dir/empty.conf" "$dir/sipxd.log"
 	sleep $((settle + 2))
 	empty_rss=$(rss_kb "$sipxd_pid")
 	row "no account at all: RSS $((settle + 2)) s after start" \
-		"$(mb "$empty_rss")"
+	    "$(mb "$empty_rss")"
 	stop_sipxd
 }
 
-# ---- sipxd registers all N --------------------------------------------------
+# ---- sipxd registers all N -----------------------------------------------
 phase_main() {
 	write_conf "$dir/main.conf" true "$expires" 30 1800
 	kam_start
@@ -400,56 +427,60 @@ phase_main() {
 	sampler_stop
 	el=$(sub "$t_start" "$t_all")
 	set -- $(peaks "$dir/samples.main" "$t_start" "$t_all")
-	regs=$1; acc=$2; pr=$3; pa=$4
-	row "sipxd start -> all $n registered" \
-		"$el s (control socket after $(sub "$t_start" "$t_sock") s)"
-	row "REGISTERs received by Kamailio in that time" \
-		"$regs ($acc accepted): $(echo "$regs $el" | awk '{ printf "%.0f", $1 / $2 }') REGISTERs/s, $(echo "$acc $el" | awk '{ printf "%.0f", $1 / $2 }') registrations/s"
-	row "most REGISTERs in a 100 ms sample" "$pr ($pa accepted)"
-	row "UDP datagrams dropped (full receive buffer)" \
-		"sipxd's socket $(udp_drops "$sport"), Kamailio's $(udp_drops "$kport")"
-	row "CPU until all registered (% of a core)" \
-		"sipxd $(echo "$sc1 $el $hz" | awk '{ printf "%.0f", $1 * 100 / $3 / $2 }') %, kamailio $(echo "$kc0 $kc1 $el $hz" | awk '{ printf "%.0f", ($2 - $1) * 100 / $4 / $3 }') %"
+	row "sipxd start -> all $n registered" "$el s (control socket" \
+	    "after $(sub "$t_start" "$t_sock") s)"
+	row "REGISTERs received by Kamailio meanwhile" "$1 ($2 accepted):" \
+	    "$(per "$1" "$el") REGISTERs/s, $(per "$2" "$el") registrations/s"
+	row "most REGISTERs in a 100 ms sample" "$3 ($4 accepted)"
+	drops
+	row "CPU until all registered, % of a core" \
+	    "sipxd $(pct 0 "$sc1" "$el") % (from its start)," \
+	    "Kamailio $(pct "$kc0" "$kc1" "$el") %"
 	most main
 	sleep "$settle"
 	peak=$(rss_kb "$sipxd_pid" VmHWM)
 	rss=$(rss_kb "$sipxd_pid")
 	set -- $(status_vals)
-	row "status $settle s later" \
-		"registrations=$1 reg_retry_wait=$4 reg_failed=$5 transactions=$6"
-	row "states (sipxctl accounts)" "$(state_counts | sort | tr '\n' ' ')"
-	row "bindings at Kamailio (usrloc:location_contacts)" \
-		"$(kstat location_contacts)"
+	row "status $settle s later" "registrations=$1 reg_retry_wait=$4" \
+	    "reg_failed=$5 transactions=$6"
+	row "states (sipxctl accounts)" "$(states)"
+	row "bindings at Kamailio (location_contacts)" \
+	    "$(kstat location_contacts)"
 	row "sipxd RSS: after start / peak / settled" \
-		"$(mb "$rss0") / $(mb "$peak") / $(mb "$rss")"
+	    "$(mb "$rss0") / $(mb "$peak") / $(mb "$rss")"
 	if [ -n "${base_rss:-}" ]; then
 		row "bytes per registered account" \
-			"$(( (rss - base_rss) * 1024 / n )) = (settled $(mb "$rss") - register=false $(mb "$base_rss")) / $n"
+		    "$(( (rss - base_rss) * 1024 / n )) = (settled" \
+		    "$(mb "$rss") - register=false $(mb "$base_rss")) / $n"
 		row "  the same over no account at all" \
-			"$(( (rss - empty_rss) * 1024 / n )) = (settled $(mb "$rss") - $(mb "$empty_rss")) / $n"
+		    "$(( (rss - empty_rss) * 1024 / n )) = (settled" \
+		    "$(mb "$rss") - $(mb "$empty_rss")) / $n"
 	fi
 	r0=$(kstat rcv_requests_register)
 	c0=$(cpu_ticks "$sipxd_pid"); t0=$(now)
 	sleep "$idle"
 	c1=$(cpu_ticks "$sipxd_pid"); t1=$(now)
 	r1=$(kstat rcv_requests_register)
-	row "sipxd CPU idle over $(sub "$t0" "$t1") s" \
-		"$(echo "$c0 $c1 $t0 $t1 $hz" | awk '{ printf "%.2f", ($2 - $1) * 100 / $5 / ($4 - $3) }') % of a core ($((c1 - c0)) ticks of 1/$hz s; $((r1 - r0)) REGISTERs meanwhile)"
-	r0=$r1
+	el=$(sub "$t0" "$t1")
+	row "sipxd CPU while idle, over $el s" \
+	    "$(pct "$c0" "$c1" "$el" 2) % of a core ($((c1 - c0)) ticks" \
+	    "of 1/$hz s; $((r1 - r0)) REGISTERs meanwhile)"
 	stop_sipxd
-	row "SIGTERM -> exit (unregistering all)" \
-		"$t_stopped s; bindings left $(kstat location_contacts), $(( $(kstat rcv_requests_register) - r0 )) REGISTERs, sipxd socket drops $stop_drops"
+	row "SIGTERM -> exit (unregistering all)" "$t_stopped s;" \
+	    "$(kstat location_contacts) bindings left," \
+	    "$(( $(kstat rcv_requests_register) - r1 )) REGISTERs," \
+	    "$stop_drops dropped at sipxd's socket"
 	kam_stop
 }
 
-# ---- through a registrar restart --------------------------------------------
+# ---- through a registrar restart -----------------------------------------
 phase_restart() {
 	write_conf "$dir/restart.conf" true "$rexpires" "$rbase" "$rmax"
 	kam_start
 	sipxd_go "$dir/restart.conf" "$dir/sipxd.log"
 	wait_registered restart0 "$t_start"
 	row "restart run (expires $rexpires, retry $rbase..$rmax s)" \
-		"all registered after $(sub "$t_start" "$t_all") s"
+	    "all registered after $(sub "$t_start" "$t_all") s"
 	t_kstop=$(now)
 	kam_stop
 	# The refreshes (at 80-90 % of the granted time) now fail: wait
@@ -462,19 +493,19 @@ phase_restart() {
 		set -- $(status_vals)
 		echo "$_t $*" >>"$dir/status.down"
 		if [ "$1" = 0 ]; then
-			t_none=$_t
+			how="none registered after $(sub "$t_kstop" "$_t") s"
 			sleep "$rdown"
-			how="none registered after $(sub "$t_kstop" "$t_none") s, then $rdown s"
+			how="$how, then $rdown s"
 			break
 		fi
-		if [ "$(sub "$t_kstop" "$_t" | cut -d. -f1)" -ge "$rwait" ]; then
-			how="$1 still registered for sipxd after $(sub "$t_kstop" "$_t") s"
+		if [ "$(sub "$t_kstop" "$_t" | cut -d. -f1)" -ge "$rwait" ]
+		then
+			how="$1 still registered after $(sub "$t_kstop" "$_t") s"
 			break
 		fi
 		sleep 0.2
 	done
-	row "registrar stopped: $how" \
-		"$(state_counts | sort | tr '\n' ' ')"
+	row "registrar stopped: $how" "$(states)"
 	sampler_start "$dir/samples.restart"
 	t_kstart=$(now)
 	kam_start
@@ -483,12 +514,11 @@ phase_restart() {
 	sampler_stop
 	el=$(sub "$t_kstart" "$t_all")
 	set -- $(peaks "$dir/samples.restart" "$t_kstart" "$t_all")
-	row "registrar started -> all $n registered again" "$el s"
-	row "REGISTERs received in that time" \
-		"$1 ($2 accepted): $(echo "$1 $el" | awk '{ printf "%.0f", $1 / $2 }')/s on average"
+	row "registrar up again -> all $n registered" "$el s"
+	row "REGISTERs received meanwhile" "$1 ($2 accepted):" \
+	    "$(per "$1" "$el")/s on average"
 	row "most REGISTERs in a 100 ms sample" "$3 ($4 accepted)"
-	row "UDP datagrams dropped (full receive buffer)" \
-		"sipxd's socket $(udp_drops "$sport"), Kamailio's $(udp_drops "$kport") (since its restart)"
+	drops " (since its restart)"
 	most restart
 	stop_sipxd
 	kam_stop
@@ -500,7 +530,7 @@ for p in $phases; do
 	*) bench_fail "unknown phase $p" ;;
 	esac
 done
-echo "   (REGISTER counts: Kamailio's core:rcv_requests_register and" \
+echo "   (REGISTERs: Kamailio's core:rcv_requests_register and" \
 	"registrar:accepted_regs, read with kamcmd every ~100 ms; a"
 echo "    registration with digest is 2 REGISTERs, the second accepted;" \
 	"RSS from /proc/PID/status, CPU from /proc/PID/stat)"
