@@ -300,7 +300,8 @@ maxima() {
 				m[i] = $i
 	} END {
 		for (i = 4; i <= 6; i++)
-			printf "%s%s", (i in m ? m[i] : 0), (i < 6 ? " " : "\n")
+			printf "%s%s", (m[i] == "-" ? "-" : m[i] + 0), \
+			    (i < 6 ? " " : "\n")
 	}' "$1"
 }
 
