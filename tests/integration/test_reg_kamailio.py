@@ -336,9 +336,10 @@ def wait_states(c, want, timeout, what):
 
 
 def contact_uri(contact):
-    """The URI inside <...> of a Contact value (or the value itself)."""
+    """The URI of a Contact: inside <...>, or the value itself (`account`
+    shows the bare URI, its parameters included)."""
     m = re.search(r"<([^>]*)>", contact)
-    return m.group(1) if m else contact.split(";")[0]
+    return m.group(1) if m else contact
 
 
 def check_binding(kam, table, c, name, transport, d):
