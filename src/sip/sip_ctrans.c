@@ -295,6 +295,16 @@ ctrans_on_response_ni(struct sip_ctrans *ct, const struct sip_msg *rsp)
 			ctrans_report(ct, SIP_TRANS_EV_RESPONSE, 0, rsp);
 		} else {
 			ctrans_report(ct, SIP_TRANS_EV_RESPONSE, 0, rsp);
+			/*
+			 * Completed only absorbs retransmitted responses: the
+			 * keys do that.  The request goes now, or a burst of
+			 * registrations holds every one for T4.
+			 */
+			sip_msg_free(ct->req);
+			ct->req = NULL;
+			free(ct->buf);
+			ct->buf = NULL;
+			ct->len = 0;
 			ctrans_complete(ct, CTRANS_TIMER_K, c->t4_ms);
 		}
 		break;

@@ -328,7 +328,8 @@ int	sip_ctrans_send(struct sip_trans_layer *, const char *buf, size_t len,
 /* No more handler calls; forget the pointer. */
 void	sip_ctrans_detach(struct sip_ctrans *);
 enum sip_ctrans_state sip_ctrans_state(const struct sip_ctrans *);
-/* The request as sent (for building a CANCEL, §9.1). */
+/* The request as sent (for building a CANCEL, §9.1); NULL once a
+ * non-INVITE transaction has its final response. */
 const struct sip_msg *sip_ctrans_request(const struct sip_ctrans *);
 uint64_t sip_ctrans_id(const struct sip_ctrans *);
 

@@ -502,14 +502,13 @@ local_towards(const struct sockaddr *sa, socklen_t len,
 }
 
 int
-sip_tp_via(struct sip_tp *tp, const struct sip_dest *dst, const char *branch,
-    struct strbuf *out)
+sip_tp_sent_by(struct sip_tp *tp, const struct sip_dest *dst, char *out,
+    size_t len)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&dst->addr;
 	struct sip_tp_listener *l;
 	struct sockaddr_storage ss;
 	struct sip_tp_conn *c;
-	char host[INET6_ADDRSTRLEN + 8], br[SIP_TP_BRANCH_LEN];
 
 	if (dst->proto >= SIP_TP__COUNT)
 		return EINVAL;
@@ -526,7 +525,19 @@ sip_tp_via(struct sip_tp *tp, const struct sip_dest *dst, const char *branch,
 		tp_sa_set_port((struct sockaddr *)&ss,
 		    tp_sa_port((struct sockaddr *)&l->addr));
 	}
-	sip_tp_addr_str((struct sockaddr *)&ss, host, sizeof(host));
+	sip_tp_addr_str((struct sockaddr *)&ss, out, len);
+	return 0;
+}
+
+int
+sip_tp_via(struct sip_tp *tp, const struct sip_dest *dst, const char *branch,
+    struct strbuf *out)
+{
+	char host[INET6_ADDRSTRLEN + 8], br[SIP_TP_BRANCH_LEN];
+	int err;
+
+	if ((err = sip_tp_sent_by(tp, dst, host, sizeof(host))) != 0)
+		return err;
 	if (branch == NULL) {
 		sip_tp_branch(br);
 		branch = br;

@@ -285,6 +285,13 @@ void	sip_tp_branch(char out[SIP_TP_BRANCH_LEN]);
 int	sip_tp_via(struct sip_tp *, const struct sip_dest *dst,
 	    const char *branch, struct strbuf *out);
 /*
+ * The sent-by of that Via alone, "192.0.2.1:5060" or "[2001:db8::1]:5060":
+ * where a peer reaches us over dst's transport (a registration's
+ * Contact).  0, or EADDRNOTAVAIL as sip_tp_via.
+ */
+int	sip_tp_sent_by(struct sip_tp *, const struct sip_dest *dst,
+	    char *out, size_t len);
+/*
  * The value of req's first Via header field with the RFC 3261 §18.2.1 /
  * RFC 3581 §4 parameters set for a request from src: received= when the
  * sent-by is not src's address (always when rport is present), rport=

@@ -88,6 +88,33 @@ account_cfg_free(struct account_cfg *c)
 	free(c);
 }
 
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+struct account_cfg *
+account_cfg_dup(const struct account_cfg *c)
+{
+	struct account_cfg *d = xmalloc(sizeof(*d));
+
+	*d = *c;
+	d->name = xstrdup(c->name);
+	d->display_name = dup_or_null(c->display_name);
+	d->aor = xstrdup(c->aor);
+	d->auth_user = dup_or_null(c->auth_user);
+	d->password = dup_or_null(c->password);
+	d->ha1 = dup_or_null(c->ha1);
+	d->registrar = dup_or_null(c->registrar);
+	d->outbound_proxy = dup_or_null(c->outbound_proxy);
+	d->codecs = xreallocarray(NULL, c->ncodecs > 0 ? c->ncodecs : 1,
+	    sizeof(*d->codecs));
+	for (size_t i = 0; i < c->ncodecs; i++)
+		d->codecs[i] = xstrdup(c->codecs[i]);
+	return d;
+}
+
 static bool
 str_equal(const char *a, const char *b)
 {

@@ -105,6 +105,7 @@ const char	*account_incoming_name(enum account_incoming);
 const char	*account_change_name(enum account_change);
 
 void	account_cfg_free(struct account_cfg *);
+struct account_cfg *account_cfg_dup(const struct account_cfg *);
 bool	account_cfg_equal(const struct account_cfg *,
 	    const struct account_cfg *);
 

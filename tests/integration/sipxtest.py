@@ -445,8 +445,14 @@ def conf_value(v):
 
 
 def account(name, aor=None, **keys):
-    """An account as a dict for Sipxd.write_config; keys as in sipxd.conf."""
-    a = {"name": name, "aor": aor or "sip:%s@127.0.0.1" % name}
+    """An account as a dict for Sipxd.write_config; keys as in sipxd.conf.
+
+    register defaults to false here (sipxd's default is true): a test
+    account registers only when the test says where, so that no test
+    sends REGISTERs to 127.0.0.1:5060 or to a real domain by accident.
+    """
+    a = {"name": name, "aor": aor or "sip:%s@127.0.0.1" % name,
+         "register": False}
     a.update(keys)
     return a
 

@@ -38,10 +38,11 @@ size_t	__sanitizer_get_current_allocated_bytes(void);
 #define T4	40
 /*
  * Timers never fire early, so lower bounds are exact; upper bounds allow
- * this much loop latency (ms).  A loaded machine may need more:
- * SIPX_TIMER_TOL_MS=30.
+ * this much loop latency (ms): enough for a 2-core machine running the
+ * suite with -j2 beside other work, which saw 10 ms overrun.  Tighter
+ * for a quiet machine: SIPX_TIMER_TOL_MS=5.
  */
-#define TOL_DEFAULT	10
+#define TOL_DEFAULT	40
 #define MAXSENT	256
 
 struct sent {
