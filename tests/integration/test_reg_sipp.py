@@ -415,8 +415,7 @@ def start_daemon(env, reg, **keys):
     """sipxd with account alice registering to reg; returns the daemon, a
     control connection and one following alice's account events."""
     a = account(USER, registrar=reg.uri, password=PASSWORD, register=True,
-                expires=600,
-                retry=dict(RETRY))
+                expires=600, retry=dict(RETRY))
     a.update(keys)
     d = env.daemon(accounts=[a])
     ev = d.connect()
@@ -596,7 +595,14 @@ def test_423_min_expires(env):
              ("3600", "200"), "newest attempt")
     check_eq((v.attempts[1]["expires"], v.attempts[1]["code"]),
              ("600", "423"), "attempt before it")
-    # The summary line says the same.
+    # sipxctl says the same, and so does the summary line.
+    r = d.ctl("account", USER, json=True)
+    check_eq(r.rc, 0, "sipxctl account %s: %r" % (USER, r))
+    data = r.json()["data"]
+    check_eq((data[0]["state"], str(data[0]["asked"])),
+             ("registered", "3600"), "sipxctl --json account")
+    check_eq([x["binding"] for x in data[1:] if "binding" in x], v.bindings,
+             "sipxctl --json account: bindings")
     r = ctl.request("accounts")
     check(r.ok and len(r.records) == 1, "accounts: %r" % (r,))
     a = r.records[0]
