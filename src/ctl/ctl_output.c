@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/strbuf.h"
 #include "base/xalloc.h"
@@ -293,32 +294,107 @@ record_get(const struct out_record *rec, const char *key)
 	return "";
 }
 
-/* Columns: the union of keys in first-seen order; headers upper case. */
-static void
-print_table(const struct out_reply *r, FILE *out)
+/* "1764074000.120" as local time: the clock only when it is today. */
+static const char *
+clock_time(const char *v, char *buf, size_t size)
+{
+	struct tm tm, now_tm;
+	time_t t, now = time(NULL);
+	char *end;
+	double d = strtod(v, &end);
+
+	if (end == v || *end != '\0' || !(d >= 0) || d > 1e15)
+		return v;
+	t = (time_t)d;
+	if (localtime_r(&t, &tm) == NULL || localtime_r(&now, &now_tm) == NULL)
+		return v;
+	if (strftime(buf, size, tm.tm_year == now_tm.tm_year &&
+	    tm.tm_yday == now_tm.tm_yday ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S",
+	    &tm) == 0)
+		return v;
+	return buf;
+}
+
+static const char *
+cell(const struct out_record *rec, const char *col, bool clock, char *buf,
+    size_t size)
+{
+	const char *v = record_get(rec, col);
+
+	if (clock && strcmp(col, "time") == 0 && v[0] != '\0')
+		return clock_time(v, buf, size);
+	return v;
+}
+
+static bool
+table_has_key(const struct out_record *recs, size_t n, const char *k)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < recs[i].n; j++)
+			if (strcmp(recs[i].fields[j].key, k) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * The table's columns: those of want (space-separated) that some record
+ * has, in want's order; with want NULL, or when a daemon of another
+ * version has none of them, the union of keys in first-seen order.
+ * The names point into the records or into *owned.
+ */
+static const char **
+table_columns(const struct out_record *recs, size_t n, const char *want,
+    size_t *ncols, char **owned)
 {
 	const char **cols = NULL;
-	size_t ncols = 0, *width;
+	char *save = NULL;
 
-	for (size_t i = 0; i < r->nrecords; i++)
-		for (size_t j = 0; j < r->records[i].n; j++) {
-			const char *k = r->records[i].fields[j].key;
+	*ncols = 0;
+	*owned = NULL;
+	if (want != NULL) {
+		*owned = xstrdup(want);
+		for (char *k = strtok_r(*owned, " ", &save); k != NULL;
+		    k = strtok_r(NULL, " ", &save)) {
+			if (!table_has_key(recs, n, k))
+				continue;
+			cols = xreallocarray(cols, *ncols + 1, sizeof(*cols));
+			cols[(*ncols)++] = k;
+		}
+		if (*ncols > 0)
+			return cols;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < recs[i].n; j++) {
+			const char *k = recs[i].fields[j].key;
 			size_t c;
 
-			for (c = 0; c < ncols; c++)
+			for (c = 0; c < *ncols; c++)
 				if (strcmp(cols[c], k) == 0)
 					break;
-			if (c == ncols) {
-				cols = xreallocarray(cols, ncols + 1,
+			if (c == *ncols) {
+				cols = xreallocarray(cols, *ncols + 1,
 				    sizeof(*cols));
-				cols[ncols++] = k;
+				cols[(*ncols)++] = k;
 			}
 		}
+	return cols;
+}
+
+/* Aligned columns, headers upper case; clock: "time" as local time. */
+static void
+print_table(const struct out_record *recs, size_t n, const char *want,
+    bool clock, FILE *out)
+{
+	char buf[64], *owned;
+	size_t ncols, *width;
+	const char **cols = table_columns(recs, n, want, &ncols, &owned);
+
 	width = xcalloc(ncols + 1, sizeof(*width));
 	for (size_t c = 0; c < ncols; c++) {
 		width[c] = strlen(cols[c]);
-		for (size_t i = 0; i < r->nrecords; i++) {
-			size_t l = strlen(record_get(&r->records[i], cols[c]));
+		for (size_t i = 0; i < n; i++) {
+			size_t l = strlen(cell(&recs[i], cols[c], clock, buf,
+			    sizeof(buf)));
 
 			if (l > width[c])
 				width[c] = l;
@@ -332,9 +408,10 @@ print_table(const struct out_reply *r, FILE *out)
 			    2), "");
 	}
 	fputc('\n', out);
-	for (size_t i = 0; i < r->nrecords; i++) {
+	for (size_t i = 0; i < n; i++) {
 		for (size_t c = 0; c < ncols; c++) {
-			const char *v = record_get(&r->records[i], cols[c]);
+			const char *v = cell(&recs[i], cols[c], clock, buf,
+			    sizeof(buf));
 
 			if (c + 1 < ncols)
 				fprintf(out, "%-*s  ", (int)width[c], v);
@@ -345,11 +422,39 @@ print_table(const struct out_reply *r, FILE *out)
 	}
 	free(width);
 	free(cols);
+	free(owned);
+}
+
+static const char *
+first_key(const struct out_record *rec)
+{
+	return rec->n > 0 ? rec->fields[0].key : "";
+}
+
+/*
+ * `account NAME`: the account as key: value lines, then its parts (the
+ * registrar's bindings, the last attempts), each kind a table of its own
+ * after a blank line.
+ */
+static void
+print_sections(const struct out_reply *r, FILE *out)
+{
+	size_t i = 1, j;
+
+	print_list(&r->records[0], out);
+	for (; i < r->nrecords; i = j) {
+		for (j = i + 1; j < r->nrecords; j++)
+			if (strcmp(first_key(&r->records[j]),
+			    first_key(&r->records[i])) != 0)
+				break;
+		fputc('\n', out);
+		print_table(&r->records[i], j - i, NULL, true, out);
+	}
 }
 
 int
-out_print_reply(const struct out_reply *r, enum out_style style, bool json,
-    FILE *out, FILE *err)
+out_print_reply(const struct out_reply *r, enum out_style style,
+    const char *columns, bool json, FILE *out, FILE *err)
 {
 	if (json) {
 		print_json(r, out);
@@ -367,8 +472,10 @@ out_print_reply(const struct out_reply *r, enum out_style style, bool json,
 		fprintf(out, "%s\n", r->message);
 	if (r->nrecords == 0)
 		return 0;
-	if (style == OUT_TABLE || (style == OUT_AUTO && r->nrecords > 1))
-		print_table(r, out);
+	if (style == OUT_SECTIONS)
+		print_sections(r, out);
+	else if (style == OUT_TABLE || (style == OUT_AUTO && r->nrecords > 1))
+		print_table(r->records, r->nrecords, columns, false, out);
 	else
 		for (size_t i = 0; i < r->nrecords; i++) {
 			if (i > 0)

@@ -13,6 +13,10 @@ enum out_style {
 	OUT_AUTO,	/* table for several records, list for one */
 	OUT_TABLE,	/* always a table (lists of things) */
 	OUT_RECORD,	/* always key: value (one thing) */
+	/* One thing and its parts: the first record as key: value, then
+	 * each run of records that share their first key as a table, its
+	 * "time" column as a local clock time. */
+	OUT_SECTIONS,
 };
 
 struct out_field {
@@ -49,9 +53,13 @@ int	out_reply_add_line(struct out_reply *, const char *line);
 int	out_reply_from_result(struct out_reply *r, const char *line,
 	    const char *id);
 
-/* Prints the reply: data to out, an ERR to err; returns the exit code. */
-int	out_print_reply(const struct out_reply *, enum out_style, bool json,
-	    FILE *out, FILE *err);
+/*
+ * Prints the reply: data to out, an ERR to err; returns the exit code.
+ * columns (space-separated keys, or NULL for all) narrows text tables to
+ * what a person scans; JSON always carries every field.
+ */
+int	out_print_reply(const struct out_reply *, enum out_style,
+	    const char *columns, bool json, FILE *out, FILE *err);
 /* Prints one "EVENT …" line. */
 void	out_print_event(const char *line, bool json, FILE *out);
 void	out_json_string(FILE *, const char *);

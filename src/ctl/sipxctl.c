@@ -40,18 +40,27 @@ static const struct ctl_command {
 	enum out_style	 style;
 	bool		 follows;	/* keeps printing events */
 	bool		 job;		/* OK id=N, then a result event */
+	const char	*columns;	/* of a text table; NULL: all */
 } ctl_commands[] = {
-	{ "help", OUT_TABLE, false, false },
-	{ "version", OUT_RECORD, false, false },
-	{ "status", OUT_RECORD, false, false },
-	{ "accounts", OUT_TABLE, false, false },
-	{ "reload", OUT_RECORD, false, false },
-	{ "log", OUT_RECORD, false, false },
-	{ "events", OUT_AUTO, true, false },
-	{ "options", OUT_RECORD, false, true },
-	{ "transactions", OUT_TABLE, false, false },
-	{ "trace", OUT_AUTO, true, false },
-	{ "quit", OUT_AUTO, false, false },
+	{ "help", OUT_TABLE, false, false, NULL },
+	{ "version", OUT_RECORD, false, false, NULL },
+	{ "status", OUT_RECORD, false, false, NULL },
+	/* What tells at a glance which account is not registered and why;
+	 * the settings are in `account NAME` and --json. */
+	{ "accounts", OUT_TABLE, false, false,
+	    "name aor state target expires code reason failures next_try" },
+	{ "account", OUT_SECTIONS, false, false, NULL },
+	{ "register", OUT_AUTO, false, false, NULL },
+	{ "unregister", OUT_AUTO, false, false, NULL },
+	{ "enable", OUT_AUTO, false, false, NULL },
+	{ "disable", OUT_AUTO, false, false, NULL },
+	{ "reload", OUT_RECORD, false, false, NULL },
+	{ "log", OUT_RECORD, false, false, NULL },
+	{ "events", OUT_AUTO, true, false, NULL },
+	{ "options", OUT_RECORD, false, true, NULL },
+	{ "transactions", OUT_TABLE, false, false, NULL },
+	{ "trace", OUT_AUTO, true, false, NULL },
+	{ "quit", OUT_AUTO, false, false, NULL },
 };
 
 struct conn {
@@ -304,7 +313,7 @@ run_line(struct conn *c, const char *request, const char *name)
 	if (cmd != NULL && cmd->job)
 		conn_wait_result(c, &r);
 	rc = out_print_reply(&r, cmd != NULL ? cmd->style : OUT_AUTO,
-	    opt_json, stdout, stderr);
+	    cmd != NULL ? cmd->columns : NULL, opt_json, stdout, stderr);
 	fflush(stdout);
 	if (rc == 0 && cmd != NULL && cmd->follows &&
 	    strstr(request, " off") == NULL)

@@ -1,9 +1,9 @@
 /*
  * The daemon's command table and the handlers of the system commands:
- * help, version, status, accounts, reload, log, events, quit.  Each
- * handler translates between protocol arguments and a daemon call; none
- * holds state of its own.  Later command families (registration, calls)
- * get their own cmd_*.c and entries in the table here.
+ * help, version, status, reload, log, events, quit.  Each handler
+ * translates between protocol arguments and a daemon call; none holds
+ * state of its own.  Command families (SIP, registrations, later calls)
+ * have their own cmd_*.c and entries in the table here.
  */
 #include <ares.h>
 #include <errno.h>
@@ -17,8 +17,10 @@
 
 #include "proto/ctl_line.h"
 #include "ua/events.h"
+#include "ua/reg.h"
 #include "ua/ua.h"
 #include "cmd.h"
+#include "cmd_reg.h"
 #include "cmd_sip.h"
 #include "cmd_sys.h"
 #include "control.h"
@@ -50,6 +52,27 @@ cmd_version(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	strbuf_add(&r->data, line.p, line.n);
 }
 
+/*
+ * Accounts per registration state: reg_disabled=N and so on, the state
+ * names with '_' for '-' (reg_retry_wait), as a key reads best.
+ */
+static void
+status_reg_counts(struct cmd_reply *r)
+{
+	size_t counts[REG_STATE_UNREGISTERING + 1] = { 0 };
+	char key[32];
+
+	reg_count_states(daemon_reg(), counts);
+	for (int s = REG_STATE_DISABLED; s <= REG_STATE_UNREGISTERING; s++) {
+		snprintf(key, sizeof(key), "reg_%s",
+		    reg_state_name((enum reg_state)s));
+		for (char *p = key; *p != '\0'; p++)
+			if (*p == '-')
+				*p = '_';
+		cmd_record_kvf(r, key, "%zu", counts[s]);
+	}
+}
+
 static void
 cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 {
@@ -66,6 +89,7 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	cmd_record_kvf(r, "accounts", "%zu", set->n);
 	cmd_record_kvf(r, "registrations", "%zu",
 	    account_set_registered(set));
+	status_reg_counts(r);
 	/* No call layer is running yet: truly 0. */
 	cmd_record_kv(r, "calls", "0");
 	cmd_record_kvf(r, "transactions", "%zu",
@@ -86,28 +110,6 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	cmd_record_kvf(r, "subscribers", "%zu", events_subscriber_count());
 	cmd_record_kv(r, "log_level", log_level_name(log_get_level()));
 	cmd_record_end(r);
-}
-
-static void
-cmd_accounts(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
-{
-	const struct account_set *set = daemon_accounts();
-
-	for (size_t i = 0; i < set->n; i++) {
-		const struct account *a = set->items[i];
-
-		cmd_record_begin(r);
-		cmd_record_kv(r, "name", a->cfg->name);
-		cmd_record_kv(r, "aor", a->cfg->aor);
-		cmd_record_kv(r, "state", reg_state_name(a->reg_state));
-		cmd_record_kv(r, "register", a->cfg->register_on ? "yes" :
-		    "no");
-		cmd_record_kv(r, "transport",
-		    account_transport_name(a->cfg->transport));
-		cmd_record_kv(r, "registrar", a->cfg->registrar);
-		cmd_record_kv(r, "change", account_change_name(a->change));
-		cmd_record_end(r);
-	}
 }
 
 static void
@@ -242,8 +244,22 @@ static const struct cmd_entry sys_entries[] = {
 	    "uptime, pid, config file and counts of what sipxd holds",
 	    cmd_status },
 	{ "accounts", 0, 0, CMD_READ, "",
-	    "configured accounts with their registration state",
+	    "accounts: registration state, target, expiry, last answer",
 	    cmd_accounts },
+	{ "account", 1, 1, CMD_READ, "NAME",
+	    "one account: its registration, bindings and last attempts",
+	    cmd_account },
+	{ "register", 1, 1, CMD_WRITE, "NAME",
+	    "send REGISTER now (refresh, or retry at once)", cmd_reg_action },
+	{ "unregister", 1, 1, CMD_WRITE, "NAME",
+	    "remove the binding; stays unregistered until register",
+	    cmd_reg_action },
+	{ "enable", 1, 1, CMD_WRITE, "NAME",
+	    "register again after a disable or an unregister",
+	    cmd_reg_action },
+	{ "disable", 1, 1, CMD_WRITE, "NAME",
+	    "unregister and keep it disabled, across reloads too",
+	    cmd_reg_action },
 	{ "reload", 0, 0, CMD_WRITE, "",
 	    "re-read the config file; a bad file keeps the running config",
 	    cmd_reload },

@@ -290,6 +290,7 @@ account_set_apply(struct account_set *set, struct account_cfg **cfgs,
 		if (quiet) {
 			/* Start-up: nothing was there before, all is new. */
 			a->change = ACCOUNT_UNCHANGED;
+			account_cfg_free(old[i]);
 			continue;
 		}
 		if (a->change == ACCOUNT_ADDED) {

@@ -88,12 +88,12 @@ struct reg_auth {
 
 /* struct reg_attempt, packed: four of these per account. */
 struct reg_hist {
-	double			 time;
+	uint32_t		 time;		/* Unix time, seconds */
 	uint32_t		 expires;
 	uint16_t		 status;
 	uint16_t		 target;	/* reg_agent.targets index + 1 */
-	int			 err;
-	char			 reason[28];
+	int			 err;		/* its text is rebuilt */
+	char			 reason[36];	/* after the status code */
 };
 
 /* Per attempt: the targets, released when the attempt ends. */
@@ -139,7 +139,7 @@ struct reg {
 	uint64_t		 conn_id;	/* stream the binding uses */
 	uint64_t		 send_conn;	/* of the REGISTER out */
 	uint64_t		 next_at_us;	/* 0: nothing scheduled */
-	char			 last_reason[64];
+	char			 last_reason[96];
 	char			*contact;	/* our Contact URI, as sent:
 						 * contact_in or owned */
 	char			*public_addr;	/* NAT: host:port seen */
@@ -396,7 +396,7 @@ reg_hist_add(struct reg *r, unsigned expires)
 	struct reg_hist *at = &r->hist[r->nhist++ % REG_HISTORY];
 
 	memset(at, 0, sizeof(*at));
-	at->time = time_real();
+	at->time = (uint32_t)time_real();
 	at->expires = expires;
 	snprintf(at->reason, sizeof(at->reason), "pending");
 }
@@ -411,6 +411,10 @@ reg_hist_end(struct reg *r, unsigned status, int err, const char *reason)
 	at = &r->hist[(r->nhist - 1) % REG_HISTORY];
 	at->status = (uint16_t)status;
 	at->err = err;
+	/* "401 Unauthorized: …": the code has its own column. */
+	if (status != 0 && (unsigned)atoi(reason) == status &&
+	    strchr(reason, ' ') != NULL)
+		reason = strchr(reason, ' ') + 1;
 	copy_cut(at->reason, sizeof(at->reason), reason);
 	at->target = r->target;
 }
@@ -720,7 +724,10 @@ reg_fail(struct reg *r, bool fatal, unsigned status, const char *cause,
 	uint64_t wait;
 
 	reg_hist_end(r, status, r->try != NULL ? r->try->last_err : 0, cause);
-	copy_cut(r->last_reason, sizeof(r->last_reason), cause);
+	/* The code has its own field: the reason starts after it. */
+	copy_cut(r->last_reason, sizeof(r->last_reason), status != 0 &&
+	    (unsigned)atoi(cause) == status && strchr(cause, ' ') != NULL ?
+	    strchr(cause, ' ') + 1 : cause);
 	r->last_status = status;
 	reg_attempt_end(r);
 	if (r->goal == REG_GOAL_UNBIND) {
@@ -795,9 +802,7 @@ static bool
 reg_nat_detect(struct reg *r, const struct sip_msg *msg)
 {
 	const struct sip_via *v;
-	char pub[INET6_ADDRSTRLEN + 8];
-	struct sip_uri mine;
-	const char *why;
+	char pub[INET6_ADDRSTRLEN + 8], local[INET6_ADDRSTRLEN + 8];
 	unsigned port;
 
 	if (msg->nvia == 0 || r->contact == NULL)
@@ -815,18 +820,22 @@ reg_nat_detect(struct reg *r, const struct sip_msg *msg)
 	else
 		snprintf(pub, sizeof(pub), "%.*s:%u", SLICE_ARG(v->received),
 		    port);
-	if (sip_uri_parse(&mine, r->contact, strlen(r->contact), &why) != 0)
-		return false;
-	{
-		char cur[INET6_ADDRSTRLEN + 8];
-
-		snprintf(cur, sizeof(cur), "%.*s:%u", SLICE_ARG(mine.host),
-		    mine.has_port ? mine.port : 5060);
-		if (strcmp(cur, pub) == 0)
+	/* Our Via's sent-by, as the response carries it back. */
+	snprintf(local, sizeof(local), "%.*s:%u", SLICE_ARG(v->host),
+	    v->port != 0 ? v->port : 5060);
+	if (strcmp(pub, local) == 0) {
+		if (r->public_addr == NULL)
 			return false;
+		/* The NAT is gone: our own address again. */
+		log_notice("account %s: the registrar sees us at our own "
+		    "address %s again: registering it", reg_name(r), local);
+		set_str(&r->public_addr, NULL);
+		return true;
 	}
+	if (r->public_addr != NULL && strcmp(r->public_addr, pub) == 0)
+		return false;
 	log_notice("account %s: the registrar sees us at %s, not at %s: "
-	    "registering that address (NAT)", reg_name(r), pub, r->contact);
+	    "registering that address (NAT)", reg_name(r), pub, local);
 	set_str(&r->public_addr, pub);
 	return true;
 }
@@ -1167,22 +1176,26 @@ reg_on_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 
 /* Why the attempt's last target failed, in words. */
 static void
-reg_err_text(const struct reg *r, int err, char *out, size_t len)
+reg_err_text_to(const char *target, int err, char *out, size_t len)
 {
 	if (err == ETIMEDOUT)
-		snprintf(out, len, "timeout: no answer from %s",
-		    reg_target(r));
+		snprintf(out, len, "timeout: no answer from %s", target);
 	else if (err == ENOBUFS)
 		snprintf(out, len, "too many SIP transactions "
 		    "(sipxd.max_transactions)");
 	else if (err == EPROTO)
-		snprintf(out, len, "TLS: %s did not verify",
-		    reg_target(r));
+		snprintf(out, len, "TLS: %s did not verify", target);
 	else if (err == EADDRNOTAVAIL)
 		snprintf(out, len, "no listener to send from over that "
 		    "transport and address family");
 	else
 		snprintf(out, len, "transport error: %s", strerror(err));
+}
+
+static void
+reg_err_text(const struct reg *r, int err, char *out, size_t len)
+{
+	reg_err_text_to(reg_target(r), err, out, len);
 }
 
 /* Sends to the next target; every target tried: the attempt failed. */
@@ -1804,9 +1817,18 @@ reg_info_get(const struct reg_agent *ag, const struct account *a,
 		at->expires = h->expires;
 		at->status = h->status;
 		at->err = h->err;
-		snprintf(at->reason, sizeof(at->reason), "%s", h->reason);
 		snprintf(at->target, sizeof(at->target), "%s",
 		    reg_target_name(ag, h->target));
+		/* A transport error's text was cut to fit: said again. */
+		snprintf(at->reason, sizeof(at->reason), "%s", h->reason);
+		if (h->status == 0 && h->err != 0) {
+			char full[sizeof(at->reason)];
+
+			reg_err_text_to(at->target, h->err, full,
+			    sizeof(full));
+			if (strncmp(full, h->reason, strlen(h->reason)) == 0)
+				memcpy(at->reason, full, sizeof(full));
+		}
 	}
 }
 

@@ -2,15 +2,86 @@
  * Command table dispatch: unknown commands, the central arity check, the
  * read-only check, handler arguments, help generated from the table, the
  * reply builder's framing rules, and the control client's state names.
+ * Then the daemon's own table for the registration commands: their
+ * access and arity, unknown accounts, and how the reg usage's errno
+ * values become replies.  The daemon's wiring (sipxd.c) is stubbed below
+ * so that the real table links; no handler here reaches the reg usage.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/cmd.h"
+#include "daemon/cmd_reg.h"
+#include "daemon/cmd_sys.h"
 #include "daemon/control.h"
+#include "daemon/daemon.h"
+
+/* ---- the daemon's wiring, stubbed: no accounts, nothing running ---- */
+
+static struct account_set stub_accounts;
+
+const char *
+daemon_state_name(enum daemon_state s)
+{
+	return "running";
+}
+
+enum daemon_state
+daemon_state(void)
+{
+	return DAEMON_RUNNING;
+}
+
+const struct sipxd_config *
+daemon_config(void)
+{
+	return NULL;
+}
+
+const struct account_set *
+daemon_accounts(void)
+{
+	return &stub_accounts;
+}
+
+uint64_t
+daemon_uptime_ms(void)
+{
+	return 0;
+}
+
+size_t
+daemon_control_clients(void)
+{
+	return 0;
+}
+
+struct ua *
+daemon_ua(void)
+{
+	return NULL;
+}
+
+struct reg_agent *
+daemon_reg(void)
+{
+	return NULL;
+}
+
+void
+daemon_set_log_level(enum log_level l)
+{
+}
+
+int
+daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
+{
+	return EBUSY;
+}
 
 static int calls;
 static int last_argc;
@@ -44,19 +115,38 @@ static const struct cmd_entry entries[] = {
 static const struct cmd_table table = { entries, 4 };
 
 static void
-run(bool readonly, struct cmd_reply *r, int argc, ...)
+vrun(const struct cmd_table *t, bool readonly, struct cmd_reply *r,
+    int argc, va_list ap)
 {
 	char *argv[16];
 	struct cmd_ctx ctx = { readonly, NULL, NULL };
+
+	for (int i = 0; i < argc; i++)
+		argv[i] = va_arg(ap, char *);
+	argv[argc] = NULL;
+	cmd_reply_reset(r);
+	cmd_dispatch(t, &ctx, argc, argv, r);
+}
+
+static void
+run(bool readonly, struct cmd_reply *r, int argc, ...)
+{
 	va_list ap;
 
 	va_start(ap, argc);
-	for (int i = 0; i < argc; i++)
-		argv[i] = va_arg(ap, char *);
+	vrun(&table, readonly, r, argc, ap);
 	va_end(ap);
-	argv[argc] = NULL;
-	cmd_reply_reset(r);
-	cmd_dispatch(&table, &ctx, argc, argv, r);
+}
+
+/* The same through the daemon's table. */
+static void
+run_sys(bool readonly, struct cmd_reply *r, int argc, ...)
+{
+	va_list ap;
+
+	va_start(ap, argc);
+	vrun(&cmd_sys_table, readonly, r, argc, ap);
+	va_end(ap);
 }
 
 static struct cmd_reply r;
@@ -191,6 +281,119 @@ START_TEST(test_reset_reuses)
 }
 END_TEST
 
+/* ---- the registration commands in the daemon's table ---- */
+
+static const char *const reg_actions[] = {
+	"register", "unregister", "enable", "disable",
+};
+
+START_TEST(test_reg_table)
+{
+	const struct cmd_entry *e;
+
+	/* The read-only socket shows accounts but sends no REGISTER. */
+	e = cmd_find(&cmd_sys_table, "accounts");
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->access, CMD_READ);
+	ck_assert_int_eq(e->max_args, 0);
+	e = cmd_find(&cmd_sys_table, "account");
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->access, CMD_READ);
+	ck_assert_int_eq(e->min_args, 1);
+	ck_assert_int_eq(e->max_args, 1);
+	ck_assert_str_eq(e->usage, "NAME");
+	for (size_t i = 0; i < 4; i++) {
+		e = cmd_find(&cmd_sys_table, reg_actions[i]);
+		ck_assert_ptr_nonnull(e);
+		ck_assert_int_eq(e->access, CMD_WRITE);
+		ck_assert_int_eq(e->min_args, 1);
+		ck_assert_int_eq(e->max_args, 1);
+		ck_assert_str_eq(e->usage, "NAME");
+	}
+}
+END_TEST
+
+START_TEST(test_reg_usage_and_access)
+{
+	char want[64];
+
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(want, sizeof(want), "ERR usage %s NAME",
+		    reg_actions[i]);
+		run_sys(false, &r, 1, reg_actions[i]);
+		ck_assert_str_eq(r.status.p, want);
+		run_sys(false, &r, 3, reg_actions[i], "a", "b");
+		ck_assert_str_eq(r.status.p, want);
+		/* Refused before the account is even looked up. */
+		run_sys(true, &r, 2, reg_actions[i], "nosuch");
+		ck_assert(!r.ok);
+		ck_assert_ptr_nonnull(strstr(r.status.p, "ERR denied '"));
+		ck_assert_ptr_nonnull(strstr(r.status.p, reg_actions[i]));
+	}
+	run_sys(false, &r, 1, "account");
+	ck_assert_str_eq(r.status.p, "ERR usage account NAME");
+	run_sys(true, &r, 1, "accounts");
+	ck_assert(r.ok);
+	ck_assert_uint_eq(r.data.n, 0);
+}
+END_TEST
+
+START_TEST(test_reg_not_found)
+{
+	const char *const cmds[] = { "account", "register", "unregister",
+	    "enable", "disable" };
+
+	for (size_t i = 0; i < 5; i++) {
+		run_sys(false, &r, 2, cmds[i], "alice");
+		ck_assert(!r.ok);
+		ck_assert_str_eq(r.status.p, "ERR not-found no account "
+		    "'alice'");
+		ck_assert_uint_eq(r.data.n, 0);
+	}
+	run_sys(true, &r, 2, "account", "alice");
+	ck_assert_str_eq(r.status.p, "ERR not-found no account 'alice'");
+}
+END_TEST
+
+/* What each errno of the reg usage's action calls answers. */
+START_TEST(test_reg_result)
+{
+	static const struct {
+		const char	*cmd;
+		const char	*state;
+		int		 err;
+		const char	*status;
+	} cases[] = {
+		{ "register", "registering", 0, "OK registering alice" },
+		{ "unregister", "unregistering", 0, "OK unregistering alice" },
+		{ "enable", "registering", 0, "OK enabling alice" },
+		{ "disable", "unregistering", 0, "OK disabling alice" },
+		{ "disable", "disabled", EALREADY,
+		    "OK nothing to do: alice is disabled" },
+		{ "unregister", "unregistered", EALREADY,
+		    "OK nothing to do: alice is unregistered" },
+		{ "register", "disabled", EPERM, "ERR failed account 'alice' "
+		    "has register = false in the config; set it to true and "
+		    "reload" },
+		{ "enable", "registered", ESHUTDOWN,
+		    "ERR failed sipxd is stopping" },
+		{ "register", "unregistered", ENOSYS,
+		    "ERR failed not implemented" },
+		{ "register", "registered", ENOMEM, "ERR failed register "
+		    "alice: Cannot allocate memory" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cmd_reply_reset(&r);
+		cmd_reg_result(&r, cases[i].cmd, "alice", cases[i].state,
+		    cases[i].err);
+		ck_assert_str_eq(r.status.p, cases[i].status);
+		ck_assert(r.ok == (cases[i].status[0] == 'O'));
+		ck_assert_uint_eq(r.data.n, 0);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -209,6 +412,13 @@ main(void)
 	tcase_add_test(tc, test_help_all);
 	tcase_add_test(tc, test_help_one);
 	tcase_add_test(tc, test_reset_reuses);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("reg");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_reg_table);
+	tcase_add_test(tc, test_reg_usage_and_access);
+	tcase_add_test(tc, test_reg_not_found);
+	tcase_add_test(tc, test_reg_result);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
