@@ -873,8 +873,7 @@ def test_403_forbidden(env):
     v = account_view(ctl)
     check_eq(v["state"], "failed", "state")
     check_eq(v["code"], "403", "code")
-    # The phrase, maybe after the code ("403 Forbidden").
-    check("Forbidden" in v["reason"], "reason %r" % v["reason"])
+    check_eq(v["reason"], "Forbidden", "reason (the phrase)")
     nt = v.num("next_try")
     check(RETRY["fatal"] - 5 <= nt <= RETRY["fatal"],
           "next_try=%d, want about retry.fatal (%d)" % (nt, RETRY["fatal"]))
