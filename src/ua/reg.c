@@ -105,6 +105,7 @@ struct reg_try {
 	unsigned			 auth_rounds;
 	unsigned			 rounds_423;
 	int				 last_err;
+	char				*old_contact;	/* to remove, once */
 };
 
 struct reg {
@@ -685,6 +686,13 @@ reg_send(struct reg *r)
 		    r->contact, expires);
 		sip_build_add(&b, SIP_HDR_SUPPORTED, "path");
 	}
+	/* The binding a NAT change left behind goes in the same request. */
+	if (r->try->old_contact != NULL &&
+	    strcmp(r->try->old_contact, r->contact) != 0)
+		sip_build_addf(&b, SIP_HDR_CONTACT, "<%s>;expires=0",
+		    r->try->old_contact);
+	free(r->try->old_contact);
+	r->try->old_contact = NULL;
 	sip_build_addf(&b, SIP_HDR_EXPIRES, "%u", expires);
 	sip_build_add(&b, SIP_HDR_ALLOW, ua->allow);
 	sip_build_add(&b, SIP_HDR_USER_AGENT, ua->user_agent);
@@ -994,6 +1002,7 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 			r->ct = NULL;
 		}
 		r->try->auth_rounds = 0;
+		r->try->old_contact = xstrdup(r->contact);
 		if (reg_send(r) == 0)
 			return;
 	}
@@ -1343,6 +1352,7 @@ reg_attempt_end(struct reg *r)
 	if (r->try != NULL) {
 		if (r->try->q != NULL)
 			sip_resolve_cancel(r->try->q);
+		free(r->try->old_contact);
 		free(r->try);
 		r->try = NULL;
 	}
@@ -1367,6 +1377,7 @@ reg_abort(struct reg *r)
 	if (r->try != NULL) {
 		if (r->try->q != NULL)
 			sip_resolve_cancel(r->try->q);
+		free(r->try->old_contact);
 		free(r->try);
 		r->try = NULL;
 	}
