@@ -899,6 +899,42 @@ parse_listen_addr(const char *s, enum sip_tp_proto proto,
 	return 0;
 }
 
+/*
+ * One UDP socket carries every account's answers: a burst of ten
+ * thousand registrations overflows the kernel's default 208 KB and each
+ * lost answer costs a retransmission 500 ms later.  Ask for
+ * SIP_TP_UDP_BUFFER; beyond net.core.rmem_max only CAP_NET_ADMIN gets
+ * it (SO_RCVBUFFORCE), so say what we got.
+ */
+static void
+tp_udp_buffers(int fd)
+{
+	static const struct {
+		int	 force, plain;
+		const char *name;
+	} opt[] = {
+		{ SO_RCVBUFFORCE, SO_RCVBUF, "receive" },
+		{ SO_SNDBUFFORCE, SO_SNDBUF, "send" },
+	};
+	int want = SIP_TP_UDP_BUFFER;
+
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+		int got = 0;
+		socklen_t len = sizeof(got);
+
+		if (setsockopt(fd, SOL_SOCKET, opt[i].force, &want,
+		    sizeof(want)) != 0)
+			(void)setsockopt(fd, SOL_SOCKET, opt[i].plain, &want,
+			    sizeof(want));
+		/* Linux reports twice what it books for its own overhead. */
+		if (getsockopt(fd, SOL_SOCKET, opt[i].plain, &got, &len) == 0 &&
+		    got / 2 < want)
+			log_info("sip_tp: UDP %s buffer is %d KB, not the %d KB "
+			    "asked for (raise net.core.%cmem_max)", opt[i].name,
+			    got / 2 / 1024, want / 1024, i == 0 ? 'r' : 'w');
+	}
+}
+
 int
 sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
     uint64_t *id)
@@ -945,6 +981,7 @@ sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
 	if (getsockname(fd, (struct sockaddr *)&l->addr, &l->addrlen) != 0)
 		goto fail_errno;
 	if (lc->transport == SIP_TP_UDP) {
+		tp_udp_buffers(fd);
 		l->fd = fd;
 		fd = -1;
 		l->ev = event_new(tp->base, l->fd, EV_READ | EV_PERSIST,

@@ -64,6 +64,8 @@ enum sip_tp_proto {
 #define SIP_TP_ACCEPT_PAUSE_MS		1000
 /* Listeners per transport instance. */
 #define SIP_TP_LISTENERS_MAX		32
+/* Receive and send buffer asked for each UDP socket (bytes). */
+#define SIP_TP_UDP_BUFFER		(4 * 1024 * 1024)
 
 const char	*sip_tp_proto_name(enum sip_tp_proto);	/* "UDP", "TCP"… */
 /* "udp", "tcp", "tls" in any case; 0 or EINVAL. */

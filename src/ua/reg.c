@@ -50,6 +50,8 @@
 /* RFC 5626 §4.4.1: keep-alive period of a stream flow, no Flow-Timer:
  * 80 % of the recommended 120 s. */
 #define REG_FLOW_KEEPALIVE_S	96
+/* The slowest pace register_spread can set, attempts a second. */
+#define REG_RATE_MIN		20.0
 /* A transaction-limit refusal is retried this soon. */
 #define REG_BUSY_RETRY_MS	1000
 
@@ -171,6 +173,18 @@ struct reg_agent {
 	void			*stop_arg;
 	struct event		*stop_ev;
 	struct event		*pump;		/* starts queued attempts */
+	/*
+	 * Attempts start at most rate per second (a token bucket holding
+	 * 100 ms worth): register_spread paces every REGISTER, not only
+	 * the first ones, so a registrar back from an outage never sees
+	 * the whole backlog at once.  0: no limit.
+	 */
+	double			 rate;
+	size_t			 nregs;		/* in all */
+	double			 tokens;
+	uint64_t		 tokens_us;
+	/* While attempts run: bindings that expire under them. */
+	struct event		*sweep;
 	/* "UDP 192.0.2.1:5060" for each target ever used, shared. */
 	char			**targets;
 	size_t			 ntargets;
@@ -431,14 +445,10 @@ reg_kick(struct reg *r)
 	reg_timer_stop(r);
 	if (r->running || r->queued)
 		return;
-	if (ag->running >= REG_INFLIGHT_MAX) {
-		r->queued = true;
-		TAILQ_INSERT_TAIL(&ag->queue, r, qentry);
-		return;
-	}
-	r->running = true;
-	ag->running++;
-	reg_attempt_start(r);
+	r->queued = true;
+	TAILQ_INSERT_TAIL(&ag->queue, r, qentry);
+	if (!evtimer_pending(ag->pump, NULL))
+		event_active(ag->pump, EV_TIMEOUT, 0);
 }
 
 static void
@@ -467,8 +477,40 @@ reg_release_slot(struct reg *r)
 		return;
 	r->running = false;
 	ag->running--;
-	if (!TAILQ_EMPTY(&ag->queue))
+	if (!TAILQ_EMPTY(&ag->queue) && !evtimer_pending(ag->pump, NULL))
 		event_active(ag->pump, EV_TIMEOUT, 0);
+}
+
+static void reg_sweep_arm(struct reg_agent *);
+
+/*
+ * The pace register_spread sets: every account once over the spread,
+ * and never below REG_RATE_MIN a second.
+ */
+static void
+reg_rate_update(struct reg_agent *ag)
+{
+	double r;
+
+	if (ag->conf.spread_ms == 0) {
+		ag->rate = 0;
+		return;
+	}
+	r = (double)ag->nregs * 1000.0 / ag->conf.spread_ms;
+	ag->rate = r < REG_RATE_MIN ? REG_RATE_MIN : r;
+}
+
+/* Tokens for the attempts that may start now. */
+static void
+reg_tokens_refill(struct reg_agent *ag)
+{
+	uint64_t now = time_mono_us();
+	double cap = ag->rate / 10.0 < 1.0 ? 1.0 : ag->rate / 10.0;
+
+	ag->tokens += (double)(now - ag->tokens_us) / 1e6 * ag->rate;
+	if (ag->tokens > cap)
+		ag->tokens = cap;
+	ag->tokens_us = now;
 }
 
 static void
@@ -477,13 +519,62 @@ reg_pump_cb(evutil_socket_t fd, short what, void *arg)
 	struct reg_agent *ag = arg;
 	struct reg *next;
 
+	if (ag->rate > 0)
+		reg_tokens_refill(ag);
 	while (ag->running < REG_INFLIGHT_MAX &&
 	    (next = TAILQ_FIRST(&ag->queue)) != NULL) {
+		if (ag->rate > 0 && !ag->stopping) {
+			if (ag->tokens < 1.0) {
+				/* Back when the next token is there. */
+				uint64_t us = (uint64_t)((1.0 - ag->tokens) /
+				    ag->rate * 1e6) + 1;
+				struct timeval tv = { (time_t)(us / 1000000),
+				    (suseconds_t)(us % 1000000) };
+
+				evtimer_add(ag->pump, &tv);
+				break;
+			}
+			ag->tokens -= 1.0;
+		}
 		reg_dequeue(next);
 		next->running = true;
 		ag->running++;
 		reg_attempt_start(next);
 	}
+	reg_sweep_arm(ag);
+}
+
+/*
+ * A binding whose refresh waits in the queue or for an answer can run
+ * out: the account is then not registered, whatever comes later.
+ */
+static void
+reg_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct reg_agent *ag = arg;
+	uint64_t now = time_mono_us();
+	struct reg *r;
+
+	TAILQ_FOREACH(r, &ag->all, aentry) {
+		if (r->state != REG_STATE_REGISTERED ||
+		    r->bound_until_us == 0 || r->bound_until_us > now ||
+		    (!r->running && !r->queued))
+			continue;
+		r->bound_until_us = 0;
+		reg_set_state(r, REG_STATE_REGISTERING, "the binding expired "
+		    "before its refresh was answered", 0, -1);
+	}
+	reg_sweep_arm(ag);
+}
+
+static void
+reg_sweep_arm(struct reg_agent *ag)
+{
+	struct timeval tv = { 1, 0 };
+
+	if ((ag->running > 0 || !TAILQ_EMPTY(&ag->queue)) &&
+	    !evtimer_pending(ag->sweep, NULL))
+		evtimer_add(ag->sweep, &tv);
 }
 
 /* ---- building a REGISTER ------------------------------------------------ */
@@ -1444,6 +1535,8 @@ reg_new(struct reg_agent *ag, struct account *a)
 	reg_new_call_id(r);
 	a->reg = r;
 	TAILQ_INSERT_TAIL(&ag->all, r, aentry);
+	ag->nregs++;
+	reg_rate_update(ag);
 	return r;
 }
 
@@ -1452,6 +1545,8 @@ reg_free(struct reg *r)
 {
 	reg_abort(r);
 	TAILQ_REMOVE(&r->ag->all, r, aentry);
+	r->ag->nregs--;
+	reg_rate_update(r->ag);
 	if (r->acct != NULL)
 		r->acct->reg = NULL;
 	if (r->orphan)
@@ -1638,11 +1733,13 @@ reg_agent_new(struct ua *ua, struct account_set *set,
 	ag->ua = ua;
 	ag->set = set;
 	ag->conf = *conf;
+	ag->tokens_us = time_mono_us();
 	ag->change = change;
 	ag->change_arg = arg;
 	TAILQ_INIT(&ag->all);
 	TAILQ_INIT(&ag->queue);
-	ag->pump = event_new(ua->base, -1, 0, reg_pump_cb, ag);
+	ag->pump = evtimer_new(ua->base, reg_pump_cb, ag);
+	ag->sweep = evtimer_new(ua->base, reg_sweep_cb, ag);
 	reg_instance_seed(ag);
 	account_set_hooks(set, &h);
 	return ag;
@@ -1674,6 +1771,7 @@ void
 reg_agent_set_conf(struct reg_agent *ag, const struct reg_conf *conf)
 {
 	ag->conf = *conf;
+	reg_rate_update(ag);
 }
 
 static void
@@ -1743,6 +1841,7 @@ reg_agent_free(struct reg_agent *ag)
 	if (ag->stop_ev != NULL)
 		event_free(ag->stop_ev);
 	event_free(ag->pump);
+	event_free(ag->sweep);
 	free(ag);
 }
 
