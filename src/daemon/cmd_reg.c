@@ -141,7 +141,7 @@ account_attempts(struct cmd_reply *r, const struct reg_info *ri)
 
 		cmd_record_begin(r);
 		cmd_record_kvf(r, "attempt", "%zu", i + 1);
-		cmd_record_kvf(r, "time", "%.3f", at->time);
+		cmd_record_kvf(r, "time", "%.0f", at->time);
 		cmd_record_kvf(r, "expires", "%u", at->expires);
 		kv_nonzero(r, "code", at->status);
 		kv_str(r, "reason", attempt_reason(at));

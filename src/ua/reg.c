@@ -121,6 +121,8 @@ struct reg {
 	bool			 queued;	/* waits for a slot */
 	bool			 running;	/* holds a slot */
 	bool			 orphan;	/* removed: free when done */
+	bool			 listed_ours;	/* the last 2xx listed just
+						 * our Contact (not kept) */
 	struct event		*timer;		/* start, refresh, retry,
 						 * failover */
 	enum { REG_TIMER_NONE, REG_TIMER_START, REG_TIMER_FAILOVER }
@@ -1039,6 +1041,7 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 	if (r->goal == REG_GOAL_UNBIND) {
 		r->bound_until_us = 0;
 		set_str(&r->contacts, NULL);
+		r->listed_ours = false;
 		reg_attempt_end(r);
 		reg_set_state(r, reg_rest_state(r), r->ag->stopping ?
 		    "stopping" : cause, msg->status, -1);
@@ -1068,8 +1071,9 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 	/* Just ours, as the common case is: nothing to keep. */
 	free(r->contacts);
 	r->contacts = NULL;
-	if (sb.n > 0 && !(msg->ncontact == 1 &&
-	    reg_contact_is_ours(r, &msg->contact[0])))
+	r->listed_ours = msg->ncontact == 1 &&
+	    reg_contact_is_ours(r, &msg->contact[0]);
+	if (sb.n > 0 && !r->listed_ours)
 		r->contacts = strbuf_detach(&sb);
 	strbuf_free(&sb);
 	free(r->service_route);
@@ -1126,9 +1130,11 @@ reg_on_challenge(struct reg *r, const struct sip_msg *msg)
 		if (sip_auth_challenge_usable(&chs[i]))
 			ch = &chs[i];
 	if (ch == NULL) {
-		snprintf(cause, sizeof(cause), "%u %.*s: no challenge sipxd "
-		    "can answer (Digest with MD5, SHA-256 or SHA-512-256)",
+		snprintf(cause, sizeof(cause), "%u %.*s: no usable challenge",
 		    msg->status, SLICE_ARG(msg->reason));
+		log_warnx("account %s: the registrar's challenges are none "
+		    "sipxd can answer (Digest with MD5, SHA-256 or "
+		    "SHA-512-256)", reg_name(r));
 		reg_fail(r, true, msg->status, cause, 0);
 		return;
 	}
@@ -1141,9 +1147,10 @@ reg_on_challenge(struct reg *r, const struct sip_msg *msg)
 	}
 	/* RFC 2617 §3.2.1: a refusal of fresh credentials is final. */
 	if (a->answered && !ch->stale) {
-		snprintf(cause, sizeof(cause), "%u %.*s: credentials refused "
-		    "(wrong auth_user or password?)", msg->status,
-		    SLICE_ARG(msg->reason));
+		snprintf(cause, sizeof(cause), "%u %.*s: credentials refused",
+		    msg->status, SLICE_ARG(msg->reason));
+		log_warnx("account %s: the registrar refused its credentials: "
+		    "check auth_user and the password (or ha1)", reg_name(r));
 		reg_fail(r, true, msg->status, cause, 0);
 		return;
 	}
@@ -1893,13 +1900,12 @@ reg_info_get(const struct reg_agent *ag, const struct account *a,
 	info->contact = str_or_empty(r->contact);
 	info->public_addr = str_or_empty(r->public_addr);
 	info->contacts = str_or_empty(r->contacts);
-	if (r->contacts == NULL && r->contact != NULL &&
-	    info->expires_in > 0) {
+	if (r->listed_ours && r->contact != NULL && info->expires_in > 0) {
 		/* Not kept when the registrar listed just ours: rebuilt. */
 		static char mine[REG_CONTACT_INLINE + 64];
 
-		snprintf(mine, sizeof(mine), "<%s>;expires=%lld", r->contact,
-		    (long long)info->expires_in);
+		snprintf(mine, sizeof(mine), "<%s>;expires=%u", r->contact,
+		    r->granted);
 		info->contacts = mine;
 	}
 	info->service_route = str_or_empty(r->service_route);

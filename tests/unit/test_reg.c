@@ -1433,7 +1433,7 @@ START_TEST(test_contact_rewritten)
 
 	/*
 	 * No Contact listed (against RFC 3261 §10.3 step 8): the Expires
-	 * header grants, and reg_info shows our binding as if listed.
+	 * header grants, and reg_info lists nothing it was not told.
 	 */
 	ck_assert_int_eq(reg_register_now(ag, a), 0);
 	WAIT_FOR(nreq_of("alice") >= 3, 2000);
@@ -1441,9 +1441,7 @@ START_TEST(test_contact_rewritten)
 	i = info_of(a);
 	ck_assert_int_eq(i.state, REG_STATE_REGISTERED);
 	ck_assert_uint_eq(i.granted, 45);
-	snprintf(want, sizeof(want), "<sip:alice@127.0.0.1:%d>;expires=45",
-	    ua_port);
-	ck_assert_str_eq(i.contacts, want);
+	ck_assert_str_eq(i.contacts, "");
 }
 END_TEST
 
