@@ -137,6 +137,29 @@ u64_of(struct slice s, uint64_t max, uint64_t *out)
 	return slice_to_u64(s, max, out) == 0;
 }
 
+/*
+ * A delta-seconds value (Expires, Retry-After…): digits only, and a
+ * number above max is max.  A registrar granting "forever" as
+ * 4294967296 still granted something; refusing the whole response
+ * would turn its answer into a timeout.
+ */
+static bool
+u64_sat(struct slice s, uint64_t max, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (s.n == 0)
+		return false;
+	for (size_t i = 0; i < s.n; i++) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return false;
+		if (n <= max)
+			n = n * 10 + (uint64_t)(s.p[i] - '0');
+	}
+	*out = n > max ? max : n;
+	return true;
+}
+
 static struct slice
 digits(struct cur *c)
 {
@@ -520,7 +543,7 @@ parse_contact(struct sip_msg *m, struct caps *caps, struct cur *c,
 		ct->expires = -1;
 		ct->q = -1;
 		if (sip_params_get(&ct->addr.params, "expires", &v)) {
-			if (!u64_of(v, UINT32_MAX, &n))
+			if (!u64_sat(v, UINT32_MAX, &n))
 				FAIL("bad Contact expires");
 			ct->expires = (int64_t)n;
 		}
@@ -555,6 +578,18 @@ parse_uint(struct cur *c, uint64_t max, int64_t *out)
 	uint64_t n;
 
 	if (!u64_of(digits(c), max, &n) || !at_end(c))
+		return false;
+	*out = (int64_t)n;
+	return true;
+}
+
+/* As parse_uint, a delta-seconds above max being max (u64_sat). */
+static bool
+parse_delta(struct cur *c, uint64_t max, int64_t *out)
+{
+	uint64_t n;
+
+	if (!u64_sat(digits(c), max, &n) || !at_end(c))
 		return false;
 	*out = (int64_t)n;
 	return true;
@@ -660,7 +695,7 @@ parse_retry_after(struct sip_msg *m, struct cur *c, const char **reason)
 {
 	uint64_t n;
 
-	if (!u64_of(digits(c), UINT32_MAX, &n))
+	if (!u64_sat(digits(c), UINT32_MAX, &n))
 		FAIL("bad Retry-After");
 	m->retry_after.seconds = (uint32_t)n;
 	ws(c);
@@ -711,12 +746,12 @@ parse_substate(struct sip_msg *m, struct cur *c, const char **reason)
 		FAIL("bad Subscription-State");
 	s->expires = s->retry_after = -1;
 	if (sip_params_get(&s->params, "expires", &v)) {
-		if (!u64_of(v, UINT32_MAX, &n))
+		if (!u64_sat(v, UINT32_MAX, &n))
 			FAIL("bad Subscription-State expires");
 		s->expires = (int64_t)n;
 	}
 	if (sip_params_get(&s->params, "retry-after", &v)) {
-		if (!u64_of(v, UINT32_MAX, &n))
+		if (!u64_sat(v, UINT32_MAX, &n))
 			FAIL("bad Subscription-State retry-after");
 		s->retry_after = (int64_t)n;
 	}
@@ -801,11 +836,11 @@ parse_typed(struct sip_msg *m, struct caps *caps, struct sip_hdr *h,
 	case SIP_HDR_EXPIRES:
 		if (!once(m, h->id, reason))
 			return false;
-		if (!parse_uint(&c, UINT32_MAX, &m->expires))
+		if (!parse_delta(&c, UINT32_MAX, &m->expires))
 			FAIL("bad Expires");
 		return true;
 	case SIP_HDR_MIN_EXPIRES:
-		if (!parse_uint(&c, UINT32_MAX, &m->min_expires))
+		if (!parse_delta(&c, UINT32_MAX, &m->min_expires))
 			FAIL("bad Min-Expires");
 		return true;
 	case SIP_HDR_CONTENT_LENGTH:

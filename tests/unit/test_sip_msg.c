@@ -346,7 +346,7 @@ static const struct {
 	{ "Route: <sip:a@b>,", "empty URI" },
 	{ "Max-Forwards: 256", "Max-Forwards" },
 	{ "Expires: -1", "Expires" },
-	{ "Expires: 4294967296", "Expires" },
+	{ "Expires: 4294967295x", "Expires" },
 	{ "Content-Type: text", "Content-Type" },
 	{ "Content-Type: text/plain;", "Content-Type" },
 	{ "WWW-Authenticate: Digest realm", "parameter" },
@@ -363,6 +363,25 @@ static const struct {
 	{ "X-A: 1\rContact: <sip:evil@e>", "bare CR" },
 	{ "Refer-To: <sip:a@b>;tag", "tag without a value" },
 };
+
+/* A delta-seconds above 2^32 - 1 is that much, not a broken message. */
+START_TEST(test_delta_seconds_saturate)
+{
+	struct sip_parse_error err;
+	struct sip_msg *m;
+	int rc;
+
+	m = with_header("Expires: 99999999999999999999999\r\n"
+	    "Min-Expires: 4294967296\r\nRetry-After: 4294967296 (later)\r\n"
+	    "Contact: <sip:a@b>;expires=18446744073709551616", &rc, &err);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(m->expires, (int64_t)UINT32_MAX);
+	ck_assert_int_eq(m->min_expires, (int64_t)UINT32_MAX);
+	ck_assert_uint_eq(m->retry_after.seconds, UINT32_MAX);
+	ck_assert_int_eq(m->contact[0].expires, (int64_t)UINT32_MAX);
+	sip_msg_free(m);
+}
+END_TEST
 
 START_TEST(test_bad_headers)
 {
@@ -719,6 +738,7 @@ main(void)
 	tcase_add_test(tc, test_routes_and_lists);
 	tcase_add_test(tc, test_auth_and_events);
 	tcase_add_test(tc, test_response);
+	tcase_add_test(tc, test_delta_seconds_saturate);
 	tcase_add_loop_test(tc, test_bad_headers, 0,
 	    sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_start_lines);
