@@ -153,8 +153,8 @@ struct sip_resolve_query {
 	size_t			 nsets;
 	struct slot		 slots[SIP_RESOLVE_SRV_MAX];
 	size_t			 nslots;
-	struct sip_resolve_target *targets;
-	size_t			 ntargets;
+	struct sip_resolve_target *targets;	/* grown as found */
+	size_t			 ntargets, targets_cap;
 	int			 result;
 };
 
@@ -1094,10 +1094,16 @@ q_add_target(struct sip_resolve_query *q, enum sip_resolve_tp tp,
 		if (q->targets[i].transport == tp &&
 		    addr_eq(&q->targets[i].addr, ss))
 			return;
-	if (q->targets == NULL)
-		q->targets = xcalloc(SIP_RESOLVE_TARGETS_MAX,
+	/* Most answers hold one or two: 650 bytes each, not 32 zeroed. */
+	if (q->ntargets == q->targets_cap) {
+		q->targets_cap = q->targets_cap == 0 ? 2 : q->targets_cap * 2;
+		if (q->targets_cap > SIP_RESOLVE_TARGETS_MAX)
+			q->targets_cap = SIP_RESOLVE_TARGETS_MAX;
+		q->targets = xreallocarray(q->targets, q->targets_cap,
 		    sizeof(*q->targets));
+	}
 	t = &q->targets[q->ntargets++];
+	memset(t, 0, sizeof(*t));
 	t->transport = tp;
 	t->addr = *ss;
 	t->len = len;

@@ -101,7 +101,7 @@ struct reg_hist {
 /* Per attempt: the targets, released when the attempt ends. */
 struct reg_try {
 	struct sip_resolve_query	*q;
-	struct sip_resolve_target	 targets[REG_TARGETS_MAX];
+	struct sip_resolve_target	*targets;	/* ntargets */
 	size_t				 ntargets, next;
 	const struct sip_resolve_target	*cur;
 	unsigned			 auth_rounds;
@@ -1373,6 +1373,7 @@ reg_resolved(int error, const struct sip_resolve_target *targets, size_t n,
 	}
 	if (n > REG_TARGETS_MAX)
 		n = REG_TARGETS_MAX;
+	t->targets = xreallocarray(NULL, n, sizeof(*targets));
 	memcpy(t->targets, targets, n * sizeof(*targets));
 	t->ntargets = n;
 	t->next = 0;
@@ -1451,6 +1452,7 @@ reg_attempt_end(struct reg *r)
 		if (r->try->q != NULL)
 			sip_resolve_cancel(r->try->q);
 		free(r->try->old_contact);
+		free(r->try->targets);
 		free(r->try);
 		r->try = NULL;
 	}
@@ -1476,6 +1478,7 @@ reg_abort(struct reg *r)
 		if (r->try->q != NULL)
 			sip_resolve_cancel(r->try->q);
 		free(r->try->old_contact);
+		free(r->try->targets);
 		free(r->try);
 		r->try = NULL;
 	}
