@@ -228,7 +228,12 @@ cmd_reg_result(struct cmd_reply *r, const char *cmd, const char *name,
 		break;
 	case EALREADY:
 		/* Asking twice is not an error: the goal is reached. */
-		cmd_reply_ok(r, "nothing to do: %s is %s", name, state);
+		if (strcmp(cmd, "register") == 0)
+			cmd_reply_ok(r, "nothing to do: a REGISTER for %s is "
+			    "on its way", name);
+		else
+			cmd_reply_ok(r, "nothing to do: %s is %s", name,
+			    state);
 		break;
 	case EPERM:
 		cmd_reply_err(r, "failed", "account '%s' has register = false "

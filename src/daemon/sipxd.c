@@ -157,7 +157,7 @@ daemon_update_status(void)
 {
 	notify_status("%s: %zu/%zu registered, %zu accounts, %zu control "
 	    "clients", daemon_state_name(d.state),
-	    account_set_registered(&d.accounts), account_set_registering(
+	    account_set_registered(&d.accounts), account_set_registrable(
 	    &d.accounts), d.accounts.n, daemon_control_clients());
 }
 

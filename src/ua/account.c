@@ -340,7 +340,7 @@ account_set_registered(const struct account_set *set)
 }
 
 size_t
-account_set_registering(const struct account_set *set)
+account_set_registrable(const struct account_set *set)
 {
 	size_t n = 0;
 

@@ -74,10 +74,12 @@ struct account {
 };
 
 /*
- * Told of each change an apply makes, after the set is consistent
- * again: added (also every account at start-up), changed (old is the
- * previous config, freed after the call), removed (the account is freed
- * after the call: whoever hung state on it takes it off now).
+ * Told of each change an apply makes: removed first, while the set
+ * still holds the old accounts (the account is freed after the call:
+ * whoever hung state on it takes it off now, and may take a->cfg by
+ * setting it NULL); then, with the set consistent again, added and
+ * changed (old is the previous config, freed after the call).  Not
+ * called at start-up (quiet): the owner of the state walks the set.
  */
 struct account_hooks {
 	void	(*added)(struct account *, void *arg);
@@ -125,7 +127,7 @@ struct account *account_set_find(const struct account_set *,
 /* Counts accounts in state REGISTERED. */
 size_t	account_set_registered(const struct account_set *);
 /* Counts accounts that should be registered (not disabled). */
-size_t	account_set_registering(const struct account_set *);
+size_t	account_set_registrable(const struct account_set *);
 void	account_set_clear(struct account_set *);
 /* Registers the set as an events snapshot source (account.state). */
 void	account_set_publish_snapshots(struct account_set *);

@@ -11,6 +11,7 @@
  * next attempt (RFC 5626 §4.5 backoff, or Retry-After).  At most
  * REG_INFLIGHT_MAX attempts run at once; the others queue.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -41,6 +42,15 @@
 #define REG_AUTH_ROUNDS_MAX	4
 /* 423 answers followed in one attempt. */
 #define REG_423_MAX		2
+/* Re-registrations at a NAT's address in one attempt (a registrar
+ * naming another address each time must not loop us). */
+#define REG_NAT_MAX		2
+/* What is kept of the bindings, Service-Route and Path a registrar
+ * lists, per account: a hostile one must not grow 100,000 of them. */
+#define REG_LISTED_MAX		1024
+/* A refresh comes no sooner than this after the last (a registrar
+ * granting 1 s must not drive 100,000 accounts at 2 REGISTERs/s). */
+#define REG_REFRESH_MIN_MS	1000
 /* The largest Min-Expires we accept to ask for (a week). */
 #define REG_EXPIRES_MAX		604800
 /* Retry-After honoured up to a day; more is a peer's mistake. */
@@ -106,6 +116,7 @@ struct reg_try {
 	const struct sip_resolve_target	*cur;
 	unsigned			 auth_rounds;
 	unsigned			 rounds_423;
+	unsigned			 rounds_nat;
 	int				 last_err;
 	char				*old_contact;	/* to remove, once */
 };
@@ -119,8 +130,16 @@ struct reg {
 	enum reg_admin		 admin;
 	enum reg_goal		 goal;
 	bool			 queued;	/* waits for a slot */
+	bool			 queued_urgent;	/* in agent.urgent */
 	bool			 running;	/* holds a slot */
 	bool			 orphan;	/* removed: free when done */
+	/*
+	 * A reload moved the account to another binding: the new reg
+	 * (after) sends nothing until the old one's Expires: 0 (before)
+	 * ended, or a late answer to it would remove the new binding
+	 * when the Contact is the same (§10.3 step 7).
+	 */
+	struct reg		*before, *after;
 	bool			 listed_ours;	/* the last 2xx listed just
 						 * our Contact (not kept) */
 	struct event		*timer;		/* start, refresh, retry,
@@ -168,7 +187,10 @@ struct reg_agent {
 	reg_change_fn		*change;
 	void			*change_arg;
 	struct reg_list		 all;
-	struct reg_list		 queue;
+	struct reg_list		 queue;		/* attempts waiting */
+	/* Refreshes of live bindings: before the rest, and unpaced (a
+	 * pace below the refresh rate would let bindings expire). */
+	struct reg_list		 urgent;
 	size_t			 running;
 	bool			 stopping;
 	void			(*stop_done)(void *);
@@ -438,27 +460,37 @@ reg_hist_end(struct reg *r, unsigned status, int err, const char *reason)
 
 /* ---- the slot queue ------------------------------------------------------ */
 
-/* Runs r's attempt now if a slot is free, else queues it. */
+static bool
+reg_queues_empty(const struct reg_agent *ag)
+{
+	return TAILQ_EMPTY(&ag->queue) && TAILQ_EMPTY(&ag->urgent);
+}
+
+/* Queues r's attempt; the pump starts it when a slot (and a token,
+ * unless it refreshes a live binding) is free. */
 static void
 reg_kick(struct reg *r)
 {
 	struct reg_agent *ag = r->ag;
 
 	reg_timer_stop(r);
-	if (r->running || r->queued)
+	if (r->running || r->queued || r->before != NULL)
 		return;
 	r->queued = true;
-	TAILQ_INSERT_TAIL(&ag->queue, r, qentry);
-	if (!evtimer_pending(ag->pump, NULL))
-		event_active(ag->pump, EV_TIMEOUT, 0);
+	r->queued_urgent = r->goal == REG_GOAL_BIND &&
+	    r->bound_until_us > time_mono_us();
+	TAILQ_INSERT_TAIL(r->queued_urgent ? &ag->urgent : &ag->queue, r,
+	    qentry);
+	event_active(ag->pump, EV_TIMEOUT, 0);
 }
 
 static void
 reg_dequeue(struct reg *r)
 {
 	if (r->queued) {
-		TAILQ_REMOVE(&r->ag->queue, r, qentry);
-		r->queued = false;
+		TAILQ_REMOVE(r->queued_urgent ? &r->ag->urgent :
+		    &r->ag->queue, r, qentry);
+		r->queued = r->queued_urgent = false;
 	}
 }
 
@@ -479,7 +511,7 @@ reg_release_slot(struct reg *r)
 		return;
 	r->running = false;
 	ag->running--;
-	if (!TAILQ_EMPTY(&ag->queue) && !evtimer_pending(ag->pump, NULL))
+	if (!reg_queues_empty(ag))
 		event_active(ag->pump, EV_TIMEOUT, 0);
 }
 
@@ -523,6 +555,13 @@ reg_pump_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (ag->rate > 0)
 		reg_tokens_refill(ag);
+	while (ag->running < REG_INFLIGHT_MAX &&
+	    (next = TAILQ_FIRST(&ag->urgent)) != NULL) {
+		reg_dequeue(next);
+		next->running = true;
+		ag->running++;
+		reg_attempt_start(next);
+	}
 	while (ag->running < REG_INFLIGHT_MAX &&
 	    (next = TAILQ_FIRST(&ag->queue)) != NULL) {
 		if (ag->rate > 0 && !ag->stopping) {
@@ -574,7 +613,7 @@ reg_sweep_arm(struct reg_agent *ag)
 {
 	struct timeval tv = { 1, 0 };
 
-	if ((ag->running > 0 || !TAILQ_EMPTY(&ag->queue)) &&
+	if ((ag->running > 0 || !reg_queues_empty(ag)) &&
 	    !evtimer_pending(ag->sweep, NULL))
 		evtimer_add(ag->sweep, &tv);
 }
@@ -714,6 +753,16 @@ reg_add_auth(struct reg *r, struct sip_build *b, const char *ruri)
 static void reg_on_ctrans(struct sip_ctrans *, enum sip_trans_event, int,
     const struct sip_msg *, void *);
 
+/* The proxy URI already says lr (§19.1.1: no parameter twice). */
+static bool
+reg_has_lr(const char *uri)
+{
+	struct sip_uri u;
+	const char *why;
+
+	return sip_uri_parse(&u, uri, strlen(uri), &why) == 0 && u.lr;
+}
+
 /* Sends one REGISTER of the attempt to its current target. */
 static int
 reg_send(struct reg *r)
@@ -754,8 +803,9 @@ reg_send(struct reg *r)
 	sip_build_add(&b, SIP_HDR_VIA, via.p);
 	sip_build_add(&b, SIP_HDR_MAX_FORWARDS, "70");
 	if (r->cfg->outbound_proxy != NULL)
-		sip_build_addf(&b, SIP_HDR_ROUTE, "<%s;lr>",
-		    r->cfg->outbound_proxy);
+		sip_build_addf(&b, SIP_HDR_ROUTE, "<%s%s>",
+		    r->cfg->outbound_proxy, reg_has_lr(r->cfg->outbound_proxy) ?
+		    "" : ";lr");
 	if (r->cfg->display_name != NULL) {
 		sip_build_addf(&b, SIP_HDR_FROM, "\"%s\" <%s>;tag=%s",
 		    r->cfg->display_name, r->cfg->aor, tag);
@@ -886,7 +936,11 @@ reg_join_named(const struct sip_msg *msg, const char *name)
 			strbuf_adds(&sb, ", ");
 		strbuf_add(&sb, h->value.p, h->value.n);
 	}
-	if (sb.n == 0) {
+	/* A route cut short would be a wrong route: none rather. */
+	if (sb.n == 0 || sb.n > REG_LISTED_MAX) {
+		if (sb.n > REG_LISTED_MAX)
+			log_info("reg: a %s of %zu bytes ignored (at most %d)",
+			    name, sb.n, REG_LISTED_MAX);
 		strbuf_free(&sb);
 		return NULL;
 	}
@@ -910,8 +964,20 @@ reg_nat_detect(struct reg *r, const struct sip_msg *msg)
 		return false;
 	v = &msg->via[0];
 	if (!slice_present(v->received) || v->received.n == 0 ||
+	    v->received.n >= INET6_ADDRSTRLEN ||
 	    !slice_caseeq_cstr(v->transport, "UDP"))
 		return false;
+	/* It goes into our Contact: an address, nothing else. */
+	{
+		char ip[INET6_ADDRSTRLEN];
+		unsigned char bin[sizeof(struct in6_addr)];
+
+		memcpy(ip, v->received.p, v->received.n);
+		ip[v->received.n] = '\0';
+		if (inet_pton(AF_INET, ip, bin) != 1 &&
+		    inet_pton(AF_INET6, ip, bin) != 1)
+			return false;
+	}
 	port = v->rport_value > 0 ? (unsigned)v->rport_value : v->port;
 	if (port == 0)
 		port = 5060;
@@ -1013,8 +1079,29 @@ reg_conn_lost(uint64_t conn_id, int err, void *arg)
 		if (r->orphan || r->running || r->queued ||
 		    r->state != REG_STATE_REGISTERED)
 			continue;
-		reg_timer_set(r, (uint64_t)(reg_rnd() * ag->conf.spread_ms),
-		    REG_TIMER_START);
+		/*
+		 * An outbound flow (RFC 5626) was the binding: it is gone.
+		 * Otherwise the registrar may still reach us at our Contact
+		 * until the binding expires, and the new REGISTER comes
+		 * before that.
+		 */
+		if (r->cfg->outbound) {
+			r->bound_until_us = 0;
+			reg_set_state(r, REG_STATE_REGISTERING, "the flow's "
+			    "connection closed", 0, -1);
+		}
+		{
+			uint64_t ms = (uint64_t)(reg_rnd() *
+			    ag->conf.spread_ms);
+			uint64_t now = time_mono_us();
+
+			if (r->bound_until_us > now &&
+			    ms * 1000 > (r->bound_until_us - now) / 2)
+				ms = (r->bound_until_us - now) / 2000;
+			if (r->cfg->outbound)
+				ms = 0;
+			reg_timer_set(r, ms, REG_TIMER_START);
+		}
 		n++;
 	}
 	if (n > 0)
@@ -1047,23 +1134,32 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 		    "stopping" : cause, msg->status, -1);
 		return;
 	}
-	/* A contact that changed since: what is listed is not ours. */
 	/* The bindings the registrar lists; ours gives the expiry. */
 	for (unsigned i = 0; i < msg->ncontact; i++) {
 		const struct sip_contact *c = &msg->contact[i];
 
+		if (granted < 0 && reg_contact_is_ours(r, c))
+			granted = c->expires;
+		if (sb.n + c->addr.uri_str.n + 32 > REG_LISTED_MAX)
+			continue;	/* kept: what fits */
 		if (sb.n > 0)
 			strbuf_addc(&sb, '\n');
 		strbuf_addf(&sb, "<%.*s>", SLICE_ARG(c->addr.uri_str));
 		if (c->expires >= 0)
 			strbuf_addf(&sb, ";expires=%lld",
 			    (long long)c->expires);
-		if (granted < 0 && reg_contact_is_ours(r, c))
-			granted = c->expires;
 	}
-	/* A registrar that rewrote our Contact: its only binding is ours. */
-	if (granted < 0 && msg->ncontact == 1)
-		granted = msg->contact[0].expires;
+	/*
+	 * A registrar that rewrote our Contact (a NAT fix-up) lists ours
+	 * under another name: the soonest expiry listed is the safe guess.
+	 */
+	for (unsigned i = 0; granted < 0 && i < msg->ncontact; i++)
+		if (msg->contact[i].expires >= 0)
+			for (unsigned k = 0; k < msg->ncontact; k++)
+				if (msg->contact[k].expires >= 0 &&
+				    (granted < 0 ||
+				    msg->contact[k].expires < granted))
+					granted = msg->contact[k].expires;
 	if (granted < 0)
 		granted = msg->expires;
 	if (granted < 0)
@@ -1090,7 +1186,7 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 		granted = REG_EXPIRES_MAX;
 	r->granted = (unsigned)granted;
 	r->bound_until_us = time_mono_us() + (uint64_t)granted * 1000000;
-	if (reg_nat_detect(r, msg)) {
+	if (++r->try->rounds_nat <= REG_NAT_MAX && reg_nat_detect(r, msg)) {
 		/* Same attempt, same slot: register the public address. */
 		if (r->ct != NULL) {
 			sip_ctrans_detach(r->ct);
@@ -1107,9 +1203,13 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 	if (r->ag->stopping)
 		return;
 	refresh = reg_refresh_after_ms(r->granted, reg_rnd());
+	if (refresh < REG_REFRESH_MIN_MS)
+		refresh = REG_REFRESH_MIN_MS;
 	reg_timer_set(r, refresh, REG_TIMER_START);
 	reg_set_state(r, REG_STATE_REGISTERED, cause, msg->status, -1);
 }
+
+static bool reg_ha1_fits(const char *, enum sip_auth_alg);
 
 /*
  * 401/407: keep the first usable challenge of each kind and send again,
@@ -1126,15 +1226,18 @@ reg_on_challenge(struct reg *r, const struct sip_msg *msg)
 	const struct sip_auth_challenge *ch = NULL;
 	char cause[200];
 
+	/* The first we can answer; with an ha1, of its hash. */
 	for (unsigned i = 0; i < n && ch == NULL; i++)
-		if (sip_auth_challenge_usable(&chs[i]))
+		if (sip_auth_challenge_usable(&chs[i]) &&
+		    reg_ha1_fits(r->cfg->ha1, chs[i].algorithm))
 			ch = &chs[i];
 	if (ch == NULL) {
 		snprintf(cause, sizeof(cause), "%u %.*s: no usable challenge",
 		    msg->status, SLICE_ARG(msg->reason));
 		log_warnx("account %s: the registrar's challenges are none "
 		    "sipxd can answer (Digest with MD5, SHA-256 or "
-		    "SHA-512-256)", reg_name(r));
+		    "SHA-512-256%s)", reg_name(r), r->cfg->ha1 != NULL ?
+		    ", of the ha1's hash" : "");
 		reg_fail(r, true, msg->status, cause, 0);
 		return;
 	}
@@ -1180,8 +1283,41 @@ reg_on_challenge(struct reg *r, const struct sip_msg *msg)
 		sip_ctrans_detach(r->ct);
 		r->ct = NULL;
 	}
-	if ((r->try->last_err = reg_send(r)) != 0)
+	if ((r->try->last_err = reg_send(r)) == EINVAL ||
+	    r->try->last_err == ENOTSUP) {
+		/* Ours, not the target's: another target would fare alike. */
+		snprintf(cause, sizeof(cause), "%u %.*s: cannot answer the "
+		    "challenge (%s)", msg->status, SLICE_ARG(msg->reason),
+		    r->try->last_err == ENOTSUP ? "the ha1 is of another "
+		    "hash" : "malformed ha1 or a value that cannot be sent");
+		reg_fail(r, true, msg->status, cause, 0);
+	} else if (r->try->last_err != 0) {
 		reg_try_next(r);
+	}
+}
+
+/* An ha1 answers only challenges of its own hash (MD5: 32 hex digits,
+ * SHA-256 and SHA-512/256: 64, told apart by nothing but trying). */
+static bool
+reg_ha1_fits(const char *ha1, enum sip_auth_alg alg)
+{
+	size_t n = ha1 != NULL ? strlen(ha1) : 0;
+
+	if (ha1 == NULL)
+		return true;
+	switch (alg) {
+	case SIP_AUTH_ALG_MD5:
+	case SIP_AUTH_ALG_MD5_SESS:
+		return n == 32;
+	case SIP_AUTH_ALG_SHA256:
+	case SIP_AUTH_ALG_SHA256_SESS:
+	case SIP_AUTH_ALG_SHA512_256:
+	case SIP_AUTH_ALG_SHA512_256_SESS:
+		return n == 64;
+	case SIP_AUTH_ALG_UNKNOWN:
+		break;
+	}
+	return false;
 }
 
 static unsigned
@@ -1331,7 +1467,9 @@ reg_try_next(struct reg *r)
 		t->last_err = err;
 		if (err == ENOBUFS)
 			break;
-		if (r->ag->ua->blocklist_ms > 0)
+		/* Only the target's own failures count against it. */
+		if (r->ag->ua->blocklist_ms > 0 && err != EINVAL &&
+		    err != ENOTSUP && err != EADDRNOTAVAIL && err != EIO)
 			sip_resolve_mark_failed(r->ag->ua->res, t->cur,
 			    r->ag->ua->blocklist_ms);
 	}
@@ -1440,6 +1578,24 @@ reg_attempt_start(struct reg *r)
 	}
 }
 
+static bool reg_wants_binding(const struct reg *);
+
+/* The old binding is gone: the new one may register now. */
+static void
+reg_unlink_after(struct reg *r)
+{
+	struct reg *next = r->after;
+
+	if (next == NULL)
+		return;
+	r->after = NULL;
+	next->before = NULL;
+	if (!next->running && !next->queued &&
+	    next->timer_kind == REG_TIMER_NONE &&
+	    reg_wants_binding(next) && !r->ag->stopping)
+		reg_kick(next);
+}
+
 /* Frees what the attempt held and its slot; r itself stays. */
 static void
 reg_attempt_end(struct reg *r)
@@ -1460,8 +1616,10 @@ reg_attempt_end(struct reg *r)
 		reg_timer_stop(r);
 	reg_release_slot(r);
 	/* Freed from the loop: callers up the stack still use r. */
-	if (r->orphan)
+	if (r->orphan) {
+		reg_unlink_after(r);
 		reg_timer_set(r, 0, REG_TIMER_NONE);
+	}
 	reg_agent_check_stopped(r->ag);
 }
 
@@ -1554,6 +1712,12 @@ static void
 reg_free(struct reg *r)
 {
 	reg_abort(r);
+	if (r->before != NULL)
+		r->before->after = NULL;
+	if (r->after != NULL) {
+		r->after->before = NULL;
+		r->after = NULL;
+	}
 	TAILQ_REMOVE(&r->ag->all, r, aentry);
 	r->ag->nregs--;
 	reg_rate_update(r->ag);
@@ -1576,7 +1740,8 @@ reg_free(struct reg *r)
 static bool
 reg_maybe_bound(const struct reg *r)
 {
-	if (r->running && r->goal == REG_GOAL_BIND)
+	/* A REGISTER out may bind; an Expires: 0 out may not have yet. */
+	if (r->running)
 		return true;
 	return r->bound_until_us > time_mono_us();
 }
@@ -1663,16 +1828,29 @@ reg_hook_changed(struct account *a, const struct account_cfg *old, void *arg)
 		 * the new one starts afresh.
 		 */
 		struct account_cfg *cur = a->cfg;
+		struct reg *gone = r, *nr;
 
 		a->cfg = account_cfg_dup(old);
 		reg_hook_removed(a, arg);
 		a->cfg = cur;
-		r = NULL;
 		a->reg_state = cur->register_on ? REG_STATE_UNREGISTERED :
 		    REG_STATE_DISABLED;
 		events_publish("account.state", cur->name, "state",
-		    reg_state_name(a->reg_state), "aor", cur->aor, "cause",
+		    reg_state_name(a->reg_state), "aor", cur->aor, "prev",
+		    reg_state_name(gone->state), "cause",
 		    "reload: another binding", NULL);
+		if (ag->change != NULL)
+			ag->change(ag->change_arg);
+		if (!cur->register_on || ag->stopping)
+			return;
+		nr = reg_new(ag, a);
+		if (gone->running || gone->queued) {
+			gone->after = nr;
+			nr->before = gone;
+		}
+		reg_schedule_first(nr, (unsigned)(reg_rnd() *
+		    ag->conf.spread_ms));
+		return;
 	}
 	if (r == NULL) {
 		reg_hook_added(a, arg);
@@ -1748,6 +1926,7 @@ reg_agent_new(struct ua *ua, struct account_set *set,
 	ag->change_arg = arg;
 	TAILQ_INIT(&ag->all);
 	TAILQ_INIT(&ag->queue);
+	TAILQ_INIT(&ag->urgent);
 	ag->pump = evtimer_new(ua->base, reg_pump_cb, ag);
 	ag->sweep = evtimer_new(ua->base, reg_sweep_cb, ag);
 	reg_instance_seed(ag);
@@ -1800,7 +1979,7 @@ static void
 reg_agent_check_stopped(struct reg_agent *ag)
 {
 	if (!ag->stopping || ag->stop_done == NULL || ag->running > 0 ||
-	    !TAILQ_EMPTY(&ag->queue))
+	    !reg_queues_empty(ag))
 		return;
 	if (!evtimer_pending(ag->stop_ev, NULL))
 		event_active(ag->stop_ev, EV_TIMEOUT, 0);

@@ -46,7 +46,8 @@ struct reg_agent *reg_agent_new(struct ua *, struct account_set *,
 	    const struct reg_conf *, reg_change_fn *, void *arg);
 /* Start-up: every account with register = true, spread over spread_ms. */
 void	reg_agent_start(struct reg_agent *);
-/* Reload: the new spread, for what the reload starts. */
+/* Reload: the new spread, for what the reload starts and the pace of
+ * every later REGISTER that does not refresh a live binding. */
 void	reg_agent_set_conf(struct reg_agent *, const struct reg_conf *);
 /*
  * Graceful stop: every binding is removed (REGISTER with Expires: 0);

@@ -102,16 +102,29 @@ static struct {
 static int
 free_udp_port(void)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+	/* Free for UDP and TCP both: the ua listens on the port with each
+	 * (other test programs run beside this one). */
+	for (int tries = 0; tries < 50; tries++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+		socklen_t len = sizeof(sin);
+		int u = socket(AF_INET, SOCK_DGRAM, 0);
+		int t = socket(AF_INET, SOCK_STREAM, 0), port;
+		bool ok;
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ck_assert_int_eq(bind(u, (struct sockaddr *)&sin,
+		    sizeof(sin)), 0);
+		ck_assert_int_eq(getsockname(u, (struct sockaddr *)&sin,
+		    &len), 0);
+		port = ntohs(sin.sin_port);
+		ok = bind(t, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+		close(t);
+		close(u);
+		if (ok)
+			return port;
+	}
+	ck_abort_msg("no port free for both UDP and TCP");
+	return -1;
 }
 
 static struct slice
