@@ -454,6 +454,8 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 	account_set_apply(&d.accounts, accounts, n, false, diff);
 	config_free(d.cfg);
 	d.cfg = cfg;
+	/* libconfig's parse tree is gone: give its pages back. */
+	xalloc_trim();
 	daemon_update_users();
 	ua_set_max_transactions(d.ua, (size_t)cfg->max_transactions);
 
@@ -889,6 +891,9 @@ main(int argc, char **argv)
 	account_set_init(&d.accounts);
 	accounts = config_take_accounts(d.cfg, &n);
 	account_set_apply(&d.accounts, accounts, n, true, &diff);
+	/* libconfig's parse tree is gone: give its pages back (190 MB
+	 * resident at 100,000 accounts otherwise). */
+	xalloc_trim();
 	events_add_snapshot(daemon_snapshot, NULL);
 	account_set_publish_snapshots(&d.accounts);
 
