@@ -1702,6 +1702,61 @@ START_TEST(test_stop_nothing_bound)
 }
 END_TEST
 
+/*
+ * register_spread paces what is not a refresh: 30 accounts over 1 s
+ * make 30 attempts a second, at most 3 at once (100 ms' worth).
+ * Refreshes of live bindings go first and are not paced.
+ */
+START_TEST(test_pace)
+{
+	struct account_cfg *cfgs[30], **v;
+	struct reg_conf conf = { .spread_ms = 1000 };
+	struct account_diff diff;
+	uint64_t first, last;
+	size_t from;
+
+	for (int k = 0; k < 30; k++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "p%d", k);
+		cfgs[k] = mk_cfg(name, NULL, 600);
+	}
+	v = xcalloc(30, sizeof(*v));
+	memcpy(v, cfgs, sizeof(cfgs));
+	account_set_apply(&set, v, 30, true, &diff);
+	ag = reg_agent_new(ua, &set, &conf, on_change, NULL);
+	reg_agent_start(ag);
+	WAIT_FOR(account_set_registered(&set) == 30, 3000);
+
+	/* 30 refreshes at once: unpaced, all out within 300 ms. */
+	from = mock.n;
+	for (size_t k = 0; k < set.n; k++)
+		ck_assert_int_eq(reg_register_now(ag, set.items[k]), 0);
+	WAIT_FOR(mock.n >= from + 30, 2000);
+	first = mock.req[from].at_us;
+	last = mock.req[from + 29].at_us;
+	ck_assert_msg(last - first <= 300000, "refreshes took %llu ms",
+	    (unsigned long long)((last - first) / 1000));
+
+	/* Unbound, then all at once again: paced at 30/s, 3 at a time. */
+	for (size_t k = 0; k < set.n; k++)
+		ck_assert_int_eq(reg_unregister(ag, set.items[k]), 0);
+	WAIT_FOR(account_set_registered(&set) == 0, 3000);
+	run_for(200);
+	from = mock.n;
+	for (size_t k = 0; k < set.n; k++)
+		ck_assert_int_eq(reg_register_now(ag, set.items[k]), 0);
+	WAIT_FOR(mock.n >= from + 30, 3000);
+	first = mock.req[from].at_us;
+	last = mock.req[from + 29].at_us;
+	/* 3 from the bucket, then 27 more at 33 ms each: about 0.9 s. */
+	ck_assert_msg(last - first >= 750000 && last - first <= 1500000,
+	    "30 paced attempts took %llu ms",
+	    (unsigned long long)((last - first) / 1000));
+	WAIT_FOR(account_set_registered(&set) == 30, 3000);
+}
+END_TEST
+
 /* ---- start-up spread ---------------------------------------------------- */
 
 START_TEST(test_spread_start)
@@ -2006,6 +2061,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_stop_nothing_bound);
 	tcase_add_test(tc, test_spread_start);
 	tcase_add_test(tc, test_inflight_cap);
+	tcase_add_test(tc, test_pace);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_routes);
 	suite_add_tcase(s, tc);
