@@ -212,6 +212,8 @@ struct reg_agent {
 	/* "UDP 192.0.2.1:5060" for each target ever used, shared. */
 	char			**targets;
 	size_t			 ntargets;
+	/* Per target: a REGISTER to it got no answer since it last did. */
+	bool			*target_down;
 	/* Stream connections bindings use, each observed once. */
 	struct reg_conn {
 		uint64_t	 conn_id;
@@ -332,6 +334,9 @@ reg_target_id(struct reg_agent *ag, const char *t)
 		return 0;
 	ag->targets = xreallocarray(ag->targets, ag->ntargets + 1,
 	    sizeof(*ag->targets));
+	ag->target_down = xreallocarray(ag->target_down, ag->ntargets + 1,
+	    sizeof(*ag->target_down));
+	ag->target_down[ag->ntargets] = false;
 	ag->targets[ag->ntargets++] = xstrdup(t);
 	return (uint16_t)ag->ntargets;
 }
@@ -1376,6 +1381,38 @@ reg_on_final(struct reg *r, const struct sip_msg *msg)
 		reg_fail(r, true, st, cause, reg_retry_after(msg));
 }
 
+/*
+ * A target that had left REGISTERs unanswered answers again: the
+ * accounts waiting out a backoff because of that silence try now
+ * (paced by register_spread) instead of after up to retry.max.  A
+ * registrar that answered with Retry-After is not asked again early.
+ */
+static void
+reg_target_back(struct reg_agent *ag, uint16_t target)
+{
+	struct reg *r;
+	size_t n = 0;
+
+	ag->target_down[target - 1] = false;
+	if (ag->stopping)
+		return;
+	TAILQ_FOREACH(r, &ag->all, aentry) {
+		if (r->target != target || r->orphan || r->running ||
+		    r->queued || r->last_status != 0 ||
+		    r->timer_kind != REG_TIMER_START ||
+		    (r->state != REG_STATE_RETRY_WAIT &&
+		    r->state != REG_STATE_REGISTERING))
+			continue;
+		r->goal = REG_GOAL_BIND;
+		reg_kick(r);
+		n++;
+	}
+	if (n > 0)
+		log_notice("reg: %s answers again: %zu account%s waiting on "
+		    "it try now", reg_target_name(ag, target), n, n == 1 ?
+		    "" : "s");
+}
+
 static void
 reg_on_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
     const struct sip_msg *msg, void *arg)
@@ -1394,6 +1431,8 @@ reg_on_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 		r->ct = NULL;
 		if (r->timer_kind == REG_TIMER_FAILOVER)
 			reg_timer_stop(r);
+		if (r->target != 0 && r->ag->target_down[r->target - 1])
+			reg_target_back(r->ag, r->target);
 		reg_on_final(r, msg);
 		return;
 	case SIP_TRANS_EV_TIMEOUT:
@@ -1402,6 +1441,8 @@ reg_on_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 		r->ct = NULL;
 		r->try->last_err = ev == SIP_TRANS_EV_TIMEOUT ? ETIMEDOUT :
 		    err;
+		if (r->target != 0)
+			r->ag->target_down[r->target - 1] = true;
 		if (r->try->cur != NULL && r->ag->ua->blocklist_ms > 0)
 			sip_resolve_mark_failed(r->ag->ua->res, r->try->cur,
 			    r->ag->ua->blocklist_ms);
@@ -2026,6 +2067,7 @@ reg_agent_free(struct reg_agent *ag)
 	for (size_t i = 0; i < ag->ntargets; i++)
 		free(ag->targets[i]);
 	free(ag->targets);
+	free(ag->target_down);
 	account_set_hooks(ag->set, NULL);
 	if (ag->stop_ev != NULL)
 		event_free(ag->stop_ev);

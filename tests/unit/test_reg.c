@@ -1757,6 +1757,48 @@ START_TEST(test_pace)
 }
 END_TEST
 
+static void
+script_silent_twice(struct rq *q, size_t idx)
+{
+	if (idx > 1)
+		mock_ok(q, -1);
+}
+
+/*
+ * A registrar silent long enough for two accounts to time out (and
+ * back off 30-60 s) answers one of them again: the other does not wait
+ * out its backoff.
+ */
+START_TEST(test_target_back)
+{
+	struct account_cfg *cfgs[2];
+	struct account *a, *b;
+	uint64_t t0;
+
+	mock.script = script_silent_twice;
+	cfgs[0] = mk_cfg("alice", NULL, 600);
+	cfgs[1] = mk_cfg("bob", NULL, 600);
+	for (int k = 0; k < 2; k++) {
+		cfgs[k]->retry_base = 30;
+		cfgs[k]->retry_max = 60;
+	}
+	start_agent(cfgs, 2);
+	a = account_set_find(&set, "alice");
+	b = account_set_find(&set, "bob");
+	WAIT_FOR(a->reg_state == REG_STATE_RETRY_WAIT &&
+	    b->reg_state == REG_STATE_RETRY_WAIT, 6000);
+	ck_assert_int_ge(info_of(b).next_try_in, 29);
+	/* alice now, and the registrar answers: bob follows at once. */
+	t0 = now_us();
+	ck_assert_int_eq(reg_register_now(ag, a), 0);
+	WAIT_FOR(a->reg_state == REG_STATE_REGISTERED &&
+	    b->reg_state == REG_STATE_REGISTERED, 2000);
+	ck_assert_msg(now_us() - t0 < 1000000, "bob took %llu ms",
+	    (unsigned long long)((now_us() - t0) / 1000));
+	ck_assert_uint_eq(nreq_of("bob"), 2);
+}
+END_TEST
+
 /* ---- start-up spread ---------------------------------------------------- */
 
 START_TEST(test_spread_start)
@@ -2062,6 +2104,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_spread_start);
 	tcase_add_test(tc, test_inflight_cap);
 	tcase_add_test(tc, test_pace);
+	tcase_add_test(tc, test_target_back);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_routes);
 	suite_add_tcase(s, tc);
