@@ -242,9 +242,6 @@ cmd_reg_result(struct cmd_reply *r, const char *cmd, const char *name,
 	case ESHUTDOWN:
 		cmd_reply_err(r, "failed", "sipxd is stopping");
 		break;
-	case ENOSYS:
-		cmd_reply_err(r, "failed", "not implemented");
-		break;
 	default:
 		cmd_reply_err(r, "failed", "%s %s: %s", cmd, name,
 		    strerror(err));

@@ -1637,9 +1637,9 @@ reg_unlink_after(struct reg *r)
 		reg_kick(next);
 }
 
-/* Frees what the attempt held and its slot; r itself stays. */
+/* Drops the attempt's transaction, DNS query and targets. */
 static void
-reg_attempt_end(struct reg *r)
+reg_try_free(struct reg *r)
 {
 	if (r->ct != NULL) {
 		sip_ctrans_detach(r->ct);
@@ -1653,6 +1653,13 @@ reg_attempt_end(struct reg *r)
 		free(r->try);
 		r->try = NULL;
 	}
+}
+
+/* Frees what the attempt held and its slot; r itself stays. */
+static void
+reg_attempt_end(struct reg *r)
+{
+	reg_try_free(r);
 	if (r->timer_kind == REG_TIMER_FAILOVER)
 		reg_timer_stop(r);
 	reg_release_slot(r);
@@ -1669,18 +1676,7 @@ static void
 reg_abort(struct reg *r)
 {
 	reg_dequeue(r);
-	if (r->ct != NULL) {
-		sip_ctrans_detach(r->ct);
-		r->ct = NULL;
-	}
-	if (r->try != NULL) {
-		if (r->try->q != NULL)
-			sip_resolve_cancel(r->try->q);
-		free(r->try->old_contact);
-		free(r->try->targets);
-		free(r->try);
-		r->try = NULL;
-	}
+	reg_try_free(r);
 	reg_timer_stop(r);
 	reg_release_slot(r);
 }

@@ -72,6 +72,38 @@ def wait_until(pred, timeout, interval=0.02):
         time.sleep(interval)
 
 
+def stop_popen(popen, grace=5.0):
+    """Ends a child we started: SIGTERM, then SIGKILL after grace s."""
+    if popen.poll() is None:
+        popen.terminate()
+        try:
+            popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
+
+
+def table_rows(lines):
+    """A sipxctl table's lines as (header, [row dicts]), cut at the
+    columns where the header's words start (columns are aligned; values
+    may hold spaces)."""
+    check(len(lines) >= 1, "empty table output")
+    cols = [(m.group(0), m.start()) for m in re.finditer(r"\S+", lines[0])]
+    header = [name for name, _ in cols]
+    check(header and all(re.match(r"^[A-Z][A-Z0-9_.-]*$", h) for h in header),
+          "table header %r" % lines[0])
+    rows = []
+    for line in lines[1:]:
+        row = {}
+        for i, (name, start) in enumerate(cols):
+            end = cols[i + 1][1] if i + 1 < len(cols) else len(line)
+            check(start == 0 or line[start - 1] == " ",
+                  "row %r not aligned with header %r" % (line, lines[0]))
+            row[name] = line[start:end].strip()
+        rows.append(row)
+    return header, rows
+
+
 def free_port():
     """A port free for both UDP and TCP on 127.0.0.1."""
     for _ in range(50):

@@ -20,6 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from sipxtest import (SIPXCTL, SIPXD, SRCDIR, Sipxd, TestFailure, account, check,
+                      table_rows,
                       check_eq, expect_ctl, parse_event, run_ctl, run_tests,
                       sanitizer_report, wait_until)
 
@@ -52,25 +53,8 @@ def kv_output(out):
 
 
 def table_output(out):
-    """A sipxctl table as (header, [row dicts]), cut at the columns where
-    the header's words start (columns are aligned; values may hold
-    spaces)."""
-    lines = out.splitlines()
-    check(len(lines) >= 1, "empty table output")
-    cols = [(m.group(0), m.start()) for m in re.finditer(r"\S+", lines[0])]
-    header = [name for name, _ in cols]
-    check(header and all(re.match(r"^[A-Z][A-Z0-9_.-]*$", h) for h in header),
-          "table header %r" % lines[0])
-    rows = []
-    for line in lines[1:]:
-        row = {}
-        for i, (name, start) in enumerate(cols):
-            end = cols[i + 1][1] if i + 1 < len(cols) else len(line)
-            check(start == 0 or line[start - 1] == " ",
-                  "row %r not aligned with header %r" % (line, lines[0]))
-            row[name] = line[start:end].strip()
-        rows.append(row)
-    return header, rows
+    """A sipxctl table as (header, [row dicts])."""
+    return table_rows(out.splitlines())
 
 
 def events_until_sync(conn_or_proc, timeout=5):

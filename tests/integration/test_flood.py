@@ -240,13 +240,7 @@ class Proc:
         self.pid = popen.pid
 
     def stop(self):
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(5)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        T.stop_popen(self.popen)
 
 
 TESTS = [

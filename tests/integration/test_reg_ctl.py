@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipxtest import (account, check, check_eq, expect_ctl,  # noqa: E402
+from sipxtest import (account, check, check_eq, expect_ctl, table_rows,  # noqa: E402
                       free_port, run_tests, wait_until)
 
 ACTIONS = ("register", "unregister", "enable", "disable")
@@ -43,22 +43,6 @@ CLOCK = re.compile(r"^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d$")
 
 
 # ---- reading sipxctl's text output ------------------------------------------
-
-def table_rows(lines):
-    """Aligned table lines as (header, [row dicts]), cut where the
-    header's words start (values may hold spaces)."""
-    cols = [(m.group(0), m.start()) for m in re.finditer(r"\S+", lines[0])]
-    rows = []
-    for line in lines[1:]:
-        row = {}
-        for i, (name, start) in enumerate(cols):
-            end = cols[i + 1][1] if i + 1 < len(cols) else len(line)
-            check(start == 0 or line[start - 1] == " ",
-                  "row %r not aligned with %r" % (line, lines[0]))
-            row[name] = line[start:end].strip()
-        rows.append(row)
-    return [c for c, _ in cols], rows
-
 
 def account_text(out):
     """`sipxctl account NAME`: (record, [(header, rows) per section]) —

@@ -23,6 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sipxtest as T  # noqa: E402
 from sipxtest import (account, check, check_eq, free_port,  # noqa: E402
                       parse_event, run_tests, wait_until, TestFailure)
 
@@ -274,13 +275,7 @@ class Registrar:
         return text
 
     def stop(self):
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(5)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        T.stop_popen(self.popen)
 
     def wait(self, timeout):
         """SIPp's exit status: 0 when the scenario ran to its end with

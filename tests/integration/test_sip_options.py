@@ -11,6 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sipxtest as T  # noqa: E402
 from sipxtest import (account, check, check_eq, free_port,  # noqa: E402
                       run_tests, TestFailure)
 
@@ -63,13 +64,7 @@ class Background:
         return self.popen.poll()
 
     def stop(self):
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(5)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        T.stop_popen(self.popen)
 
 
 def start_sipp_uas(env, scen, port, transport="u1"):

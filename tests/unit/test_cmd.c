@@ -377,8 +377,8 @@ START_TEST(test_reg_result)
 		    "reload" },
 		{ "enable", "registered", ESHUTDOWN,
 		    "ERR failed sipxd is stopping" },
-		{ "register", "unregistered", ENOSYS,
-		    "ERR failed not implemented" },
+		{ "register", "registered", EALREADY, "OK nothing to do: a "
+		    "REGISTER for alice is on its way" },
 		{ "register", "registered", ENOMEM, "ERR failed register "
 		    "alice: Cannot allocate memory" },
 	};
