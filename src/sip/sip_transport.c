@@ -533,19 +533,28 @@ int
 sip_tp_via(struct sip_tp *tp, const struct sip_dest *dst, const char *branch,
     struct strbuf *out)
 {
-	char host[INET6_ADDRSTRLEN + 8], br[SIP_TP_BRANCH_LEN];
+	char host[INET6_ADDRSTRLEN + 8];
 	int err;
 
 	if ((err = sip_tp_sent_by(tp, dst, host, sizeof(host))) != 0)
 		return err;
+	sip_tp_via_at(dst, host, branch, out);
+	return 0;
+}
+
+void
+sip_tp_via_at(const struct sip_dest *dst, const char *sent_by,
+    const char *branch, struct strbuf *out)
+{
+	char br[SIP_TP_BRANCH_LEN];
+
 	if (branch == NULL) {
 		sip_tp_branch(br);
 		branch = br;
 	}
 	/* RFC 3581 §3: always ask for rport. */
 	strbuf_addf(out, "SIP/2.0/%s %s;rport;branch=%s",
-	    sip_tp_proto_name(dst->proto), host, branch);
-	return 0;
+	    sip_tp_proto_name(dst->proto), sent_by, branch);
 }
 
 /* Where the first Via element of a field value ends (a ',' or the end). */

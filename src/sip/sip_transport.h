@@ -293,6 +293,10 @@ int	sip_tp_via(struct sip_tp *, const struct sip_dest *dst,
  */
 int	sip_tp_sent_by(struct sip_tp *, const struct sip_dest *dst,
 	    char *out, size_t len);
+/* sip_tp_via with the sent-by already known (one lookup for a Via and
+ * a Contact: a wildcard listener's costs a socket). */
+void	sip_tp_via_at(const struct sip_dest *dst, const char *sent_by,
+	    const char *branch, struct strbuf *out);
 /*
  * The value of req's first Via header field with the RFC 3261 §18.2.1 /
  * RFC 3581 §4 parameters set for a request from src: received= when the

@@ -676,21 +676,17 @@ reg_instance_id(const struct reg *r, char out[37])
 
 /* Our Contact URI towards dst: the public address once the registrar
  * told us of a NAT, else the address we send from. */
-static int
-reg_make_contact(struct reg *r, const struct sip_dest *dst)
+static void
+reg_make_contact(struct reg *r, const struct sip_dest *dst,
+    const char *sent_by)
 {
-	char hostport[INET6_ADDRSTRLEN + 8];
+	const char *hostport = sent_by;
 	struct strbuf sb = STRBUF_INIT;
 	struct sip_uri u;
 	struct slice user;
-	int err;
 
-	if (r->public_addr != NULL && dst->proto == SIP_TP_UDP) {
-		snprintf(hostport, sizeof(hostport), "%s", r->public_addr);
-	} else if ((err = sip_tp_sent_by(r->ag->ua->tp, dst, hostport,
-	    sizeof(hostport))) != 0) {
-		return err;
-	}
+	if (r->public_addr != NULL && dst->proto == SIP_TP_UDP)
+		hostport = r->public_addr;
 	user = reg_aor_user(r, &u);
 	strbuf_addf(&sb, "%s:", dst->proto == SIP_TP_TLS ? "sips" : "sip");
 	if (user.n > 0)
@@ -702,7 +698,6 @@ reg_make_contact(struct reg *r, const struct sip_dest *dst)
 		istr_set(&r->contact, r->contact_in, sizeof(r->contact_in),
 		    sb.p);
 	strbuf_free(&sb);
-	return 0;
 }
 
 /* Appends the credentials for every challenge we hold. */
@@ -777,7 +772,7 @@ reg_send(struct reg *r)
 	struct sip_build b = { 0 };
 	struct strbuf via = STRBUF_INIT, out = STRBUF_INIT;
 	unsigned expires = r->goal == REG_GOAL_UNBIND ? 0 : r->asked;
-	char addr[64], tag[17], inst[37];
+	char addr[64], tag[17], inst[37], sent_by[INET6_ADDRSTRLEN + 8];
 	struct sip_dest dst;
 	int err;
 
@@ -795,14 +790,13 @@ reg_send(struct reg *r)
 		err = sip_tp_open(ua->tp, &dst, t->domain[0] ? t->domain :
 		    NULL);
 	if (err == 0)
-		err = sip_tp_via(ua->tp, &dst, NULL, &via);
-	if (err == 0)
-		err = reg_make_contact(r, &dst);
+		err = sip_tp_sent_by(ua->tp, &dst, sent_by, sizeof(sent_by));
 	r->send_conn = dst.conn_id;
-	if (err != 0) {
-		strbuf_free(&via);
+	if (err != 0)
 		return err;
-	}
+	/* One sent-by for Via and Contact (a wildcard's costs a socket). */
+	sip_tp_via_at(&dst, sent_by, NULL, &via);
+	reg_make_contact(r, &dst, sent_by);
 	random_hex(tag, 8);
 	sip_build_request(&b, "REGISTER", r->cfg->registrar);
 	sip_build_add(&b, SIP_HDR_VIA, via.p);
