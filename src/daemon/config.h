@@ -66,6 +66,13 @@ struct sipxd_config {
 	int			  tcp_message_timeout;	/* 0: never */
 	int			  tcp_tls_handshake_timeout;
 	int			  tcp_max_connections;	/* 0: from the fd limit */
+	/* media: RTP for calls. */
+	char			 *media_address;	/* IP literal */
+	int			  rtp_port_min, rtp_port_max;
+	int			  media_timeout;	/* s, 0: never */
+	/* calls: limits. */
+	int			  max_calls;
+	int			  call_history;
 	struct control_cfg	  control;
 	enum log_level		  log_level;
 	struct account_cfg	**accounts;

@@ -82,6 +82,7 @@ account_cfg_free(struct account_cfg *c)
 	}
 	free(c->registrar);
 	free(c->outbound_proxy);
+	free(c->play_file);
 	for (size_t i = 0; i < c->ncodecs; i++)
 		free(c->codecs[i]);
 	free(c->codecs);
@@ -108,6 +109,7 @@ account_cfg_dup(const struct account_cfg *c)
 	d->ha1 = dup_or_null(c->ha1);
 	d->registrar = dup_or_null(c->registrar);
 	d->outbound_proxy = dup_or_null(c->outbound_proxy);
+	d->play_file = dup_or_null(c->play_file);
 	d->codecs = xreallocarray(NULL, c->ncodecs > 0 ? c->ncodecs : 1,
 	    sizeof(*d->codecs));
 	for (size_t i = 0; i < c->ncodecs; i++)
@@ -139,7 +141,14 @@ account_cfg_equal(const struct account_cfg *a, const struct account_cfg *b)
 	    a->outbound != b->outbound ||
 	    a->expires != b->expires || a->retry_base != b->retry_base ||
 	    a->retry_max != b->retry_max || a->retry_fatal != b->retry_fatal ||
-	    a->incoming != b->incoming || a->ncodecs != b->ncodecs)
+	    a->incoming != b->incoming || a->ncodecs != b->ncodecs ||
+	    a->ring_timeout != b->ring_timeout ||
+	    a->reject_code != b->reject_code ||
+	    a->call_timeout != b->call_timeout ||
+	    a->late_offer != b->late_offer ||
+	    a->session_expires != b->session_expires ||
+	    a->follow_redirects != b->follow_redirects ||
+	    a->media != b->media || !str_equal(a->play_file, b->play_file))
 		return false;
 	for (size_t i = 0; i < a->ncodecs; i++)
 		if (strcmp(a->codecs[i], b->codecs[i]) != 0)

@@ -59,6 +59,15 @@ struct account_cfg {
 	enum account_incoming	 incoming;
 	char			**codecs;
 	size_t			 ncodecs;
+	/* Calls (call.c).  Seconds unless said. */
+	int			 ring_timeout;	/* ring: unanswered → 480 */
+	int			 reject_code;	/* reject: 486, 4xx–6xx */
+	int			 call_timeout;	/* ours unanswered → CANCEL */
+	bool			 late_offer;	/* INVITE without SDP */
+	int			 session_expires;	/* RFC 4028, 0: off */
+	bool			 follow_redirects;	/* 3xx: try Contact */
+	int			 media;		/* enum rtp_mode */
+	char			*play_file;	/* media = "play" */
 	int			 line;			/* in the config file */
 };
 

@@ -1,0 +1,2 @@
+/* Call commands: see cmd_call.h (being written). */
+#include "cmd_call.h"

@@ -1,0 +1,2 @@
+/* RTP sessions: see rtp.h (being written). */
+#include "rtp.h"

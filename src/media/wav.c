@@ -1,0 +1,2 @@
+/* WAV parsing: see wav.h (being written). */
+#include "wav.h"

@@ -1,0 +1,2 @@
+/* The call usage: see call.h (being written). */
+#include "call.h"
