@@ -1,0 +1,492 @@
+#!/usr/bin/env python3
+"""Calls against SIPp (issue 10).  The daemon calls a SIPp UAS running
+one of tests/integration/sipp/call_uas_*.xml (answer, early media, 100rel
+with PRACK, 486, no answer and CANCEL, 407, late offer, a BYE from the
+far end, hold both ways, a session timer refresh, forked ringing), and
+SIPp UACs (call_uac_*.xml) call the daemon's account under each incoming
+policy.  A run with SIPp losing 10 % of the messages checks that calls
+still complete.
+
+Each test checks both sides: the scenario's own checks (SIPp exits 0 only
+when every message came as it expects), and what the daemon said about
+the call (`sipxctl call --wait`, call.* events, `call ID`, `calls
+history`).  Every SIPp and sipxd is stopped by PID."""
+
+import hashlib
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sipxtest as T  # noqa: E402
+from sipxtest import (account, check, check_eq, expect_ctl,  # noqa: E402
+                      run_tests, wait_until, TestFailure)
+from sipxcall import (CallEvents, Sipp, call_detail, call_id_of,  # noqa
+                      ctl_call, hangup, history_of, media_conf, num)
+from test_reg_sipp import auth_params  # noqa: E402
+
+PASSWORD = "secret"
+
+
+def start(env, name="alice", **keys):
+    """A daemon with one account NAME (aor sip:NAME@127.0.0.1, no
+    registration) and a media port range of its own; returns it and a
+    connection following its call events."""
+    a = account(name, **keys)
+    d = env.daemon(accounts=[a], extra=media_conf())
+    return d, CallEvents(d)
+
+
+def placed(d, ev, uas, *opts, name="alice"):
+    """Calls uas with `sipxctl call ... --wait`; checks that it is
+    answered and returns the call id."""
+    res = ctl_call(d, name, uas.uri, *opts, wait=True)
+    expect_ctl(res, 0, "call %s %s --wait" % (uas.uri, " ".join(opts)))
+    cid = call_id_of(res)
+    ev.state(cid, "confirmed", 5)
+    return cid
+
+
+def check_confirmed_out(d, cid, uas):
+    rec, local, remote, timeline = call_detail(d, cid)
+    check_eq(rec.get("state"), "confirmed", "call %d state" % cid)
+    check_eq(rec.get("dir"), "out", "call %d dir" % cid)
+    check(uas.uri.split("@")[1] in rec.get("remote", "") or
+          "service@" in rec.get("remote", ""),
+          "call %d remote %r, want %s" % (cid, rec.get("remote"), uas.uri))
+    check(rec.get("dialog_id"), "call %d: no dialog_id: %r" % (cid, rec))
+    check("m=audio" in local and "m=audio" in remote,
+          "call %d: local/remote SDP: %r / %r" % (cid, local, remote))
+    check(rec.get("codec") in ("PCMU", "PCMA"),
+          "call %d codec %r" % (cid, rec.get("codec")))
+    check(timeline, "call %d: no timeline" % cid)
+    return rec
+
+
+def ended(ev, cid, by, timeout=10):
+    """The call.ended event of cid; checks who ended it."""
+    f = ev.first("call.ended", timeout, id=cid)
+    check_eq(f.get("by"), by, "call %d ended by" % cid)
+    return f
+
+
+# ---- the daemon calls a SIPp UAS ------------------------------------------------
+
+def test_uas_answer(env):
+    """INVITE with an offer, 180, 200 with an answer, ACK; media both ways
+    (SIPp echoes); `sipxctl hangup` sends the BYE."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_answer.xml")
+    cid = placed(d, ev, uas)
+    states = ev.states(cid)
+    check(states[0] == "calling" and states[-1] == "confirmed" and
+          ("ringing" in states or "early" in states),
+          "call %d states %r: want calling ... ringing|early ... confirmed"
+          % (cid, states))
+    # Silence every 20 ms, echoed back by SIPp.
+    time.sleep(1.2)
+    rec = check_confirmed_out(d, cid, uas)
+    check(num(rec, "packets_sent") >= 25 and num(rec, "packets_recv") >= 20,
+          "call %d after 1.2 s: packets_sent=%s packets_recv=%s (want RTP "
+          "both ways, SIPp echoes)" % (cid, rec.get("packets_sent"),
+                                       rec.get("packets_recv")))
+    check_eq(num(rec, "lost"), 0, "call %d lost" % cid)
+    rows = T.table_rows(expect_ctl(d.ctl("calls"), 0).out.splitlines())[1]
+    check(any(r.get("ID") == str(cid) and r.get("STATE") == "confirmed"
+              for r in rows), "`sipxctl calls`: %r" % rows)
+    hangup(d, cid)
+    uas.expect_success()
+    end = ended(ev, cid, "local")
+    check(int(end.get("packets_recv", "0")) > 0, "call.ended %r" % end)
+    h = history_of(d, cid)
+    check_eq(h.get("ended_by"), "local", "history ended_by")
+    check(h.get("codec") in ("PCMU", "PCMA"), "history codec %r" % h)
+    check(float(h.get("answer", "0")) > 0, "history answer %r" % h)
+    check(d.ctl("calls").out.count("\n") <= 1, "calls left: %s"
+          % d.ctl("calls").out)
+
+
+def test_uas_early_media(env):
+    """183 with SDP: the call is early (with media) before the 200."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_early_media.xml")
+    cid = placed(d, ev, uas)
+    states = ev.states(cid)
+    check("early" in states and states.index("early") <
+          states.index("confirmed"),
+          "call %d states %r: want early before confirmed" % (cid, states))
+    check_confirmed_out(d, cid, uas)
+    hangup(d, cid)
+    uas.expect_success()
+    ended(ev, cid, "local")
+
+
+def test_uas_100rel(env):
+    """183 requiring 100rel: PRACK with RAck, then the 200."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_100rel.xml")
+    cid = placed(d, ev, uas)
+    check_confirmed_out(d, cid, uas)
+    hangup(d, cid)
+    uas.expect_success()
+    pracks = uas.received("PRACK")
+    check_eq(len(pracks), 1, "PRACKs; flow: %s" % uas.flow())
+    inv = uas.received("INVITE")[0]
+    check_eq(pracks[0].one("RAck").split(), ["1", str(inv.cseq), "INVITE"],
+             "RAck")
+    check(pracks[0].cseq > inv.cseq, "PRACK CSeq %d after INVITE %d"
+          % (pracks[0].cseq, inv.cseq))
+
+
+def test_uas_486(env):
+    """486: the call fails with status 486, said by --wait and events."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_486.xml")
+    res = ctl_call(d, "alice", uas.uri, wait=True)
+    expect_ctl(res, 1, "call to a busy UAS")
+    check("486" in res.out + res.err, "--wait output names 486: %r" % res)
+    uas.expect_success()
+    f = ev.first("call.state", 5, state="terminated")
+    cid = int(f["id"])
+    check_eq(f.get("status"), "486", "terminated status")
+    h = history_of(d, cid)
+    check_eq(h.get("status"), "486", "history status")
+    check_eq(h.get("reason"), "Busy Here", "history reason")
+    check_eq(h.get("ended_by"), "remote", "history ended_by")
+    check_eq(float(h.get("answer", "0")), 0.0, "history answer")
+
+
+def test_uas_486_job(env):
+    """The raw `call` job: OK id=N at once, then call.result failed with
+    status 486 and reason on the same connection."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_486.xml")
+    c = d.connect()
+    f = c.run_job("call alice %s" % uas.uri, timeout=10)
+    check_eq(f.get("result"), "failed", "call.result result")
+    check_eq(f.get("status"), "486", "call.result status")
+    check_eq(f.get("reason"), "Busy Here", "call.result reason")
+    check("486" in f.get("error", ""), "call.result error %r" % f)
+    uas.expect_success()
+
+
+def test_uas_no_answer_timeout(env):
+    """180 and nothing more: timeout=2 cancels the call (CANCEL after the
+    provisional, 487 ACKed)."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_noanswer.xml")
+    t0 = time.monotonic()
+    res = ctl_call(d, "alice", uas.uri, "timeout=2", wait=True)
+    took = time.monotonic() - t0
+    expect_ctl(res, 1, "unanswered call with timeout=2")
+    check(1.5 <= took <= 8, "--wait returned after %.1f s, want about 2"
+          % took)
+    uas.expect_success()
+    f = ev.first("call.state", 5, state="terminated")
+    cid = int(f["id"])
+    h = history_of(d, cid)
+    check(h.get("ended_by") in ("timeout", "local"),
+          "history ended_by %r, want timeout" % h.get("ended_by"))
+    check_eq(len(uas.received("CANCEL")), 1, "CANCELs; flow: %s"
+             % uas.flow())
+
+
+def test_uas_no_answer_hangup(env):
+    """`sipxctl hangup` of a ringing call: CANCEL, 487, ACK."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_noanswer.xml")
+    res = expect_ctl(ctl_call(d, "alice", uas.uri), 0, "call")
+    cid = call_id_of(res)
+    f = ev.wait(lambda t, f: t == "call.state" and f.get("id") == str(cid)
+                and f.get("state") in ("ringing", "early"), 5,
+                "call %d ringing" % cid)
+    check_eq(f.get("dir"), "out", "dir")
+    hangup(d, cid)
+    uas.expect_success()
+    ended(ev, cid, "local")
+    check(history_of(d, cid).get("ended_by") == "local", "ended_by")
+
+
+def check_invite_digest(inv, challenge_resp, user, password):
+    """Recomputes the INVITE's Proxy-Authorization (RFC 7616, qop auth)."""
+    _, ch = auth_params(challenge_resp.one("Proxy-Authenticate"))
+    _, p = auth_params(inv.one("Proxy-Authorization"))
+    check_eq(p.get("username"), user, "digest username")
+    check_eq(p.get("realm"), ch["realm"], "digest realm")
+    check_eq(p.get("nonce"), ch["nonce"], "digest nonce")
+    check_eq(p.get("uri"), inv.ruri, "digest uri")
+    check_eq(p.get("qop"), "auth", "digest qop")
+
+    def h(s):
+        return hashlib.md5(s.encode()).hexdigest()
+    ha1 = h("%s:%s:%s" % (user, ch["realm"], password))
+    ha2 = h("INVITE:%s" % p["uri"])
+    want = h(":".join([ha1, p["nonce"], p["nc"], p["cnonce"], "auth", ha2]))
+    check_eq(p.get("response", "").lower(), want, "digest response")
+
+
+def test_uas_407(env):
+    """407 to the INVITE: ACK, the INVITE again with Proxy-Authorization
+    computed from the account's password; then answered."""
+    d, ev = start(env, password=PASSWORD)
+    uas = Sipp(env, "call_uas_407.xml")
+    cid = placed(d, ev, uas)
+    hangup(d, cid)
+    uas.expect_success()
+    invs = uas.received("INVITE")
+    check_eq(len(invs), 2, "INVITEs; flow: %s" % uas.flow())
+    check_eq(invs[0].call_id, invs[1].call_id, "Call-ID of the retry")
+    check(invs[1].cseq > invs[0].cseq, "retry CSeq %d after %d"
+          % (invs[1].cseq, invs[0].cseq))
+    resp = [m for m in uas.messages() if m.dir == "out" and
+            not m.is_request and m.code == 407][0]
+    check_invite_digest(invs[1], resp, "alice", PASSWORD)
+
+
+def test_uas_late_offer(env):
+    """sdp=late: INVITE without a body, the offer in the 200, the answer
+    in the ACK (the scenario checks both)."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_late_offer.xml")
+    cid = placed(d, ev, uas, "sdp=late")
+    check_confirmed_out(d, cid, uas)
+    hangup(d, cid)
+    uas.expect_success()
+    ack = [m for m in uas.received("ACK")]
+    check(ack and "m=audio" in ack[0].text, "ACK without SDP: %s"
+          % (ack[0].text if ack else uas.flow()))
+
+
+def test_uas_remote_bye(env):
+    """The far end hangs up one second after the answer."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_remote_bye.xml")
+    cid = placed(d, ev, uas)
+    f = ev.state(cid, "terminated", 8)
+    check_eq(f.get("by"), "remote", "terminated by")
+    ended(ev, cid, "remote")
+    uas.expect_success()
+    h = history_of(d, cid)
+    check_eq(h.get("ended_by"), "remote", "history ended_by")
+    check(num(h, "duration") >= 0.8, "history duration %r" % h)
+
+
+def test_uas_remote_hold(env):
+    """The far end holds (re-INVITE sendonly, we answer recvonly) and
+    resumes (sendrecv): call.hold events by=remote."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_remote_hold.xml")
+    cid = placed(d, ev, uas)
+    f = ev.first("call.hold", 5, id=cid, held="yes")
+    check_eq(f.get("by"), "remote", "hold by")
+    f = ev.first("call.hold", 5, id=cid, held="no")
+    check_eq(f.get("by"), "remote", "unhold by")
+    rec = call_detail(d, cid)[0]
+    check_eq(rec.get("hold"), "no", "call %d hold after resume" % cid)
+    hangup(d, cid)
+    uas.expect_success()
+
+
+def test_uas_local_hold(env):
+    """`sipxctl hold`: re-INVITE sendonly; `sipxctl unhold`: sendrecv."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_local_hold.xml")
+    cid = placed(d, ev, uas)
+    expect_ctl(d.ctl("hold", str(cid)), 0, "hold")
+    f = ev.first("call.hold", 5, id=cid, held="yes")
+    check_eq(f.get("by"), "local", "hold by")
+    rec = call_detail(d, cid)[0]
+    check(rec.get("hold") not in ("no", "", None), "call %d hold %r"
+          % (cid, rec.get("hold")))
+    expect_ctl(d.ctl("unhold", str(cid)), 0, "unhold")
+    f = ev.first("call.hold", 5, id=cid, held="no")
+    check_eq(f.get("by"), "local", "unhold by")
+    hangup(d, cid)
+    uas.expect_success()
+    check_eq(len(uas.received("INVITE")), 3, "INVITEs; flow: %s"
+             % uas.flow())
+
+
+def test_uas_session_timer(env):
+    """Session-Expires: 90;refresher=uac in the 200: we refresh (re-INVITE
+    or UPDATE) at about half of it (RFC 4028 §10), well before 90 s."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_session_timer.xml", timeout=90)
+    cid = placed(d, ev, uas)
+    rec = call_detail(d, cid)[0]
+    check_eq(rec.get("session_expires"), "90", "session_expires")
+    check_eq(rec.get("refresher"), "uac", "refresher")
+
+    def refresh():
+        return [m for m in uas.received() if
+                (m.method == "UPDATE" or
+                 (m.method == "INVITE" and m.cseq > 1 and
+                  m.get("To") and "tag=" in m.one("To")))]
+    got = wait_until(refresh, 60, 0.5)
+    check(got, "no refresh within 60 s of the answer; flow: %s"
+          % uas.flow())
+    ack = [m for m in uas.messages() if m.dir == "in" and
+           m.method == "ACK"][0]
+    after = got[0].time - ack.time
+    check(25 <= after <= 60, "refresh %.1f s after the ACK, want about 45"
+          % after)
+    check(got[0].get("Session-Expires"), "refresh without Session-Expires:"
+          " %s" % got[0].text)
+    time.sleep(0.3)
+    check_eq(call_detail(d, cid)[0].get("state"), "confirmed", "state")
+    hangup(d, cid)
+    uas.expect_success()
+
+
+def test_uas_forked(env):
+    """Two 180s with different To tags, 200 from the second: the dialog,
+    the ACK and the BYE are the second branch's."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_forked.xml")
+    cid = placed(d, ev, uas)
+    rec = check_confirmed_out(d, cid, uas)
+    check(re.search(r"SIPpTag\d+b", rec.get("dialog_id", "")),
+          "dialog_id %r is not the second branch's" % rec.get("dialog_id"))
+    check("branch-b@" in rec.get("remote_target", ""),
+          "remote_target %r" % rec.get("remote_target"))
+    hangup(d, cid)
+    uas.expect_success()
+
+
+def test_uas_lossy(env):
+    """SIPp loses 10 % of the messages each way: five calls in a row are
+    still answered and hung up (retransmissions do their work)."""
+    d, ev = start(env)
+    n = 5
+    uas = Sipp(env, "call_uas_answer.xml", calls=n, timeout=60,
+               extra=["-lost", "10"])
+    for i in range(n):
+        cid = placed(d, ev, uas)
+        hangup(d, cid)
+        ev.first("call.ended", 10, id=cid)
+    uas.expect_success(20)
+
+
+# ---- SIPp calls the daemon -------------------------------------------------------
+
+def incoming(ev, timeout=10):
+    """The first call.state of an incoming call."""
+    return ev.wait(lambda t, f: t == "call.state" and f.get("dir") == "in",
+                   timeout, "an incoming call")
+
+
+def test_uac_answer(env):
+    """incoming = answer: 200 with an SDP answer, ACK, then SIPp's BYE."""
+    d, ev = start(env, "bob", incoming="answer")
+    uac = Sipp(env, "call_uac_answer.xml", target="127.0.0.1:%d" % d.port,
+               service="bob")
+    cid = int(incoming(ev)["id"])
+    ev.state(cid, "confirmed", 5)
+    time.sleep(0.5)
+    rec = call_detail(d, cid)[0]
+    check_eq(rec.get("dir"), "in", "dir")
+    check(num(rec, "packets_recv") > 0, "call %d: no RTP from SIPp's echo: "
+          "%r" % (cid, rec))
+    uac.expect_success()
+    ended(ev, cid, "remote")
+    h = history_of(d, cid)
+    check_eq(h.get("dir"), "in", "history dir")
+    check_eq(h.get("ended_by"), "remote", "history ended_by")
+
+
+def test_uac_ring_answer(env):
+    """incoming = ring: 180, the call rings until `sipxctl answer`."""
+    d, ev = start(env, "bob", incoming="ring")
+    uac = Sipp(env, "call_uac_ring.xml", target="127.0.0.1:%d" % d.port,
+               service="bob")
+    f = incoming(ev)
+    cid = int(f["id"])
+    ev.state(cid, "ringing", 5)
+    time.sleep(0.3)
+    check(uac.running(), "SIPp ended before the answer: %s" % uac.flow())
+    rows = T.table_rows(expect_ctl(d.ctl("calls"), 0).out.splitlines())[1]
+    check(any(r.get("ID") == str(cid) and r.get("STATE") == "ringing"
+              for r in rows), "`sipxctl calls`: %r" % rows)
+    expect_ctl(d.ctl("answer", str(cid)), 0, "answer")
+    ev.state(cid, "confirmed", 5)
+    uac.expect_success()
+    ended(ev, cid, "remote")
+
+
+def test_uac_ring_reject(env):
+    """incoming = ring, then `sipxctl reject ID`: 486."""
+    d, ev = start(env, "bob", incoming="ring")
+    uac = Sipp(env, "call_uac_reject.xml", target="127.0.0.1:%d" % d.port,
+               service="bob")
+    cid = int(incoming(ev)["id"])
+    ev.state(cid, "ringing", 5)
+    r = d.ctl("answer", "99999")
+    check(r.rc != 0, "answer of no call: %r" % r)
+    expect_ctl(d.ctl("reject", str(cid)), 0, "reject")
+    uac.expect_success()
+    h = history_of(d, cid)
+    check_eq(h.get("status"), "486", "history status")
+    check_eq(h.get("ended_by"), "local", "history ended_by")
+
+
+def test_uac_reject_policy(env):
+    """incoming = reject with reject_code = 603."""
+    d, ev = start(env, "bob", incoming="reject", reject_code=603)
+    uac = Sipp(env, "call_uac_reject_603.xml",
+               target="127.0.0.1:%d" % d.port, service="bob")
+    uac.expect_success()
+    f = ev.first("call.ended", 5)
+    check_eq(f.get("status"), "603", "call.ended status")
+
+
+def test_uac_ring_timeout(env):
+    """incoming = ring, ring_timeout = 1: 480 when nobody answers."""
+    d, ev = start(env, "bob", incoming="ring", ring_timeout=1)
+    t0 = time.monotonic()
+    uac = Sipp(env, "call_uac_ring_timeout.xml",
+               target="127.0.0.1:%d" % d.port, service="bob")
+    uac.expect_success()
+    check(time.monotonic() - t0 < 6, "480 came late")
+    f = ev.first("call.ended", 5)
+    check_eq(f.get("status"), "480", "call.ended status")
+    check_eq(f.get("by"), "timeout", "call.ended by")
+
+
+def test_uac_no_codec(env):
+    """An offer of G.729 only: 488, and no call left."""
+    d, ev = start(env, "bob", incoming="answer")
+    uac = Sipp(env, "call_uac_nocodec.xml", target="127.0.0.1:%d" % d.port,
+               service="bob")
+    uac.expect_success()
+    time.sleep(0.2)
+    check_eq(expect_ctl(d.ctl("calls"), 0).out.strip().count("\n"), 0,
+             "calls after a 488: %s" % d.ctl("calls").out)
+
+
+TESTS = [
+    ("uas_answer", test_uas_answer),
+    ("uas_early_media", test_uas_early_media),
+    ("uas_100rel", test_uas_100rel),
+    ("uas_486", test_uas_486),
+    ("uas_486_job", test_uas_486_job),
+    ("uas_no_answer_timeout", test_uas_no_answer_timeout),
+    ("uas_no_answer_hangup", test_uas_no_answer_hangup),
+    ("uas_407", test_uas_407),
+    ("uas_late_offer", test_uas_late_offer),
+    ("uas_remote_bye", test_uas_remote_bye),
+    ("uas_remote_hold", test_uas_remote_hold),
+    ("uas_local_hold", test_uas_local_hold),
+    ("uas_forked", test_uas_forked),
+    ("uas_lossy", test_uas_lossy),
+    ("uac_answer", test_uac_answer),
+    ("uac_ring_answer", test_uac_ring_answer),
+    ("uac_ring_reject", test_uac_ring_reject),
+    ("uac_reject_policy", test_uac_reject_policy),
+    ("uac_ring_timeout", test_uac_ring_timeout),
+    ("uac_no_codec", test_uac_no_codec),
+    ("uas_session_timer", test_uas_session_timer),
+]
+
+if __name__ == "__main__":
+    sys.exit(run_tests(TESTS))
