@@ -303,7 +303,7 @@ sip_dialog_refresh_target(struct sip_dialog *d, const struct sip_msg *m)
 	return 0;
 }
 
-/* ---- in the dialog -------------------------------------------------------- */
+/* ---- in the dialog ------------------------------------------------------- */
 
 unsigned
 sip_dialog_check_cseq(struct sip_dialog *d, const struct sip_msg *req)
@@ -454,7 +454,7 @@ sip_dialog_state_name(enum sip_dialog_state s)
 	return "?";
 }
 
-/* ---- the table ------------------------------------------------------------ */
+/* ---- the table ----------------------------------------------------------- */
 
 /* Buckets: a power of two, at least this many. */
 #define DIALOG_BUCKETS_MIN	64
