@@ -28,13 +28,29 @@ dup_slice(struct slice s)
 	return xstrndup(s.p, s.n);
 }
 
-/* Appends s without CR and LF: folding inside a value becomes its LWS. */
+/*
+ * Appends the inside of a quoted string as it came (escapes kept),
+ * without CR and LF (folding becomes the LWS after it) and without a
+ * NUL or the quoted-pair of one of those, which the parser lets through
+ * (RFC 4475 has a NUL in one): dropping only the escaped byte would
+ * leave a backslash that escapes our closing quote.
+ */
 static void
-add_unfolded(struct strbuf *sb, struct slice s)
+add_quoted_text(struct strbuf *sb, struct slice s)
 {
-	for (size_t i = 0; i < s.n; i++)
-		if (s.p[i] != '\r' && s.p[i] != '\n')
-			strbuf_addc(sb, s.p[i]);
+	for (size_t i = 0; i < s.n; i++) {
+		char c = s.p[i];
+
+		if (c == '\\' && i + 1 < s.n) {
+			char e = s.p[++i];
+
+			if (e != '\r' && e != '\n' && e != '\0') {
+				strbuf_addc(sb, c);
+				strbuf_addc(sb, e);
+			}
+		} else if (c != '\r' && c != '\n' && c != '\0' && c != '\\')
+			strbuf_addc(sb, c);
+	}
 }
 
 /*
@@ -53,7 +69,7 @@ nameaddr_notag(const struct sip_nameaddr *na)
 
 	if (na->display.p != NULL && na->display.n > 0) {
 		strbuf_addc(&sb, '"');
-		add_unfolded(&sb, na->display);
+		add_quoted_text(&sb, na->display);
 		strbuf_adds(&sb, "\" ");
 	}
 	strbuf_addc(&sb, '<');
@@ -71,7 +87,7 @@ nameaddr_notag(const struct sip_nameaddr *na)
 		strbuf_addc(&sb, '=');
 		if (p->value.p[-1] == '"') {
 			strbuf_addc(&sb, '"');
-			add_unfolded(&sb, p->value);
+			add_quoted_text(&sb, p->value);
 			strbuf_addc(&sb, '"');
 		} else
 			strbuf_add(&sb, p->value.p, p->value.n);

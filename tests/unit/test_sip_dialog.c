@@ -51,6 +51,7 @@ msgf(const char *fmt, ...)
 }
 
 #define VIA	"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKinv1\n"
+#define VIA_CRLF "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKinv1\r\n"
 #define FROM_A	"From: \"Alice A.\" <sip:alice@example.com>;tag=a1;x=y\n"
 #define TO_B	"To: Bob <sip:bob@example.com>"
 #define CALLID	"Call-ID: c1@192.0.2.1\n"
@@ -390,6 +391,41 @@ START_TEST(test_uri_values)
 	sip_dialog_clear(&d);
 	sip_msg_free(req);
 	sip_msg_free(req2);
+}
+END_TEST
+
+/*
+ * What a peer may put in a display name that must not reach our
+ * headers as it came: folding (CRLF), and a NUL as a quoted-pair
+ * (RFC 4475 intmeth), whose backslash would escape our closing quote.
+ */
+START_TEST(test_uri_hostile)
+{
+	static const char text[] = "INVITE sip:bob@192.0.2.2 SIP/2.0\r\n"
+	    VIA_CRLF
+	    "From: \"A\\#B\\\\\" <sip:alice@example.com>;tag=a1\r\n"
+	    "To: \"Bob\r\n Smith\" <sip:bob@example.com>\r\n"
+	    "Call-ID: c1@192.0.2.1\r\nCSeq: 1 INVITE\r\n"
+	    "Contact: <sip:alice@192.0.2.1>\r\nContent-Length: 0\r\n\r\n";
+	struct sip_parse_error err = { 0 };
+	struct sip_msg *req = NULL, *bye;
+	struct sip_dialog d = { 0 };
+	char *buf = malloc(sizeof(text) - 1);
+
+	memcpy(buf, text, sizeof(text) - 1);
+	*strchr(buf, '#') = '\0';
+	ck_assert_int_eq(sip_msg_parse(buf, sizeof(text) - 1, 0, &req, &err),
+	    0);
+	ck_assert_int_eq(sip_dialog_uas(&d, req, "l1"), 0);
+	ck_assert_str_eq(d.remote_uri, "\"AB\\\\\" <sip:alice@example.com>");
+	ck_assert_str_eq(d.local_uri, "\"Bob Smith\" <sip:bob@example.com>");
+	bye = roundtrip(&d, "BYE", 2);
+	ck_slice(bye->to.display, "AB\\\\");
+	ck_slice(bye->to.tag, "a1");
+	ck_slice(bye->from.display, "Bob Smith");
+	sip_msg_free(bye);
+	sip_dialog_clear(&d);
+	sip_msg_free(req);
 }
 END_TEST
 
@@ -850,6 +886,7 @@ main(void)
 	tcase_add_test(tc, test_forking);
 	tcase_add_test(tc, test_uas);
 	tcase_add_test(tc, test_uri_values);
+	tcase_add_test(tc, test_uri_hostile);
 	tcase_add_test(tc, test_cseq_order);
 	tcase_add_test(tc, test_cseq_first);
 	tcase_add_test(tc, test_refresh_target);
