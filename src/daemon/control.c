@@ -26,6 +26,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "base/ids.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/queue.h"
@@ -115,7 +116,6 @@ struct control {
 	size_t				 nclients;
 	size_t				 nreadonly;	/* of them */
 	unsigned			 next_id;
-	unsigned long long		 next_job_id;
 	struct control_policy		 policy;
 	uid_t				*allow_uids;
 	gid_t				*allow_gids;
@@ -476,7 +476,7 @@ control_job_start(struct control_client *c, const char *kind,
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->client = c;
-	job->id = ++c->ctl->next_job_id;
+	job->id = ids_next();
 	job->kind = kind;
 	job->cancel = cancel;
 	job->arg = arg;
