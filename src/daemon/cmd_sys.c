@@ -2,8 +2,8 @@
  * The daemon's command table and the handlers of the system commands:
  * help, version, status, reload, log, events, quit.  Each handler
  * translates between protocol arguments and a daemon call; none holds
- * state of its own.  Command families (SIP, registrations, later calls)
- * have their own cmd_*.c and entries in the table here.
+ * state of its own.  Command families (SIP, registrations, calls) have
+ * their own cmd_*.c and entries in the table here.
  */
 #include <ares.h>
 #include <errno.h>
@@ -16,10 +16,12 @@
 #include <event2/event.h>
 
 #include "proto/ctl_line.h"
+#include "ua/call.h"
 #include "ua/events.h"
 #include "ua/reg.h"
 #include "ua/ua.h"
 #include "cmd.h"
+#include "cmd_call.h"
 #include "cmd_reg.h"
 #include "cmd_sip.h"
 #include "cmd_sys.h"
@@ -73,6 +75,26 @@ status_reg_counts(struct cmd_reply *r)
 	}
 }
 
+/* Live calls: calls=N, then calls_<state>=N as for registrations. */
+static void
+status_call_counts(struct cmd_reply *r)
+{
+	size_t counts[CALL_STATE__COUNT] = { 0 }, total = 0;
+	char key[32];
+
+	if (daemon_calls() != NULL)
+		total = call_count_states(daemon_calls(), counts);
+	cmd_record_kvf(r, "calls", "%zu", total);
+	for (int s = 0; s < CALL_STATE__COUNT; s++) {
+		snprintf(key, sizeof(key), "calls_%s",
+		    call_state_name((enum call_state)s));
+		for (char *p = key; *p != '\0'; p++)
+			if (*p == '-')
+				*p = '_';
+		cmd_record_kvf(r, key, "%zu", counts[s]);
+	}
+}
+
 static void
 cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 {
@@ -90,8 +112,7 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	cmd_record_kvf(r, "registrations", "%zu",
 	    account_set_registered(set));
 	status_reg_counts(r);
-	/* No call layer is running yet: truly 0. */
-	cmd_record_kv(r, "calls", "0");
+	status_call_counts(r);
 	cmd_record_kvf(r, "transactions", "%zu",
 	    sip_trans_count(ua_trans(daemon_ua())));
 	cmd_record_kvf(r, "transaction_limit", "%zu",
@@ -272,6 +293,28 @@ static const struct cmd_entry sys_entries[] = {
 	{ "options", 1, 3, CMD_WRITE, "URI [account=NAME] [timeout=S]",
 	    "send OPTIONS and show the answer, its round trip and Allow",
 	    cmd_options },
+	{ "call", 1, -1, CMD_READ, "ID | ACCOUNT URI [sdp=early|late] "
+	    "[timeout=S] [media=none|silence|echo|play] [file=PATH] "
+	    "[header=\"Name: value\"]...",
+	    "one call in detail; or place a call (a job; full socket only)",
+	    cmd_call },
+	{ "calls", 0, 1, CMD_READ, "[history]",
+	    "live calls: state, peer, duration, codec; or the ended ones",
+	    cmd_calls },
+	{ "answer", 1, 1, CMD_WRITE, "ID", "answer a ringing incoming call",
+	    cmd_answer },
+	{ "reject", 1, 2, CMD_WRITE, "ID [CODE]",
+	    "refuse a ringing incoming call (CODE 400..699, default 486)",
+	    cmd_reject },
+	{ "hangup", 1, 1, CMD_WRITE, "ID",
+	    "end a call: CANCEL before the answer, BYE after", cmd_hangup },
+	{ "hold", 1, 1, CMD_WRITE, "ID", "put a call on hold (re-INVITE)",
+	    cmd_hold },
+	{ "unhold", 1, 1, CMD_WRITE, "ID", "take a call off hold (re-INVITE)",
+	    cmd_unhold },
+	{ "dtmf", 2, 2, CMD_WRITE, "ID DIGITS",
+	    "send DTMF digits (RFC 4733; 0-9 * # A-D, ',' a pause)",
+	    cmd_dtmf },
 	{ "transactions", 0, 0, CMD_READ, "",
 	    "live SIP transactions: method, role, state, age",
 	    cmd_transactions },

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -25,9 +26,22 @@
 #include "base/limits.h"
 #include "base/strbuf.h"
 #include "base/xalloc.h"
+#include "media/rtp.h"
 #include "config.h"
 
 #define CONFIG_ERRORS_MAX	50
+
+/* RFC 4028 §5: no Session-Expires below the 90 s floor of Min-SE. */
+#define CONFIG_SESSION_EXPIRES_MIN	90
+/* Calls: defaults and bounds of the media and calls groups. */
+#define CONFIG_RTP_PORT_MIN_DEFAULT	20000
+#define CONFIG_RTP_PORT_MAX_DEFAULT	29999
+#define CONFIG_RTP_PORT_LOW		1024	/* no privileged ports */
+#define CONFIG_MEDIA_TIMEOUT_DEFAULT	10
+#define CONFIG_CALLS_MAX_DEFAULT	10000
+#define CONFIG_CALLS_MAX_MAX		1000000
+#define CONFIG_CALL_HISTORY_DEFAULT	1000
+#define CONFIG_CALL_HISTORY_MAX		100000
 
 struct cfgctx {
 	const char		*file;
@@ -789,6 +803,151 @@ load_log(struct cfgctx *cx, const config_setting_t *root,
 	    LOG_LEVEL_INFO);
 }
 
+/* An IPv4 or IPv6 literal; *wildcard says whether it is 0.0.0.0 or ::. */
+static bool
+ip_literal(const char *s, bool *wildcard)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		*wildcard = a4.s_addr == htonl(INADDR_ANY);
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, &a6) == 1) {
+		*wildcard = IN6_IS_ADDR_UNSPECIFIED(&a6);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The host of a listen address ("IP:PORT" or "[IPv6]:PORT"), allocated,
+ * or NULL when it is no IP literal (an error already reported).
+ */
+static char *
+listen_host(const char *addr, bool *wildcard)
+{
+	const char *close;
+	char *host;
+
+	if (addr == NULL)
+		return NULL;
+	if (addr[0] == '[') {
+		if ((close = strchr(addr, ']')) == NULL)
+			return NULL;
+		host = xstrndup(addr + 1, (size_t)(close - addr - 1));
+	} else {
+		host = xstrndup(addr, strcspn(addr, ":"));
+	}
+	if (!ip_literal(host, wildcard)) {
+		free(host);
+		return NULL;
+	}
+	return host;
+}
+
+/*
+ * Without media.address, RTP goes where SIP is heard: the first listener's
+ * address.  A wildcard cannot be announced in SDP (the peer would send
+ * its RTP to 0.0.0.0), so then loopback, with a warning: calls set up,
+ * but no peer on another host hears them.
+ */
+static char *
+default_media_address(struct cfgctx *cx, const config_setting_t *root,
+    const struct sipxd_config *cfg)
+{
+	config_setting_t *s;
+	bool wildcard = false;
+	char *host;
+
+	if (cfg->nlisten == 0)
+		return xstrdup("127.0.0.1");
+	host = listen_host(cfg->listen[0].address, &wildcard);
+	if (host != NULL && !wildcard)
+		return host;
+	free(host);
+	if (wildcard) {
+		s = config_setting_get_member(root, "sipxd");
+		s = s != NULL ? config_setting_get_member(s, "listen") : NULL;
+		s = s != NULL ? config_setting_get_elem(s, 0) : NULL;
+		s = s != NULL ? config_setting_get_member(s, "address") : NULL;
+		cfg_warning(cx, s, "a wildcard, which cannot go into SDP, and "
+		    "media.address is not set: RTP uses 127.0.0.1, which "
+		    "peers on other hosts cannot reach; set media.address");
+	}
+	return xstrdup("127.0.0.1");
+}
+
+static void
+load_media(struct cfgctx *cx, const config_setting_t *root,
+    struct sipxd_config *cfg)
+{
+	static const char *const known[] = { "address", "port_min",
+	    "port_max", "timeout", NULL };
+	config_setting_t *g = get_group(cx, root, "media");
+	const config_setting_t *where;
+	const char *v;
+	bool min_ok, max_ok, wildcard;
+
+	cfg->rtp_port_min = CONFIG_RTP_PORT_MIN_DEFAULT;
+	cfg->rtp_port_max = CONFIG_RTP_PORT_MAX_DEFAULT;
+	cfg->media_timeout = CONFIG_MEDIA_TIMEOUT_DEFAULT;
+	if (g != NULL)
+		check_known(cx, g, known);
+
+	v = get_string(cx, g, "address", &where);
+	if (v == NULL) {
+		cfg->media_address = default_media_address(cx, root, cfg);
+	} else {
+		/* The sockets bind to it and SDP's c= line announces it. */
+		if (!ip_literal(v, &wildcard))
+			cfg_error(cx, where, "'%s' is not an IPv4 or IPv6 "
+			    "address (IPv6 without brackets)", v);
+		else if (wildcard)
+			cfg_error(cx, where, "'%s' is a wildcard; it goes "
+			    "into SDP as the address peers send RTP to, so "
+			    "it must be one address of this host", v);
+		cfg->media_address = xstrdup(v);
+	}
+
+	min_ok = get_int(cx, g, "port_min", CONFIG_RTP_PORT_LOW, 65535,
+	    &cfg->rtp_port_min);
+	max_ok = get_int(cx, g, "port_max", CONFIG_RTP_PORT_LOW, 65535,
+	    &cfg->rtp_port_max);
+	/* RFC 3550 §11: RTP on an even port, its RTCP on the next one. */
+	if (min_ok && cfg->rtp_port_min % 2 != 0)
+		cfg_error(cx, config_setting_get_member(g, "port_min"),
+		    "%d is odd; RTP takes an even port and RTCP the odd one "
+		    "above it", cfg->rtp_port_min);
+	else if (min_ok && max_ok && cfg->rtp_port_max <= cfg->rtp_port_min)
+		cfg_error(cx, g, "port_max (%d) must be above port_min (%d)",
+		    cfg->rtp_port_max, cfg->rtp_port_min);
+	else if (min_ok && max_ok &&
+	    cfg->rtp_port_max - cfg->rtp_port_min + 1 < 4)
+		cfg_error(cx, g, "ports %d..%d hold one RTP/RTCP pair; the "
+		    "range needs at least 2", cfg->rtp_port_min,
+		    cfg->rtp_port_max);
+	get_int(cx, g, "timeout", 0, 3600, &cfg->media_timeout);
+}
+
+static void
+load_calls(struct cfgctx *cx, const config_setting_t *root,
+    struct sipxd_config *cfg)
+{
+	static const char *const known[] = { "max", "history", NULL };
+	config_setting_t *g = get_group(cx, root, "calls");
+
+	cfg->max_calls = CONFIG_CALLS_MAX_DEFAULT;
+	cfg->call_history = CONFIG_CALL_HISTORY_DEFAULT;
+	if (g == NULL)
+		return;
+	check_known(cx, g, known);
+	get_int(cx, g, "max", 1, CONFIG_CALLS_MAX_MAX, &cfg->max_calls);
+	get_int(cx, g, "history", 0, CONFIG_CALL_HISTORY_MAX,
+	    &cfg->call_history);
+}
+
 static const char *const known_codecs[] = { "PCMU", "PCMA", "G722", "G729",
 	"GSM", "iLBC", "L16", "opus", "telephone-event", NULL };
 
@@ -856,13 +1015,106 @@ valid_account_name(const char *s)
 	return true;
 }
 
+/*
+ * The file media = "play" sends, opened now so that a wrong path shows at
+ * start-up or `sipxd -t` and not as a silent call.  Absolute, because a
+ * relative one would name a file relative to wherever sipxd was started;
+ * O_NONBLOCK, because a FIFO named here must not hang the load.
+ */
+static void
+check_play_file(struct cfgctx *cx, const config_setting_t *where,
+    const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (path[0] != '/') {
+		cfg_error(cx, where, "'%s' is not an absolute path", path);
+		return;
+	}
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1) {
+		cfg_error(cx, where, "cannot read '%s': %s", path,
+		    strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) == -1)
+		cfg_error(cx, where, "cannot read '%s': %s", path,
+		    strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		cfg_error(cx, where, "'%s' is not a regular file", path);
+	close(fd);
+}
+
+/* The account's call keys: what it does with calls, both ways. */
+static void
+load_account_calls(struct cfgctx *cx, const config_setting_t *g,
+    struct account_cfg *a)
+{
+	static const char *const sdp_names[] = { "early", "late", NULL };
+	/* In enum rtp_mode order: get_choice() returns the index. */
+	static const char *const media_names[] = {
+		[RTP_MODE_NONE] = "none",
+		[RTP_MODE_SILENCE] = "silence",
+		[RTP_MODE_ECHO] = "echo",
+		[RTP_MODE_PLAY] = "play",
+		NULL
+	};
+	const config_setting_t *where;
+	config_setting_t *s;
+	const char *v;
+
+	a->ring_timeout = 60;
+	a->reject_code = 486;
+	a->call_timeout = 120;
+	a->session_expires = 1800;
+	a->media = RTP_MODE_SILENCE;
+	get_int(cx, g, "ring_timeout", 1, 3600, &a->ring_timeout);
+	get_int(cx, g, "reject_code", 400, 699, &a->reject_code);
+	get_int(cx, g, "call_timeout", 1, 86400, &a->call_timeout);
+	a->late_offer = get_choice(cx, g, "sdp", sdp_names, 0) == 1;
+
+	s = get_typed(cx, g, "session_expires", CONFIG_TYPE_INT);
+	if (s != NULL) {
+		long long se = config_setting_get_int64(s);
+
+		if (se > 0 && se < CONFIG_SESSION_EXPIRES_MIN)
+			cfg_error(cx, s, "%lld is below %d s, the least "
+			    "session interval RFC 4028 allows (0 turns "
+			    "session timers off)", se,
+			    CONFIG_SESSION_EXPIRES_MIN);
+		else if (se < 0 || se > 86400)
+			cfg_error(cx, s, "%lld is out of range (0 or "
+			    "%d..86400)", se, CONFIG_SESSION_EXPIRES_MIN);
+		else
+			a->session_expires = (int)se;
+	}
+
+	get_bool(cx, g, "follow_redirects", &a->follow_redirects);
+	a->media = get_choice(cx, g, "media", media_names, RTP_MODE_SILENCE);
+	v = get_string(cx, g, "play_file", &where);
+	if (v != NULL) {
+		check_play_file(cx, where, v);
+		a->play_file = xstrdup(v);
+	}
+	if (a->media == RTP_MODE_PLAY && a->play_file == NULL &&
+	    config_setting_get_member(g, "play_file") == NULL)
+		cfg_error(cx, config_setting_get_member(g, "media"),
+		    "\"play\" needs play_file, the WAV file to play");
+	else if (a->media != RTP_MODE_PLAY && a->play_file != NULL)
+		cfg_warning(cx, where, "only used with media = \"play\" "
+		    "(this account's media is \"%s\")", media_names[a->media]);
+}
+
 static struct account_cfg *
 load_account(struct cfgctx *cx, const config_setting_t *g)
 {
 	static const char *const known[] = { "name", "display_name", "aor",
 	    "auth_user", "password", "ha1", "registrar", "outbound_proxy",
 	    "transport", "register", "expires", "retry", "incoming", "codecs",
-	    "outbound", NULL };
+	    "outbound", "ring_timeout", "reject_code", "call_timeout", "sdp",
+	    "session_expires", "follow_redirects", "media", "play_file",
+	    NULL };
 	static const char *const retry_known[] = { "base", "max", "fatal",
 	    NULL };
 	static const char *const incoming_names[] = { "answer", "ring",
@@ -960,6 +1212,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	a->incoming = (enum account_incoming)get_choice(cx, g, "incoming",
 	    incoming_names, ACCOUNT_INCOMING_RING);
 	load_codecs(cx, g, a);
+	load_account_calls(cx, g, a);
 	return a;
 }
 
@@ -1065,7 +1318,7 @@ config_load(const char *path, struct sipxd_config **out,
     struct config_msgs *msgs)
 {
 	static const char *const known[] = { "sipxd", "control", "log",
-	    "accounts", NULL };
+	    "media", "calls", "accounts", NULL };
 	struct sipxd_config *cfg;
 	struct cfgctx cx = { path, msgs, false };
 	config_t lc;
@@ -1122,6 +1375,8 @@ config_load(const char *path, struct sipxd_config **out,
 	load_sipxd(&cx, config_root_setting(&lc), cfg);
 	load_control(&cx, config_root_setting(&lc), cfg);
 	load_log(&cx, config_root_setting(&lc), cfg);
+	load_media(&cx, config_root_setting(&lc), cfg);
+	load_calls(&cx, config_root_setting(&lc), cfg);
 	load_accounts(&cx, config_root_setting(&lc), cfg);
 	check_secret_mode(&cx, path);
 	config_destroy(&lc);
@@ -1166,6 +1421,7 @@ config_free(struct sipxd_config *cfg)
 	free(cfg->dns_servers);
 	free(cfg->tls_ca_file);
 	free(cfg->tls_ca_dir);
+	free(cfg->media_address);
 	free(cfg->control.path);
 	free(cfg->control.group);
 	free(cfg->control.readonly_path);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "base/ids.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/queue.h"
@@ -56,6 +58,14 @@ struct control_job {
 	void			(*cancel)(void *);
 	void			*arg;
 	struct cmd_reply	 reply;
+	/*
+	 * The command that started the job has not been answered yet:
+	 * progress lines wait in early, and a finish waits too, so that
+	 * both follow the "OK id=N" (control_client_line releases them).
+	 */
+	bool			 replied;
+	bool			 finished;
+	struct strbuf		 early;
 };
 
 /*
@@ -104,6 +114,9 @@ struct control_client {
 	uint64_t		 out_added;	/* bytes ever queued */
 	uint64_t		 out_done;	/* bytes ever written */
 	size_t			 out_events;	/* unread live event bytes */
+	/* The live event last queued: a job's progress line and the
+	 * client's own subscription carry the same one only once. */
+	uint64_t		 last_seq;
 };
 
 struct control {
@@ -115,7 +128,6 @@ struct control {
 	size_t				 nclients;
 	size_t				 nreadonly;	/* of them */
 	unsigned			 next_id;
-	unsigned long long		 next_job_id;
 	struct control_policy		 policy;
 	uid_t				*allow_uids;
 	gid_t				*allow_gids;
@@ -127,6 +139,7 @@ struct control {
 
 static void control_client_flush(struct control_client *);
 static void control_client_process(struct control_client *);
+static void control_job_free(struct control_job *);
 
 struct control *
 control_new(struct event_base *base, const struct cmd_table *table)
@@ -202,8 +215,7 @@ control_client_free(struct control_client *c)
 	while ((job = TAILQ_FIRST(&c->jobs)) != NULL) {
 		TAILQ_REMOVE(&c->jobs, job, entry);
 		job->cancel(job->arg);
-		cmd_reply_free(&job->reply);
-		free(job);
+		control_job_free(job);
 	}
 	TAILQ_REMOVE(&ctl->clients, c, entry);
 	ctl->nclients--;
@@ -416,6 +428,11 @@ control_deliver(const struct events_event *ev, void *arg)
 
 	if (c->state == CONTROL_CLIENT_CLOSED)
 		return;
+	/* Already queued as a job's progress line. */
+	if (ev->live && ev->seq == c->last_seq)
+		return;
+	if (ev->live)
+		c->last_seq = ev->seq;
 	/* A live event goes to every subscriber: format it once. */
 	if (!ev->live || ctl->line_seq != ev->seq || ctl->line.n == 0) {
 		strbuf_reset(&ctl->line);
@@ -476,7 +493,7 @@ control_job_start(struct control_client *c, const char *kind,
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->client = c;
-	job->id = ++c->ctl->next_job_id;
+	job->id = ids_next();
 	job->kind = kind;
 	job->cancel = cancel;
 	job->arg = arg;
@@ -537,12 +554,61 @@ control_job_format(struct strbuf *sb, const struct control_job *job)
 	strbuf_addc(sb, '\n');
 }
 
+static void
+control_job_free(struct control_job *job)
+{
+	cmd_reply_free(&job->reply);
+	strbuf_free(&job->early);
+	free(job);
+}
+
+/*
+ * Output queued from under a callback (the event bus, a ua callback):
+ * written from the loop, since a failed write closes the client and
+ * unsubscribes it, which the bus must not see in the middle of a
+ * delivery.
+ */
+static void
+control_client_want_write(struct control_client *c)
+{
+	if (c->state != CONTROL_CLIENT_CLOSED)
+		event_add(c->ev_write, NULL);
+}
+
+void
+control_job_event(struct control_job *job, const struct events_event *ev)
+{
+	struct control_client *c = job->client;
+	struct strbuf line = STRBUF_INIT;
+
+	if (c->state == CONTROL_CLIENT_CLOSED)
+		return;
+	/* Already queued by the client's own subscription. */
+	if (ev->live && ev->seq == c->last_seq)
+		return;
+	if (ev->live)
+		c->last_seq = ev->seq;
+	if (!job->replied) {
+		control_event_format(&job->early, ev);
+		return;
+	}
+	control_event_format(&line, ev);
+	evbuffer_add(c->out, line.p, line.n);
+	strbuf_free(&line);
+	control_client_want_write(c);
+}
+
 void
 control_job_finish(struct control_job *job)
 {
 	struct control_client *c = job->client;
 	struct strbuf line = STRBUF_INIT;
 
+	/* Finished while its command runs: framed after the reply. */
+	if (!job->replied) {
+		job->finished = true;
+		return;
+	}
 	TAILQ_REMOVE(&c->jobs, job, entry);
 	c->njobs--;
 	if (c->state != CONTROL_CLIENT_CLOSED) {
@@ -550,10 +616,10 @@ control_job_finish(struct control_job *job)
 		evbuffer_add(c->out, line.p, line.n);
 		strbuf_free(&line);
 	}
-	cmd_reply_free(&job->reply);
-	free(job);
-	/* Event: a job finished (a draining client may now close). */
-	control_client_flush(c);
+	control_job_free(job);
+	/* Event: a job finished (a draining client may now close, once
+	 * the write event has run). */
+	control_client_want_write(c);
 }
 
 void
@@ -563,8 +629,28 @@ control_job_abandon(struct control_job *job)
 
 	TAILQ_REMOVE(&c->jobs, job, entry);
 	c->njobs--;
-	cmd_reply_free(&job->reply);
-	free(job);
+	control_job_free(job);
+}
+
+/*
+ * The reply of the command that started these jobs is queued: their
+ * progress lines and results may follow it now.
+ */
+static void
+control_client_release_jobs(struct control_client *c)
+{
+	struct control_job *job, *next;
+
+	TAILQ_FOREACH_SAFE(job, &c->jobs, entry, next) {
+		if (job->replied)
+			continue;
+		job->replied = true;
+		if (job->early.n > 0)
+			evbuffer_add(c->out, job->early.p, job->early.n);
+		strbuf_free(&job->early);
+		if (job->finished)
+			control_job_finish(job);
+	}
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -606,6 +692,7 @@ control_client_line(struct control_client *c, char *line, size_t len)
 		cmd_dispatch(ctl->table, &ctx, tok.argc, tok.argv, r);
 	}
 	control_client_send_reply(c, r);
+	control_client_release_jobs(c);
 	if (r->subscribe)
 		control_client_subscribe(c, r->sub_kinds, r->sub_account);
 	return r->close_after;
@@ -646,6 +733,19 @@ control_client_read(struct control_client *c)
 	return n;
 }
 
+/*
+ * End of input is a half-close (shutdown(SHUT_WR): the peer still
+ * reads) or a close.  On a UNIX stream socket only the close, which
+ * shuts both ways, raises POLLHUP on our end.
+ */
+static bool
+control_peer_gone(int fd)
+{
+	struct pollfd p = { fd, 0, 0 };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0;
+}
+
 /* Event: the socket is readable (armed only while OPEN). */
 static void
 control_client_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -668,6 +768,13 @@ control_client_read_cb(evutil_socket_t fd, short what, void *arg)
 		control_client_set_state(c, CONTROL_CLIENT_DRAINING,
 		    "end of input");
 	control_client_process(c);
+	/* A peer that closed for good reads nothing more: its jobs end
+	 * now (a call goes on) instead of holding the connection. */
+	if (n == 0 && control_peer_gone(c->fd)) {
+		control_client_set_state(c, CONTROL_CLIENT_CLOSED,
+		    "peer closed");
+		return;
+	}
 	control_client_flush(c);
 }
 
@@ -1136,8 +1243,7 @@ control_client_end_jobs(struct control_client *c, const char *why)
 			control_job_format(&line, job);
 			evbuffer_add(c->out, line.p, line.n);
 		}
-		cmd_reply_free(&job->reply);
-		free(job);
+		control_job_free(job);
 	}
 	strbuf_free(&line);
 }

@@ -58,16 +58,29 @@ size_t		 control_client_count(const struct control *);
  * to the client that started the job.  A client that ends its input
  * (half-close, quit) is closed only once its jobs have finished.  If the
  * client goes away first, cancel(arg) is called from the loop and the
- * handle is gone.  The work reports from the loop, never from inside the
- * handler that started it: the result must follow the "OK id=N" reply.
+ * handle is gone (also when it closes the connection for good: a
+ * half-close keeps its jobs, a close ends them).  A finish called
+ * before the handler that started the job has returned is held back
+ * until its "OK id=N" reply is queued: the result always follows it.
  */
 struct control_job;
 struct cmd_reply;
+struct events_event;
 /* NULL with errno-style *err (EAGAIN: too many jobs on this client). */
 struct control_job *control_job_start(struct control_client *,
 		    const char *kind, void (*cancel)(void *), void *arg,
 		    int *err);
 unsigned long long control_job_id(const struct control_job *);
+/*
+ * A progress event of the job ("EVENT call.state ... id=N ...") for the
+ * client that started it, formatted as control_event_format() does.
+ * May be called from under the event bus and from inside the handler
+ * that started the job: lines sent before its reply wait for it.  A
+ * live event the client also receives by its own subscription is sent
+ * once.
+ */
+void		 control_job_event(struct control_job *,
+		    const struct events_event *);
 struct cmd_reply *control_job_reply(struct control_job *);
 void		 control_job_finish(struct control_job *);
 /* The work never started: forget the job, no event, no cancel. */

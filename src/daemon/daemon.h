@@ -27,6 +27,7 @@ uint64_t		 daemon_uptime_ms(void);
 size_t			 daemon_control_clients(void);
 struct ua		*daemon_ua(void);
 struct reg_agent	*daemon_reg(void);
+struct call_agent	*daemon_calls(void);
 
 /*
  * Re-reads the config file.  On success applies it and fills diff; on

@@ -24,6 +24,8 @@
 #include "sip/sip_redact.h"
 #include "sip/sip_uri.h"
 #include "ua/account.h"
+#include "media/rtp.h"
+#include "ua/call.h"
 #include "ua/reg.h"
 #include "ua/events.h"
 #include "ua/ua.h"
@@ -62,6 +64,8 @@ static struct {
 	struct sipxd_config	*cfg;
 	struct account_set	 accounts;
 	struct reg_agent	*reg;
+	struct rtp_engine	*rtp;
+	struct call_agent	*calls;
 	struct event		*ev_status;	/* coalesces STATUS= lines */
 	struct control		*ctl;
 	struct ua		*ua;
@@ -155,10 +159,13 @@ daemon_snapshot(struct events_sub *sub, void *arg)
 static void
 daemon_update_status(void)
 {
-	notify_status("%s: %zu/%zu registered, %zu accounts, %zu control "
-	    "clients", daemon_state_name(d.state),
+	size_t counts[CALL_STATE__COUNT];
+
+	notify_status("%s: %zu/%zu registered, %zu accounts, %zu calls, %zu "
+	    "control clients", daemon_state_name(d.state),
 	    account_set_registered(&d.accounts), account_set_registrable(
-	    &d.accounts), d.accounts.n, daemon_control_clients());
+	    &d.accounts), d.accounts.n, d.calls != NULL ?
+	    call_count_states(d.calls, counts) : 0, daemon_control_clients());
 }
 
 static void
@@ -185,6 +192,37 @@ struct reg_agent *
 daemon_reg(void)
 {
 	return d.reg;
+}
+
+struct call_agent *
+daemon_calls(void)
+{
+	return d.calls;
+}
+
+static struct call_conf
+daemon_call_conf(const struct sipxd_config *cfg)
+{
+	struct call_conf cc = {
+		.max_calls = (size_t)cfg->max_calls,
+		.history = (size_t)cfg->call_history,
+		.min_se = 90,
+	};
+
+	return cc;
+}
+
+static struct rtp_engine_conf
+daemon_rtp_conf(const struct sipxd_config *cfg)
+{
+	struct rtp_engine_conf rc = {
+		.addr = cfg->media_address,
+		.port_min = (uint16_t)cfg->rtp_port_min,
+		.port_max = (uint16_t)cfg->rtp_port_max,
+		.timeout_ms = (unsigned)cfg->media_timeout * 1000,
+	};
+
+	return rc;
 }
 
 static struct reg_conf
@@ -450,8 +488,22 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 
 		reg_agent_set_conf(d.reg, &rc);
 	}
+	{
+		struct rtp_engine_conf rc = daemon_rtp_conf(cfg);
+		char err[256];
+
+		if (rtp_engine_set_conf(d.rtp, &rc, err, sizeof(err)) != 0)
+			log_warnx("reload: media: %s; keeping the running "
+			    "media settings", err);
+	}
 	accounts = config_take_accounts(cfg, &n);
 	account_set_apply(&d.accounts, accounts, n, false, diff);
+	{
+		struct call_conf cc = daemon_call_conf(cfg);
+
+		/* After the apply: it re-reads the accounts' user parts. */
+		call_agent_set_conf(d.calls, &cc);
+	}
 	config_free(d.cfg);
 	d.cfg = cfg;
 	/* libconfig's parse tree is gone: give its pages back. */
@@ -482,6 +534,21 @@ daemon_reg_stopped(void *arg)
 {
 	log_info("stop: every registration removed or given up");
 	daemon_stop_release();
+}
+
+static void
+daemon_calls_stopped(void *arg)
+{
+	log_info("stop: every call ended");
+	daemon_stop_release();
+}
+
+/* Calls are hung up before the loop ends, within the stop deadline. */
+static void
+daemon_calls_stop(void *arg)
+{
+	daemon_stop_hold();
+	call_agent_stop(d.calls, daemon_calls_stopped, NULL);
 }
 
 /* Bindings are removed before the loop ends, within the stop deadline. */
@@ -906,6 +973,17 @@ main(int argc, char **argv)
 		    daemon_reg_changed, NULL);
 		daemon_on_stop(daemon_reg_stop, NULL);
 	}
+	{
+		struct rtp_engine_conf rc = daemon_rtp_conf(d.cfg);
+		struct call_conf cc = daemon_call_conf(d.cfg);
+		char err[256];
+
+		if (rtp_engine_new(&d.rtp, d.base, &rc, err, sizeof(err)) != 0)
+			fatalx("media: %s", err);
+		d.calls = call_agent_new(d.ua, &d.accounts, d.rtp, &cc,
+		    daemon_reg_changed, NULL);
+		daemon_on_stop(daemon_calls_stop, NULL);
+	}
 	daemon_open_control();
 	daemon_start_watchdog();
 	daemon_set_state(DAEMON_RUNNING);
@@ -922,6 +1000,8 @@ main(int argc, char **argv)
 	control_flush_all(d.ctl);
 	control_free(d.ctl);
 	reg_agent_free(d.reg);
+	call_agent_free(d.calls);
+	rtp_engine_free(d.rtp);
 	event_free(d.ev_status);
 	ua_free(d.ua);
 	events_shutdown();

@@ -587,6 +587,18 @@ sip_strans_set_handler(struct sip_strans *st, sip_strans_h *h, void *arg)
 	st->arg = arg;
 }
 
+void *
+sip_strans_handler_arg(const struct sip_strans *st)
+{
+	return st->h != NULL ? st->arg : NULL;
+}
+
+const struct sip_dest *
+sip_strans_dest(const struct sip_strans *st)
+{
+	return &st->t.dest;
+}
+
 void
 sip_strans_detach(struct sip_strans *st)
 {

@@ -351,6 +351,10 @@ int	sip_strans_respond(struct sip_strans *, const char *buf, size_t len);
 int	sip_strans_reply(struct sip_strans *, unsigned status,
 	    const char *reason, const char *to_tag);
 void	sip_strans_set_handler(struct sip_strans *, sip_strans_h *, void *);
+/* The arg of the handler set, or NULL: which user owns st (CANCEL). */
+void	*sip_strans_handler_arg(const struct sip_strans *);
+/* Where the responses go (the request's source, §18.2.2). */
+const struct sip_dest *sip_strans_dest(const struct sip_strans *);
 void	sip_strans_detach(struct sip_strans *);
 enum sip_strans_state sip_strans_state(const struct sip_strans *);
 /*

@@ -2226,6 +2226,13 @@ reg_enable(struct reg_agent *ag, struct account *a)
 	return reg_register_now(ag, a);
 }
 
+const char *
+reg_service_route(const struct reg *r)
+{
+	return r != NULL && r->state == REG_STATE_REGISTERED ?
+	    r->service_route : NULL;
+}
+
 void
 reg_count_states(const struct reg_agent *ag, size_t counts[])
 {

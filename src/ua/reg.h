@@ -58,6 +58,13 @@ void	reg_agent_stop(struct reg_agent *, void (*done)(void *), void *arg);
 /* Frees every client without sending anything. */
 void	reg_agent_free(struct reg_agent *);
 
+/*
+ * The Service-Route of the account's last successful registration
+ * (RFC 3608: the route its calls take), "<uri>, <uri>" as received, or
+ * NULL when none (or r is NULL).
+ */
+const char *reg_service_route(const struct reg *r);
+
 /* ---- control ------------------------------------------------------------ */
 
 /* One REGISTER and how it ended, newest first in struct reg_info. */

@@ -3,9 +3,9 @@
  * → this file's dispatch → the usages.  It owns the method table and the
  * checks every request passes before a usage sees it, in RFC 3261 order:
  *
- *   §12.2.2   a To tag: the request belongs to a dialog.  The dialog
- *             layer (sip_dialog.c, to come) will claim the ones it
- *             knows at the marked place below; the rest get 481.
+ *   §12.2.2   a To tag: the request belongs to a dialog.  Those the
+ *             dialog table knows go to the dialog handler (the call
+ *             usage); the rest get 481.
  *   §9.2      CANCEL with no INVITE to cancel: 481.
  *   §8.2.1    a method the parser does not know: 501; one it knows (an
  *             RFC 3261 or extension method) that no usage registered:
@@ -31,6 +31,7 @@
 #include "base/strbuf.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "sip/sip_dialog.h"
 #include "sip/sip_msg.h"
 #include "sip/sip_resolve.h"
 #include "sip/sip_uri.h"
@@ -41,10 +42,11 @@
 #define UA_OVERLOAD_LOG_US	(10 * 1000000ull)
 
 /*
- * Extensions we support (RFC 3261 §19.2 option tags): none yet.  A usage
- * that implements one (100rel, timer, …) adds it here and to Supported.
+ * Extensions we support (RFC 3261 §19.2 option tags): reliable
+ * provisionals (RFC 3262) and session timers (RFC 4028), both in the
+ * call usage.  A request that requires another gets 420.
  */
-static const char *const ua_supported[] = { NULL };
+static const char *const ua_supported[] = { "100rel", "timer", NULL };
 
 /* A response we build in place; larger ones go to the heap. */
 #define UA_RESP_STACK		2048
@@ -368,11 +370,13 @@ ua_on_stateless(struct sip_trans_layer *layer, const struct sip_msg *msg,
 
 	if (msg->to.tag.p != NULL) {
 		/*
-		 * §12.2.2: a request inside a dialog.  The dialog layer will
-		 * take those it has here; none exists yet, so every one is
-		 * for a dialog we do not know (CANCEL included: it would
-		 * have matched its INVITE's transaction).
+		 * §12.2.2: a request inside a dialog.  A dialog we hold gets
+		 * a transaction and its handler; any other gets 481 (CANCEL
+		 * included: it would have matched its INVITE's transaction).
 		 */
+		if (ua->dialog_h != NULL &&
+		    sip_dialog_table_find_request(ua->dialogs, msg) != NULL)
+			return false;
 		ua_respond(ua, &rq, 481, "Call/Transaction Does Not Exist",
 		    NULL);
 		return true;
@@ -422,17 +426,36 @@ ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
 	struct ua_req rq = { msg, st, NULL };
 	const struct ua_method *m;
 
+	if (msg->to.tag.p != NULL && msg->method != SIP_METHOD_CANCEL) {
+		struct sip_dialog *d = ua->dialog_h == NULL ? NULL :
+		    sip_dialog_table_find_request(ua->dialogs, msg);
+
+		/* An ACK for a 2xx (st NULL) ends here too (§13.2.2.4). */
+		if (d != NULL)
+			ua->dialog_h(ua, &rq, d, ua->dialog_arg);
+		else if (st != NULL)
+			ua_respond(ua, &rq, 481,
+			    "Call/Transaction Does Not Exist", NULL);
+		return;
+	}
 	if (st == NULL)
-		return;		/* an ACK for a 2xx: the dialog layer's */
+		return;		/* an ACK that matches nothing: dropped */
 	m = ua_method_find(ua, msg);
 	if (msg->method == SIP_METHOD_CANCEL) {
+		const struct ua_method *inv = NULL;
+
 		/*
 		 * §9.2: it matched an INVITE's transaction (else the
-		 * stateless check answered 481), so it gets 200.  No usage
-		 * holds INVITEs yet: that one has its final answer already,
-		 * and the CANCEL changes nothing.
+		 * stateless check answered 481).  The usage that took the
+		 * INVITE answers both; without one, 200 and nothing else.
 		 */
-		ua_respond(ua, &rq, 200, "OK", NULL);
+		for (size_t i = 0; i < ua->nmethods; i++)
+			if (ua->methods[i].id == SIP_METHOD_INVITE)
+				inv = &ua->methods[i];
+		if (inv != NULL)
+			inv->h(ua, &rq, inv->arg);
+		else
+			ua_respond(ua, &rq, 200, "OK", NULL);
 		return;
 	}
 	if (m == NULL) {
@@ -441,6 +464,13 @@ ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
 		return;
 	}
 	m->h(ua, &rq, m->arg);
+}
+
+void
+ua_set_dialog_handler(struct ua *ua, ua_dialog_h *h, void *arg)
+{
+	ua->dialog_h = h;
+	ua->dialog_arg = arg;
 }
 
 /* ---- users --------------------------------------------------------------- */
@@ -555,6 +585,7 @@ ua_start(struct ua **out, struct event_base *base, const struct ua_conf *conf,
 	ua->blocklist_ms = conf->blocklist_ms;
 	random_hex(key, 8);
 	ua->tag_key = strtoull(key, NULL, 16);
+	ua->dialogs = sip_dialog_table_new();
 	ua_build_hdrs(ua);
 	if (conf->tp != NULL)
 		tpc = *conf->tp;
@@ -625,6 +656,8 @@ ua_free(struct ua *ua)
 		sip_resolve_free(ua->res);
 	if (ua->tp != NULL)
 		sip_tp_free(ua->tp);
+	if (ua->dialogs != NULL)
+		sip_dialog_table_free(ua->dialogs);
 	for (size_t i = 0; i < ua->nusers; i++)
 		free(ua->users[i]);
 	free(ua->users);

@@ -11,6 +11,17 @@
 #include "ua.h"
 
 struct sip_resolve;
+struct sip_dialog;
+struct sip_dialog_table;
+
+/*
+ * A request inside a dialog the table holds (§12.2.2), including the
+ * ACK for a 2xx (rq->st NULL, nothing to answer).  CANCEL goes to the
+ * INVITE method's handler instead, with the INVITE's transaction found
+ * by sip_trans_find_invite().
+ */
+typedef void ua_dialog_h(struct ua *, const struct ua_req *,
+    struct sip_dialog *, void *arg);
 
 /* Methods a UA can register (RFC 3261 and its extensions). */
 #define UA_METHODS_MAX		16
@@ -58,9 +69,16 @@ struct ua {
 	char			*server_hdr;	/* any length */
 	/* Keys the stateless To tag (RFC 3261 §8.2.7). */
 	uint64_t		 tag_key;
+	/* Every dialog of every usage, for §12.2.2 matching. */
+	struct sip_dialog_table	*dialogs;
+	ua_dialog_h		*dialog_h;
+	void			*dialog_arg;
 	uint64_t		 overload_logged_us;	/* last log line */
 	bool			 overload_said;	/* logged "on", no "off" yet */
 };
+
+/* The handler of in-dialog requests (one: the call usage). */
+void	ua_set_dialog_handler(struct ua *, ua_dialog_h *, void *arg);
 
 /* options.c */
 void	ua_options_init(struct ua *);

@@ -5,7 +5,9 @@
  * Then the daemon's own table for the registration commands: their
  * access and arity, unknown accounts, and how the reg usage's errno
  * values become replies.  The daemon's wiring (sipxd.c) is stubbed below
- * so that the real table links; no handler here reaches the reg usage.
+ * so that the real table links, and the call usage is the fake of
+ * call_fake.c (test_cmd_call.c tests the call commands); no handler here
+ * reaches the reg usage.
  */
 #include <check.h>
 #include <errno.h>
@@ -68,6 +70,12 @@ daemon_ua(void)
 
 struct reg_agent *
 daemon_reg(void)
+{
+	return NULL;
+}
+
+struct call_agent *
+daemon_calls(void)
 {
 	return NULL;
 }

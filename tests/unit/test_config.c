@@ -12,6 +12,7 @@
 #include <check.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "base/xalloc.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
+#include "media/rtp.h"
 #include "ua/account.h"
 #include "ua/events.h"
 
@@ -911,6 +913,321 @@ static const struct diag_case diag_cases[] = {
 	    "  t2 = 100; }; };\n",
 	    1, 0, { { .key = "sipxd.timers.t1", .frag = "0 is out of range" } } },
 
+	/* accounts: the call keys */
+	{ "call: unknown key next to the call keys",
+	    ACCOUNT("    ring_timeout = 30;\n"
+	    "    ringtimeout = 30;  #<\n"),
+	    1, 0, { { .key = "accounts[0].ringtimeout",
+	    .frag = "unknown key" } } },
+	{ "call: ring_timeout 0",
+	    ACCOUNT("    ring_timeout = 0;  #<\n"),
+	    1, 0, { { .key = "accounts[0].ring_timeout",
+	    .frag = "0 is out of range (1..3600)" } } },
+	{ "call: ring_timeout an hour and a second",
+	    ACCOUNT("    ring_timeout = 3601;  #<\n"),
+	    1, 0, { { .key = "accounts[0].ring_timeout",
+	    .frag = "3601 is out of range (1..3600)" } } },
+	{ "call: ring_timeout as a string",
+	    ACCOUNT("    ring_timeout = \"60\";  #<\n"),
+	    1, 0, { { .key = "accounts[0].ring_timeout",
+	    .frag = "expected an integer, got a string" } } },
+	{ "call: reject_code 399",
+	    ACCOUNT("    reject_code = 399;  #<\n"),
+	    1, 0, { { .key = "accounts[0].reject_code",
+	    .frag = "399 is out of range (400..699)" } } },
+	{ "call: reject_code 700",
+	    ACCOUNT("    reject_code = 700;  #<\n"),
+	    1, 0, { { .key = "accounts[0].reject_code",
+	    .frag = "700 is out of range (400..699)" } } },
+	{ "call: reject_code 200",
+	    ACCOUNT("    incoming = \"reject\";\n"
+	    "    reject_code = 200;  #<\n"),
+	    1, 0, { { .key = "accounts[0].reject_code",
+	    .frag = "200 is out of range (400..699)" } } },
+	{ "call: call_timeout 0",
+	    ACCOUNT("    call_timeout = 0;  #<\n"),
+	    1, 0, { { .key = "accounts[0].call_timeout",
+	    .frag = "0 is out of range (1..86400)" } } },
+	{ "call: call_timeout a day and a second",
+	    ACCOUNT("    call_timeout = 86401;  #<\n"),
+	    1, 0, { { .key = "accounts[0].call_timeout",
+	    .frag = "86401 is out of range (1..86400)" } } },
+	{ "call: sdp not a choice",
+	    ACCOUNT("    sdp = \"delayed\";  #<\n"),
+	    1, 0, { { .key = "accounts[0].sdp",
+	    .frag = "'delayed' is not one of early, late" } } },
+	{ "call: sdp as a boolean",
+	    ACCOUNT("    sdp = true;  #<\n"),
+	    1, 0, { { .key = "accounts[0].sdp",
+	    .frag = "expected a string, got a boolean" } } },
+	{ "call: session_expires 89, below RFC 4028's floor",
+	    ACCOUNT("    session_expires = 89;  #<\n"),
+	    1, 0, { { .key = "accounts[0].session_expires",
+	    .frag = "89 is below 90 s, the least session interval RFC 4028 "
+	    "allows (0 turns session timers off)" } } },
+	{ "call: session_expires 1",
+	    ACCOUNT("    session_expires = 1;  #<\n"),
+	    1, 0, { { .key = "accounts[0].session_expires",
+	    .frag = "1 is below 90 s" } } },
+	{ "call: session_expires -1",
+	    ACCOUNT("    session_expires = -1;  #<\n"),
+	    1, 0, { { .key = "accounts[0].session_expires",
+	    .frag = "-1 is out of range (0 or 90..86400)" } } },
+	{ "call: session_expires a day and a second",
+	    ACCOUNT("    session_expires = 86401;  #<\n"),
+	    1, 0, { { .key = "accounts[0].session_expires",
+	    .frag = "86401 is out of range (0 or 90..86400)" } } },
+	{ "call: session_expires beyond 32 bits",
+	    ACCOUNT("    session_expires = 4294967386L;  #<\n"),
+	    1, 0, { { .key = "accounts[0].session_expires",
+	    .frag = "4294967386 is out of range (0 or 90..86400)" } } },
+	{ "call: session_expires with a fraction",
+	    ACCOUNT("    session_expires = 90.5;  #<\n"),
+	    1, 0, { { .key = "accounts[0].session_expires",
+	    .frag = "expected an integer, got a number with a fraction" } } },
+	{ "call: follow_redirects as a string",
+	    ACCOUNT("    follow_redirects = \"yes\";  #<\n"),
+	    1, 0, { { .key = "accounts[0].follow_redirects",
+	    .frag = "expected a boolean, got a string" } } },
+	{ "call: media not a mode",
+	    ACCOUNT("    media = \"music\";  #<\n"),
+	    1, 0, { { .key = "accounts[0].media",
+	    .frag = "'music' is not one of none, silence, echo, play" } } },
+	{ "call: media as a group",
+	    ACCOUNT("    media = { address = \"127.0.0.1\"; };  #<\n"),
+	    1, 0, { { .key = "accounts[0].media",
+	    .frag = "expected a string, got a group" } } },
+	{ "call: media play without play_file",
+	    ACCOUNT("    media = \"play\";  #<\n"),
+	    1, 0, { { .key = "accounts[0].media",
+	    .frag = "\"play\" needs play_file, the WAV file to play" } } },
+	{ "call: play_file relative",
+	    ACCOUNT("    media = \"play\";\n"
+	    "    play_file = \"sounds/prompt.wav\";  #<\n"),
+	    1, 0, { { .key = "accounts[0].play_file",
+	    .frag = "'sounds/prompt.wav' is not an absolute path" } } },
+	{ "call: play_file that does not exist",
+	    ACCOUNT("    media = \"play\";\n"
+	    "    play_file = \"/nonexistent/prompt.wav\";  #<\n"),
+	    1, 0, { { .key = "accounts[0].play_file",
+	    .frag = "cannot read '/nonexistent/prompt.wav': No such file or "
+	    "directory" } } },
+	{ "call: play_file a directory",
+	    ACCOUNT("    media = \"play\";\n"
+	    "    play_file = \"/etc\";  #<\n"),
+	    1, 0, { { .key = "accounts[0].play_file",
+	    .frag = "'/etc' is not a regular file" } } },
+	{ "call: play_file a device",
+	    ACCOUNT("    media = \"play\";\n"
+	    "    play_file = \"/dev/null\";  #<\n"),
+	    1, 0, { { .key = "accounts[0].play_file",
+	    .frag = "'/dev/null' is not a regular file" } } },
+	{ "call: play_file as an integer: one error, not two",
+	    ACCOUNT("    media = \"play\";\n"
+	    "    play_file = 1;  #<\n"),
+	    1, 0, { { .key = "accounts[0].play_file",
+	    .frag = "expected a string, got an integer" } } },
+	{ "call: play_file without media play is a warning",
+	    ACCOUNT("    media = \"echo\";\n"
+	    "    play_file = \"/etc/passwd\";  #<\n"),
+	    0, 1, { { .key = "accounts[0].play_file",
+	    .frag = "only used with media = \"play\" (this account's media "
+	    "is \"echo\")", .warning = true } } },
+	{ "call: play_file with the default media is a warning",
+	    ACCOUNT("    play_file = \"/etc/passwd\";  #<\n"),
+	    0, 1, { { .key = "accounts[0].play_file",
+	    .frag = "only used with media = \"play\" (this account's media "
+	    "is \"silence\")", .warning = true } } },
+	{ "call: a bad play_file without media play: error and warning",
+	    ACCOUNT("    play_file = \"relative.wav\";  #<\n"),
+	    1, 1, { { .key = "accounts[0].play_file",
+	    .frag = "'relative.wav' is not an absolute path" } } },
+
+	/* media */
+	{ "media: unknown key",
+	    "media = {\n"
+	    "  port = 20000;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.port", .frag = "unknown key" } } },
+	{ "media: not a group",
+	    "media = \"silence\";  #<\n",
+	    1, 0, { { .key = "media",
+	    .frag = "expected a group, got a string" } } },
+	{ "media: address 0.0.0.0 cannot go into SDP",
+	    "media = {\n"
+	    "  address = \"0.0.0.0\";  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.address",
+	    .frag = "'0.0.0.0' is a wildcard; it goes into SDP as the address "
+	    "peers send RTP to, so it must be one address of this "
+	    "host" } } },
+	{ "media: address :: cannot go into SDP",
+	    "media = {\n"
+	    "  address = \"::\";  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.address",
+	    .frag = "'::' is a wildcard" } } },
+	{ "media: address ::0 is :: written long",
+	    "media = {\n"
+	    "  address = \"0:0::0\";  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.address",
+	    .frag = "'0:0::0' is a wildcard" } } },
+	{ "media: address a host name",
+	    "media = {\n"
+	    "  address = \"localhost\";  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.address",
+	    .frag = "'localhost' is not an IPv4 or IPv6 address (IPv6 without "
+	    "brackets)" } } },
+	{ "media: address IPv6 in brackets",
+	    "media = {\n"
+	    "  address = \"[::1]\";  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.address",
+	    .frag = "'[::1]' is not an IPv4 or IPv6 address" } } },
+	{ "media: address with a port",
+	    "media = {\n"
+	    "  address = \"127.0.0.1:20000\";  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.address",
+	    .frag = "'127.0.0.1:20000' is not an IPv4 or IPv6 address" } } },
+	{ "media: empty address",
+	    "media = {\n"
+	    "  address = \"\";  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.address",
+	    .frag = "'' is not an IPv4 or IPv6 address" } } },
+	{ "media: address as an integer",
+	    "media = {\n"
+	    "  address = 127;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.address",
+	    .frag = "expected a string, got an integer" } } },
+	{ "media: port_min odd",
+	    "media = {\n"
+	    "  port_min = 20001;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.port_min",
+	    .frag = "20001 is odd; RTP takes an even port and RTCP the odd one "
+	    "above it" } } },
+	{ "media: port_min a privileged port",
+	    "media = {\n"
+	    "  port_min = 1022;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.port_min",
+	    .frag = "1022 is out of range (1024..65535)" } } },
+	{ "media: port_max past 65535",
+	    "media = {\n"
+	    "  port_max = 65536;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.port_max",
+	    .frag = "65536 is out of range (1024..65535)" } } },
+	{ "media: port_max below port_min",
+	    "media = {  #<\n"
+	    "  port_min = 30000;\n"
+	    "  port_max = 20000;\n"
+	    "};\n",
+	    1, 0, { { .key = "media",
+	    .frag = "port_max (20000) must be above port_min (30000)" } } },
+	{ "media: port_max equal to port_min",
+	    "media = {  #<\n"
+	    "  port_min = 20000; port_max = 20000;\n"
+	    "};\n",
+	    1, 0, { { .key = "media",
+	    .frag = "port_max (20000) must be above port_min (20000)" } } },
+	{ "media: port_min alone above the default port_max",
+	    "media = {  #<\n"
+	    "  port_min = 40000;\n"
+	    "};\n",
+	    1, 0, { { .key = "media",
+	    .frag = "port_max (29999) must be above port_min (40000)" } } },
+	{ "media: a range of one pair",
+	    "media = {  #<\n"
+	    "  port_min = 20000; port_max = 20001;\n"
+	    "};\n",
+	    1, 0, { { .key = "media",
+	    .frag = "ports 20000..20001 hold one RTP/RTCP pair; the range "
+	    "needs at least 2" } } },
+	{ "media: a range of three ports is still one pair",
+	    "media = {  #<\n"
+	    "  port_min = 20000; port_max = 20002;\n"
+	    "};\n",
+	    1, 0, { { .key = "media",
+	    .frag = "ports 20000..20002 hold one RTP/RTCP pair" } } },
+	{ "media: an odd port_min is not also blamed for the range",
+	    "media = {\n"
+	    "  port_min = 20001;  #<\n"
+	    "  port_max = 20001; };\n",
+	    1, 0, { { .key = "media.port_min", .frag = "20001 is odd" } } },
+	{ "media: timeout -1",
+	    "media = {\n"
+	    "  timeout = -1;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.timeout",
+	    .frag = "-1 is out of range (0..3600)" } } },
+	{ "media: timeout an hour and a second",
+	    "media = {\n"
+	    "  timeout = 3601;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "media.timeout",
+	    .frag = "3601 is out of range (0..3600)" } } },
+	{ "media: a wildcard listener without media.address is a warning",
+	    "sipxd = { listen = (\n"
+	    "  { transport = \"udp\"; address = \"0.0.0.0:5060\"; },  #<\n"
+	    "  { transport = \"tcp\"; address = \"127.0.0.1:5060\"; } ); };\n",
+	    0, 1, { { .key = "sipxd.listen[0].address",
+	    .frag = "a wildcard, which cannot go into SDP, and media.address "
+	    "is not set: RTP uses 127.0.0.1, which peers on other hosts "
+	    "cannot reach; set media.address", .warning = true } } },
+	{ "media: an IPv6 wildcard listener without media.address too",
+	    "sipxd = { listen = (\n"
+	    "  { transport = \"tcp\"; address = \"[::]:5060\"; } ); };  #<\n",
+	    0, 1, { { .key = "sipxd.listen[0].address",
+	    .frag = "a wildcard, which cannot go into SDP",
+	    .warning = true } } },
+	{ "media: an empty group does not set address either",
+	    "sipxd = { listen = (\n"
+	    "  { transport = \"udp\"; address = \"0.0.0.0:5060\"; } ); };  #<\n"
+	    "media = { };\n",
+	    0, 1, { { .key = "sipxd.listen[0].address",
+	    .frag = "set media.address", .warning = true } } },
+
+	/* calls */
+	{ "calls: unknown key",
+	    "calls = {\n"
+	    "  max_calls = 5;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "calls.max_calls", .frag = "unknown key" } } },
+	{ "calls: max 0",
+	    "calls = {\n"
+	    "  max = 0;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "calls.max",
+	    .frag = "0 is out of range (1..1000000)" } } },
+	{ "calls: max a million and one",
+	    "calls = {\n"
+	    "  max = 1000001;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "calls.max",
+	    .frag = "1000001 is out of range (1..1000000)" } } },
+	{ "calls: history -1",
+	    "calls = {\n"
+	    "  history = -1;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "calls.history",
+	    .frag = "-1 is out of range (0..100000)" } } },
+	{ "calls: history 100001",
+	    "calls = {\n"
+	    "  history = 100001;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "calls.history",
+	    .frag = "100001 is out of range (0..100000)" } } },
+	{ "calls: not a group",
+	    "calls = 100;  #<\n",
+	    1, 0, { { .key = "calls",
+	    .frag = "expected a group, got an integer" } } },
+
 	/* several errors at once: all of them, each at its place */
 	{ "several errors in one file",
 	    "sipxd = {\n"
@@ -1186,6 +1503,9 @@ START_TEST(test_shipped_config)
 	ck_assert(!ld.cfg->accounts[0]->register_on);
 	ck_assert_int_eq(ld.cfg->accounts[0]->incoming,
 	    ACCOUNT_INCOMING_ANSWER);
+	/* calls to sip:sipxd@127.0.0.1 are answered, with audio */
+	ck_assert_int_eq(ld.cfg->accounts[0]->media, RTP_MODE_SILENCE);
+	ck_assert_str_eq(ld.cfg->media_address, "127.0.0.1");
 	ck_assert_str_eq(ld.cfg->control.path, CONFIG_DEFAULT_SOCKET);
 	free(dump);
 	load_free(&ld);
@@ -1198,6 +1518,7 @@ static const char *const defaults_texts[] = {
 	"# nothing but a comment\n",
 	"sipxd = { };\ncontrol = { };\nlog = { };\naccounts = ( );\n",
 	"sipxd: { timers: { }; dns: { }; };\n",
+	"media = { };\ncalls = { };\n",
 };
 
 START_TEST(test_defaults)
@@ -1243,6 +1564,13 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->control.nallow_gids, 0);
 	ck_assert_uint_eq(c->control.output_limit, 1048576);
 	ck_assert_int_eq(c->log_level, LOG_LEVEL_INFO);
+	/* media.address from the default listener, 127.0.0.1:5060 */
+	ck_assert_str_eq(c->media_address, "127.0.0.1");
+	ck_assert_int_eq(c->rtp_port_min, 20000);
+	ck_assert_int_eq(c->rtp_port_max, 29999);
+	ck_assert_int_eq(c->media_timeout, 10);
+	ck_assert_int_eq(c->max_calls, 10000);
+	ck_assert_int_eq(c->call_history, 1000);
 	ck_assert_uint_eq(c->naccounts, 0);
 	load_free(&ld);
 }
@@ -1265,6 +1593,14 @@ check_account_defaults(const struct account_cfg *a)
 	ck_assert_uint_eq(a->ncodecs, 2);
 	ck_assert_str_eq(a->codecs[0], "PCMU");
 	ck_assert_str_eq(a->codecs[1], "PCMA");
+	ck_assert_int_eq(a->ring_timeout, 60);
+	ck_assert_int_eq(a->reject_code, 486);
+	ck_assert_int_eq(a->call_timeout, 120);
+	ck_assert(!a->late_offer);
+	ck_assert_int_eq(a->session_expires, 1800);
+	ck_assert(!a->follow_redirects);
+	ck_assert_int_eq(a->media, RTP_MODE_SILENCE);
+	ck_assert_ptr_null(a->play_file);
 }
 
 /* auth_user and registrar come from the aor when not given. */
@@ -1330,6 +1666,9 @@ START_TEST(test_explicit_values)
 	    "  dns = { servers = [ \"192.0.2.53\",\n"
 	    "                      \"[2001:db8::53]:5353\" ]; };\n"
 	    "};\n"
+	    "media = { address = \"192.0.2.10\"; port_min = 40000;\n"
+	    "  port_max = 40999; timeout = 0; };\n"
+	    "calls = { max = 20; history = 0; };\n"
 	    "control = {\n"
 	    "  path = \"/tmp/sipxd-test/control.sock\";\n"
 	    "  mode = \"0600\";\n"
@@ -1356,10 +1695,15 @@ START_TEST(test_explicit_values)
 	    "    retry = { base = 5; max = 60; fatal = 120; };\n"
 	    "    incoming = \"reject\";\n"
 	    "    codecs = [ \"G722\", \"opus\", \"telephone-event\" ];\n"
+	    "    ring_timeout = 15; reject_code = 603; call_timeout = 30;\n"
+	    "    sdp = \"late\"; session_expires = 0;\n"
+	    "    follow_redirects = true;\n"
+	    "    media = \"play\"; play_file = \"/etc/passwd\";\n"
 	    "  },\n"
 	    "  { name = \"second\"; aor = \"sip:second@example.com\";  #<a1\n"
 	    "    password = \"pw\"; transport = \"tcp\";\n"
-	    "    incoming = \"answer\";\n"
+	    "    incoming = \"answer\"; sdp = \"early\"; media = \"echo\";\n"
+	    "    session_expires = 90; follow_redirects = false;\n"
 	    "    retry = { base = 60; max = 60; }; }\n"
 	    ");\n";
 	struct load ld;
@@ -1391,6 +1735,12 @@ START_TEST(test_explicit_values)
 	ck_assert_uint_eq(c->ndns_servers, 2);
 	ck_assert_str_eq(c->dns_servers[0], "192.0.2.53");
 	ck_assert_str_eq(c->dns_servers[1], "[2001:db8::53]:5353");
+	ck_assert_str_eq(c->media_address, "192.0.2.10");
+	ck_assert_int_eq(c->rtp_port_min, 40000);
+	ck_assert_int_eq(c->rtp_port_max, 40999);
+	ck_assert_int_eq(c->media_timeout, 0);
+	ck_assert_int_eq(c->max_calls, 20);
+	ck_assert_int_eq(c->call_history, 0);
 
 	ck_assert_str_eq(c->control.path, "/tmp/sipxd-test/control.sock");
 	ck_assert_uint_eq(c->control.mode, 0600);
@@ -1430,6 +1780,14 @@ START_TEST(test_explicit_values)
 	ck_assert_str_eq(a->codecs[0], "G722");
 	ck_assert_str_eq(a->codecs[1], "opus");
 	ck_assert_str_eq(a->codecs[2], "telephone-event");
+	ck_assert_int_eq(a->ring_timeout, 15);
+	ck_assert_int_eq(a->reject_code, 603);
+	ck_assert_int_eq(a->call_timeout, 30);
+	ck_assert(a->late_offer);
+	ck_assert_int_eq(a->session_expires, 0);
+	ck_assert(a->follow_redirects);
+	ck_assert_int_eq(a->media, RTP_MODE_PLAY);
+	ck_assert_str_eq(a->play_file, "/etc/passwd");
 	ck_assert_int_eq(a->line, line_of(text, "#<a0"));
 
 	a = c->accounts[1];
@@ -1443,6 +1801,12 @@ START_TEST(test_explicit_values)
 	ck_assert_int_eq(a->retry_base, 60);
 	ck_assert_int_eq(a->retry_max, 60);
 	ck_assert_int_eq(a->retry_fatal, 600);
+	ck_assert(!a->late_offer);
+	ck_assert_int_eq(a->media, RTP_MODE_ECHO);
+	ck_assert_ptr_null(a->play_file);
+	ck_assert_int_eq(a->session_expires, 90);
+	ck_assert(!a->follow_redirects);
+	ck_assert_int_eq(a->ring_timeout, 60);
 	ck_assert_int_eq(a->line, line_of(text, "#<a1"));
 	load_free(&ld);
 }
@@ -1493,10 +1857,15 @@ static const struct {
 	    "sipxd = { max_transactions = 10000000; };" },
 	{ "colon for equals", "log: { level: \"error\"; };" },
 	{ "log level notice", "log = { level = \"notice\"; };" },
-	{ "listen on every address",
+	{ "listen on every address, media on one",
 	    "sipxd = { listen = (\n"
 	    "  { transport = \"udp\"; address = \"0.0.0.0:1\"; },\n"
-	    "  { transport = \"tcp\"; address = \"[::]:65535\"; } ); };" },
+	    "  { transport = \"tcp\"; address = \"[::]:65535\"; } ); };\n"
+	    "media = { address = \"192.0.2.1\"; };" },
+	{ "a wildcard listener that is not the first",
+	    "sipxd = { listen = (\n"
+	    "  { transport = \"udp\"; address = \"192.0.2.1:5060\"; },\n"
+	    "  { transport = \"tcp\"; address = \"0.0.0.0:5060\"; } ); };" },
 	{ "dns servers without a port",
 	    "sipxd = { dns = { servers = [ \"192.0.2.1\", \"[::1]\" ]; }; };" },
 	{ "max_clients 1, output_limit 64 MiB",
@@ -1529,6 +1898,46 @@ static const struct {
 	    "accounts = ( { name = \"a\"; aor = \"sip:a@b\"; },\n"
 	    "  { name = \"A\"; aor = \"sip:A@b\"; } );" },
 	{ "no accounts", "accounts = ( );" },
+	{ "call keys at the low edges",
+	    "accounts = ( { name = \"a\"; aor = \"sip:a@b\";\n"
+	    "  ring_timeout = 1; reject_code = 400; call_timeout = 1;\n"
+	    "  session_expires = 0; } );" },
+	{ "call keys at the high edges",
+	    "accounts = ( { name = \"a\"; aor = \"sip:a@b\";\n"
+	    "  ring_timeout = 3600; reject_code = 699; call_timeout = 86400;\n"
+	    "  session_expires = 86400; } );" },
+	{ "session_expires 90", "accounts = ( { name = \"a\"; aor = "
+	    "\"sip:a@b\"; session_expires = 90; } );" },
+	{ "sdp early and late",
+	    "accounts = ( { name = \"a\"; aor = \"sip:a@b\";\n"
+	    "  sdp = \"early\"; },\n"
+	    "  { name = \"b\"; aor = \"sip:b@b\"; sdp = \"late\"; } );" },
+	{ "every media mode",
+	    "accounts = ( { name = \"a\"; aor = \"sip:a@b\";\n"
+	    "  media = \"none\"; },\n"
+	    "  { name = \"b\"; aor = \"sip:b@b\"; media = \"silence\"; },\n"
+	    "  { name = \"c\"; aor = \"sip:c@b\"; media = \"echo\"; },\n"
+	    "  { name = \"d\"; aor = \"sip:d@b\"; media = \"play\";\n"
+	    "    play_file = \"/etc/passwd\"; } );" },
+	{ "follow_redirects both ways",
+	    "accounts = ( { name = \"a\"; aor = \"sip:a@b\";\n"
+	    "  follow_redirects = true; },\n"
+	    "  { name = \"b\"; aor = \"sip:b@b\";\n"
+	    "  follow_redirects = false; } );" },
+	{ "media: the smallest port range, at the bottom",
+	    "media = { port_min = 1024; port_max = 1027; };" },
+	{ "media: the smallest port range, at the top",
+	    "media = { port_min = 65532; port_max = 65535; };" },
+	{ "media: an even port_max",
+	    "media = { port_min = 30000; port_max = 30004; };" },
+	{ "media: IPv6 addresses",
+	    "media = { address = \"2001:db8::10\"; timeout = 3600; };" },
+	{ "media: loopback IPv6", "media = { address = \"::1\"; };" },
+	{ "media: timeout 0", "media = { timeout = 0; };" },
+	{ "calls at the edges",
+	    "calls = { max = 1; history = 0; };" },
+	{ "calls at the top",
+	    "calls = { max = 1000000; history = 100000; };" },
 	{ "comments of every kind",
 	    "# hash\n// slashes\n/* block\n */ log = { level = \"info\"; };" },
 };
@@ -1570,6 +1979,117 @@ START_TEST(test_ok_values)
 	ck_assert_int_eq(ld.rc, 0);
 	ck_assert_int_eq(ld.cfg->log_level, LOG_LEVEL_ERROR);
 	load_free(&ld);
+}
+END_TEST
+
+/* media.address, when not set, from the first listener. */
+static const struct {
+	const char	*listen;	/* the sipxd group's listen list */
+	const char	*media;		/* the media group, or NULL */
+	const char	*want;
+	size_t		 nwarnings;
+} media_address_cases[] = {
+	{ NULL, NULL, "127.0.0.1", 0 },
+	{ "{ transport = \"udp\"; address = \"192.0.2.7:5060\"; }", NULL,
+	    "192.0.2.7", 0 },
+	{ "{ transport = \"tcp\"; address = \"[::1]:5070\"; },\n"
+	    "{ transport = \"udp\"; address = \"192.0.2.7:5060\"; }", NULL,
+	    "::1", 0 },
+	{ "{ transport = \"udp\"; address = \"[2001:db8::5]:5060\"; }", NULL,
+	    "2001:db8::5", 0 },
+	{ "{ transport = \"udp\"; address = \"0.0.0.0:5060\"; }", NULL,
+	    "127.0.0.1", 1 },
+	{ "{ transport = \"udp\"; address = \"[::]:5060\"; }", NULL,
+	    "127.0.0.1", 1 },
+	{ "{ transport = \"udp\"; address = \"0.0.0.0:5060\"; }",
+	    "address = \"192.0.2.9\";", "192.0.2.9", 0 },
+	{ "{ transport = \"udp\"; address = \"192.0.2.7:5060\"; }",
+	    "address = \"::1\";", "::1", 0 },
+	/* nothing heard: the empty list's own warning, no second one */
+	{ "", NULL, "127.0.0.1", 1 },
+};
+
+START_TEST(test_media_address_default)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct load ld;
+	char *dump;
+
+	if (media_address_cases[_i].listen != NULL)
+		strbuf_addf(&text, "sipxd = { listen = ( %s ); };\n",
+		    media_address_cases[_i].listen);
+	if (media_address_cases[_i].media != NULL)
+		strbuf_addf(&text, "media = { %s };\n",
+		    media_address_cases[_i].media);
+	load_text(&ld, text.p != NULL ? text.p : "", 0600);
+	dump = msgs_dump(&ld.msgs);
+	ck_assert_msg(ld.rc == 0 && ld.msgs.nwarnings ==
+	    media_address_cases[_i].nwarnings, "%s\n%s", text.p, dump);
+	ck_assert_str_eq(ld.cfg->media_address, media_address_cases[_i].want);
+	free(dump);
+	load_free(&ld);
+	strbuf_free(&text);
+}
+END_TEST
+
+/* A play_file that exists but cannot be read, and one that is a FIFO. */
+START_TEST(test_play_file_unreadable)
+{
+	char *dir = temp_path("d");
+	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
+	struct strbuf want = STRBUF_INIT;
+	struct load ld;
+	char *dump;
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+
+	/* a FIFO with no writer must not hang the load */
+	strbuf_addf(&path, "%s/prompt.fifo", dir);
+	ck_assert_int_eq(mkfifo(path.p, 0600), 0);
+	strbuf_addf(&text, ACCOUNT("    media = \"play\";\n"
+	    "    play_file = \"%s\";\n"), path.p);
+	load_text(&ld, text.p, 0600);
+	dump = msgs_dump(&ld.msgs);
+	strbuf_addf(&want, "accounts[0].play_file: '%s' is not a regular file",
+	    path.p);
+	ck_assert_msg(ld.msgs.nerrors == 1 &&
+	    strstr(ld.msgs.errors[0], want.p) != NULL &&
+	    strstr(ld.msgs.errors[0], ":5: ") != NULL, "fifo:\n%s", dump);
+	free(dump);
+	load_free(&ld);
+	ck_assert_int_eq(unlink(path.p), 0);
+
+	/* mode 0: only a user who is not root is refused */
+	strbuf_reset(&path);
+	strbuf_reset(&text);
+	strbuf_reset(&want);
+	strbuf_addf(&path, "%s/prompt.wav", dir);
+	fd = open(path.p, O_WRONLY | O_CREAT | O_EXCL, 0);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(close(fd), 0);
+	strbuf_addf(&text, ACCOUNT("    media = \"play\";\n"
+	    "    play_file = \"%s\";\n"), path.p);
+	load_text(&ld, text.p, 0600);
+	dump = msgs_dump(&ld.msgs);
+	if (geteuid() == 0) {
+		ck_assert_msg(ld.rc == 0, "root, mode 0:\n%s", dump);
+	} else {
+		strbuf_addf(&want, "accounts[0].play_file: cannot read '%s': "
+		    "%s", path.p, strerror(EACCES));
+		ck_assert_msg(ld.msgs.nerrors == 1 &&
+		    strstr(ld.msgs.errors[0], want.p) != NULL,
+		    "mode 0:\n%s", dump);
+	}
+	free(dump);
+	load_free(&ld);
+	ck_assert_int_eq(unlink(path.p), 0);
+
+	ck_assert_int_eq(rmdir(dir), 0);
+	strbuf_free(&path);
+	strbuf_free(&text);
+	strbuf_free(&want);
+	free(dir);
 }
 END_TEST
 
@@ -1677,6 +2197,11 @@ cfg_new(const char *name)
 	c->codecs[0] = xstrdup("PCMU");
 	c->codecs[1] = xstrdup("PCMA");
 	c->ncodecs = 2;
+	c->ring_timeout = 60;
+	c->reject_code = 486;
+	c->call_timeout = 120;
+	c->session_expires = 1800;
+	c->media = RTP_MODE_SILENCE;
 	c->line = 10;
 	return c;
 }
@@ -1701,6 +2226,7 @@ cfg_clone(const struct account_cfg *o)
 	c->ha1 = dup_or_null(o->ha1);
 	c->registrar = dup_or_null(o->registrar);
 	c->outbound_proxy = dup_or_null(o->outbound_proxy);
+	c->play_file = dup_or_null(o->play_file);
 	c->codecs = xcalloc(o->ncodecs + 1, sizeof(char *));
 	for (size_t i = 0; i < o->ncodecs; i++)
 		c->codecs[i] = xstrdup(o->codecs[i]);
@@ -1737,6 +2263,16 @@ enum mutation {
 	MUT_CODEC_DROPPED,
 	MUT_CODEC_ORDER,
 	MUT_CODEC_RENAMED,
+	MUT_RING_TIMEOUT,
+	MUT_REJECT_CODE,
+	MUT_CALL_TIMEOUT,
+	MUT_LATE_OFFER,
+	MUT_SESSION_EXPIRES,
+	MUT_FOLLOW_REDIRECTS,
+	MUT_MEDIA,
+	MUT_PLAY_FILE_ADDED,
+	MUT_PLAY_FILE_BOTH,
+	MUT_PLAY_FILE_CHANGED,
 };
 
 static void
@@ -1811,6 +2347,38 @@ mutate(enum mutation m, struct account_cfg *a, struct account_cfg *b)
 	case MUT_CODEC_RENAMED:
 		set_str(&b->codecs[1], "G722");
 		break;
+	case MUT_RING_TIMEOUT:
+		b->ring_timeout++;
+		break;
+	case MUT_REJECT_CODE:
+		b->reject_code = 603;
+		break;
+	case MUT_CALL_TIMEOUT:
+		b->call_timeout++;
+		break;
+	case MUT_LATE_OFFER:
+		b->late_offer = true;
+		break;
+	case MUT_SESSION_EXPIRES:
+		b->session_expires = 0;
+		break;
+	case MUT_FOLLOW_REDIRECTS:
+		b->follow_redirects = true;
+		break;
+	case MUT_MEDIA:
+		b->media = RTP_MODE_ECHO;
+		break;
+	case MUT_PLAY_FILE_ADDED:
+		set_str(&b->play_file, "/x.wav");
+		break;
+	case MUT_PLAY_FILE_BOTH:
+		set_str(&a->play_file, "/x.wav");
+		set_str(&b->play_file, "/x.wav");
+		break;
+	case MUT_PLAY_FILE_CHANGED:
+		set_str(&a->play_file, "/x.wav");
+		set_str(&b->play_file, "/y.wav");
+		break;
 	}
 }
 
@@ -1840,6 +2408,16 @@ static const struct {
 	{ "a codec fewer", MUT_CODEC_DROPPED, false },
 	{ "codec order", MUT_CODEC_ORDER, false },
 	{ "a codec renamed", MUT_CODEC_RENAMED, false },
+	{ "ring_timeout", MUT_RING_TIMEOUT, false },
+	{ "reject_code", MUT_REJECT_CODE, false },
+	{ "call_timeout", MUT_CALL_TIMEOUT, false },
+	{ "sdp", MUT_LATE_OFFER, false },
+	{ "session_expires", MUT_SESSION_EXPIRES, false },
+	{ "follow_redirects", MUT_FOLLOW_REDIRECTS, false },
+	{ "media", MUT_MEDIA, false },
+	{ "play_file added", MUT_PLAY_FILE_ADDED, false },
+	{ "the same play_file", MUT_PLAY_FILE_BOTH, true },
+	{ "another play_file", MUT_PLAY_FILE_CHANGED, false },
 };
 
 START_TEST(test_cfg_equal)
@@ -1855,6 +2433,36 @@ START_TEST(test_cfg_equal)
 	ck_assert(account_cfg_equal(a, a));
 	account_cfg_free(a);
 	account_cfg_free(b);
+}
+END_TEST
+
+/* account_cfg_dup() copies the call keys, play_file into its own memory. */
+START_TEST(test_cfg_dup_calls)
+{
+	struct account_cfg *a = cfg_new("alice"), *d;
+
+	a->ring_timeout = 5;
+	a->reject_code = 603;
+	a->call_timeout = 7;
+	a->late_offer = true;
+	a->session_expires = 0;
+	a->follow_redirects = true;
+	a->media = RTP_MODE_PLAY;
+	a->play_file = xstrdup("/x.wav");
+	d = account_cfg_dup(a);
+	ck_assert(account_cfg_equal(a, d));
+	ck_assert_int_eq(d->ring_timeout, 5);
+	ck_assert_int_eq(d->reject_code, 603);
+	ck_assert_int_eq(d->call_timeout, 7);
+	ck_assert(d->late_offer);
+	ck_assert_int_eq(d->session_expires, 0);
+	ck_assert(d->follow_redirects);
+	ck_assert_int_eq(d->media, RTP_MODE_PLAY);
+	ck_assert_ptr_ne(d->play_file, a->play_file);
+	ck_assert_str_eq(d->play_file, "/x.wav");
+	/* each frees its own (ASan: no double free) */
+	account_cfg_free(a);
+	account_cfg_free(d);
 }
 END_TEST
 
@@ -2068,6 +2676,9 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_secret_warning, 0,
 	    (int)NELEM(secret_cases));
 	tcase_add_test(tc, test_take_accounts);
+	tcase_add_loop_test(tc, test_media_address_default, 0,
+	    (int)NELEM(media_address_cases));
+	tcase_add_test(tc, test_play_file_unreadable);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -2080,6 +2691,7 @@ account_suite(void)
 
 	tcase_add_checked_fixture(tc, NULL, events_teardown);
 	tcase_add_loop_test(tc, test_cfg_equal, 0, (int)NELEM(equal_cases));
+	tcase_add_test(tc, test_cfg_dup_calls);
 	tcase_add_test(tc, test_apply_diff);
 	suite_add_tcase(s, tc);
 	return s;
