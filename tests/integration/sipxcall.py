@@ -297,6 +297,30 @@ def ctl_call(d, account, uri, *opts, wait=False, timeout=20):
     return d.ctl(*args, timeout=timeout)
 
 
+def place(d, account, uri, *opts, wait=True, timeout=15):
+    """`call ACCOUNT URI OPTS` on a raw control connection (the job of
+    doc/control-protocol.md): returns (call id, the call.result fields,
+    or None without wait).  The connection stays open (the environment
+    closes it): its going away would not end the call anyway."""
+    c = d.connect()
+    line = " ".join(["call", account, uri] + [T.quote(o) for o in opts])
+    r = c.request(line)
+    check(r.ok and r.records and "id" in r.records[0],
+          "%s: expected OK id=N, got %r" % (line, r))
+    cid = int(r.records[0]["id"])
+    if not wait:
+        return cid, None
+    return cid, c.job_result(cid, timeout)
+
+
+def placed_ok(d, account, uri, *opts, timeout=15):
+    """place() that must be answered; returns the call id."""
+    cid, res = place(d, account, uri, *opts, timeout=timeout)
+    check(res.get("result") == "ok", "call %s %s: %r" % (uri, " ".join(opts),
+                                                        res))
+    return cid
+
+
 def call_id_of(res):
     """The call id sipxctl printed."""
     m = re.search(r"\b(\d+)\s*$", res.out.strip()) or \

@@ -18,8 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sipxtest as T  # noqa: E402
 from sipxtest import (account, check, check_eq, expect_ctl,  # noqa: E402
                       run_tests, wait_until, TestFailure)
-from sipxcall import (CallEvents, call_detail, call_id_of,  # noqa: E402
-                      ctl_call, hangup, history_of, media_conf)
+from sipxcall import (CallEvents, call_detail, hangup,  # noqa: E402
+                      history_of, media_conf, placed_ok)
 import test_reg_kamailio as K  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -76,9 +76,7 @@ def call_through(kam, daemons):
     the SIP Call-ID)."""
     da, eva = daemons["alice"]
     db, evb = daemons["bob"]
-    res = ctl_call(da, "alice", "sip:bob@127.0.0.1", wait=True)
-    expect_ctl(res, 0, "alice calls bob through kamailio")
-    aid = call_id_of(res)
+    aid = placed_ok(da, "alice", "sip:bob@127.0.0.1")
     eva.state(aid, "confirmed", 5)
     f = evb.wait(lambda t, f: t == "call.state" and f.get("dir") == "in" and
                  f.get("state") == "confirmed", 5, "bob's call confirmed")

@@ -20,7 +20,8 @@ import sipxtest as T  # noqa: E402
 from sipxtest import (account, check, check_eq, expect_ctl,  # noqa: E402
                       run_tests, wait_until, TestFailure)
 from sipxcall import (CallEvents, Sipp, call_detail, call_id_of,  # noqa
-                      ctl_call, hangup, history_of, media_conf, num)
+                      ctl_call, hangup, history_of, live_calls, media_conf,
+                      num, placed_ok)
 
 
 def pair(env, caller=None, callee=None, timeout=10):
@@ -38,10 +39,7 @@ def pair(env, caller=None, callee=None, timeout=10):
 
 def call_b(a, eva, b, evb, *opts):
     """alice calls bob; returns (A's call id, B's call id)."""
-    res = ctl_call(a, "alice", "sip:bob@127.0.0.1:%d" % b.port, *opts,
-                   wait=True)
-    expect_ctl(res, 0, "alice calls bob")
-    aid = call_id_of(res)
+    aid = placed_ok(a, "alice", "sip:bob@127.0.0.1:%d" % b.port, *opts)
     eva.state(aid, "confirmed", 5)
     f = evb.wait(lambda t, f: t == "call.state" and f.get("dir") == "in" and
                  f.get("state") == "confirmed", 5, "B's call confirmed")
@@ -135,10 +133,7 @@ def test_play_to_sipp_echo(env):
     a = env.daemon(accounts=[account("alice")], extra=media_conf())
     ev = CallEvents(a)
     uas = Sipp(env, "call_uas_answer.xml", echo=True)
-    res = ctl_call(a, "alice", uas.uri, "media=play", "file=" + wav,
-                   wait=True)
-    expect_ctl(res, 0, "call to SIPp")
-    cid = call_id_of(res)
+    cid = placed_ok(a, "alice", uas.uri, "media=play", "file=" + wav)
     time.sleep(1.5)
     rec = flowing(a, cid, 30)
     sent, back = num(rec, "bytes_sent"), num(rec, "bytes_recv")
@@ -220,9 +215,9 @@ def test_self_call(env):
     check(out != inc, "one id for both legs")
     flowing(d, out, 20)
     flowing(d, inc, 20)
-    rows = T.table_rows(expect_ctl(d.ctl("calls"), 0).out.splitlines())[1]
-    check_eq(sorted(r.get("DIR") for r in rows), ["in", "out"],
-             "`sipxctl calls` dirs: %r" % rows)
+    rows = live_calls(d)
+    check_eq(sorted(r.get("dir") for r in rows), ["in", "out"],
+             "`calls` dirs: %r" % rows)
     hangup(d, out)
     ev.first("call.ended", 5, id=inc, by="remote")
     ev.first("call.ended", 5, id=out, by="local")

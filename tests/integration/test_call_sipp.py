@@ -23,7 +23,8 @@ import sipxtest as T  # noqa: E402
 from sipxtest import (account, check, check_eq, expect_ctl,  # noqa: E402
                       run_tests, wait_until, TestFailure)
 from sipxcall import (CallEvents, Sipp, call_detail, call_id_of,  # noqa
-                      ctl_call, hangup, history_of, media_conf, num)
+                      ctl_call, hangup, history_of, live_calls, media_conf,
+                      num, place, placed_ok)
 from test_reg_sipp import auth_params  # noqa: E402
 
 PASSWORD = "secret"
@@ -39,11 +40,9 @@ def start(env, name="alice", **keys):
 
 
 def placed(d, ev, uas, *opts, name="alice"):
-    """Calls uas with `sipxctl call ... --wait`; checks that it is
-    answered and returns the call id."""
-    res = ctl_call(d, name, uas.uri, *opts, wait=True)
-    expect_ctl(res, 0, "call %s %s --wait" % (uas.uri, " ".join(opts)))
-    cid = call_id_of(res)
+    """Calls uas (the `call` job on a control connection); checks that
+    it is answered and returns the call id."""
+    cid = placed_ok(d, name, uas.uri, *opts)
     ev.state(cid, "confirmed", 5)
     return cid
 
@@ -78,7 +77,10 @@ def test_uas_answer(env):
     (SIPp echoes); `sipxctl hangup` sends the BYE."""
     d, ev = start(env)
     uas = Sipp(env, "call_uas_answer.xml")
-    cid = placed(d, ev, uas)
+    res = ctl_call(d, "alice", uas.uri, wait=True)
+    expect_ctl(res, 0, "sipxctl call alice %s --wait" % uas.uri)
+    cid = call_id_of(res)
+    ev.state(cid, "confirmed", 5)
     states = ev.states(cid)
     check(states[0] == "calling" and states[-1] == "confirmed" and
           ("ringing" in states or "early" in states),
@@ -92,9 +94,12 @@ def test_uas_answer(env):
           "both ways, SIPp echoes)" % (cid, rec.get("packets_sent"),
                                        rec.get("packets_recv")))
     check_eq(num(rec, "lost"), 0, "call %d lost" % cid)
-    rows = T.table_rows(expect_ctl(d.ctl("calls"), 0).out.splitlines())[1]
-    check(any(r.get("ID") == str(cid) and r.get("STATE") == "confirmed"
-              for r in rows), "`sipxctl calls`: %r" % rows)
+    rows = live_calls(d)
+    check(any(r.get("id") == str(cid) and r.get("state") == "confirmed"
+              for r in rows), "`calls`: %r" % rows)
+    out = expect_ctl(d.ctl("calls"), 0).out
+    check(str(cid) in out and "confirmed" in out, "`sipxctl calls`: %r"
+          % out)
     hangup(d, cid)
     uas.expect_success()
     end = ended(ev, cid, "local")
@@ -103,8 +108,7 @@ def test_uas_answer(env):
     check_eq(h.get("ended_by"), "local", "history ended_by")
     check(h.get("codec") in ("PCMU", "PCMA"), "history codec %r" % h)
     check(float(h.get("answer", "0")) > 0, "history answer %r" % h)
-    check(d.ctl("calls").out.count("\n") <= 1, "calls left: %s"
-          % d.ctl("calls").out)
+    check_eq(live_calls(d), [], "calls left")
 
 
 def test_uas_early_media(env):
@@ -177,14 +181,13 @@ def test_uas_no_answer_timeout(env):
     d, ev = start(env)
     uas = Sipp(env, "call_uas_noanswer.xml")
     t0 = time.monotonic()
-    res = ctl_call(d, "alice", uas.uri, "timeout=2", wait=True)
+    cid, res = place(d, "alice", uas.uri, "timeout=2")
     took = time.monotonic() - t0
-    expect_ctl(res, 1, "unanswered call with timeout=2")
-    check(1.5 <= took <= 8, "--wait returned after %.1f s, want about 2"
+    check_eq(res.get("result"), "failed", "call.result of an unanswered "
+             "call with timeout=2")
+    check(1.5 <= took <= 8, "call.result after %.1f s, want about 2"
           % took)
     uas.expect_success()
-    f = ev.first("call.state", 5, state="terminated")
-    cid = int(f["id"])
     h = history_of(d, cid)
     check(h.get("ended_by") in ("timeout", "local"),
           "history ended_by %r, want timeout" % h.get("ended_by"))
@@ -196,8 +199,7 @@ def test_uas_no_answer_hangup(env):
     """`sipxctl hangup` of a ringing call: CANCEL, 487, ACK."""
     d, ev = start(env)
     uas = Sipp(env, "call_uas_noanswer.xml")
-    res = expect_ctl(ctl_call(d, "alice", uas.uri), 0, "call")
-    cid = call_id_of(res)
+    cid, _ = place(d, "alice", uas.uri, wait=False)
     f = ev.wait(lambda t, f: t == "call.state" and f.get("id") == str(cid)
                 and f.get("state") in ("ringing", "early"), 5,
                 "call %d ringing" % cid)
@@ -405,9 +407,9 @@ def test_uac_ring_answer(env):
     ev.state(cid, "ringing", 5)
     time.sleep(0.3)
     check(uac.running(), "SIPp ended before the answer: %s" % uac.flow())
-    rows = T.table_rows(expect_ctl(d.ctl("calls"), 0).out.splitlines())[1]
-    check(any(r.get("ID") == str(cid) and r.get("STATE") == "ringing"
-              for r in rows), "`sipxctl calls`: %r" % rows)
+    rows = live_calls(d)
+    check(any(r.get("id") == str(cid) and r.get("state") == "ringing" and
+              r.get("dir") == "in" for r in rows), "`calls`: %r" % rows)
     expect_ctl(d.ctl("answer", str(cid)), 0, "answer")
     ev.state(cid, "confirmed", 5)
     uac.expect_success()
@@ -460,8 +462,7 @@ def test_uac_no_codec(env):
                service="bob")
     uac.expect_success()
     time.sleep(0.2)
-    check_eq(expect_ctl(d.ctl("calls"), 0).out.strip().count("\n"), 0,
-             "calls after a 488: %s" % d.ctl("calls").out)
+    check_eq(live_calls(d), [], "calls after a 488")
 
 
 TESTS = [
