@@ -224,7 +224,9 @@ class CallEvents:
         self.wait(lambda t, f: t == "sync", 5, "the snapshot's sync")
 
     def pump(self, timeout):
-        deadline = time.monotonic() + timeout
+        """Reads what arrives within timeout seconds (at least what is
+        already waiting on the socket)."""
+        deadline = time.monotonic() + max(timeout, 0.01)
         while True:
             while self.c.events:
                 self.seen.append(parse_event(self.c.events.pop(0)))

@@ -61,7 +61,7 @@ def setup(env):
     daemons = {}
     for name in ("alice", "bob"):
         a = account(name, register=True, registrar=proxy,
-                    outbound_proxy=proxy, expires=60,
+                    outbound_proxy=proxy, expires=60, incoming="answer",
                     retry={"base": 1, "max": 4, "fatal": 30})
         d = env.daemon(name="sipxd-" + name, accounts=[a],
                        extra=media_conf())
@@ -113,6 +113,13 @@ def check_bye(kam, call_id, sender, daemons):
              "the BYE came to kamailio from %s's daemon" % sender)
 
 
+def stop_daemons(daemons):
+    """The daemons go first, while the proxy still answers their
+    unregister."""
+    for d, _ in daemons.values():
+        d.stop()
+
+
 def test_caller_hangs_up(env):
     kam, daemons = setup(env)
     aid, bid, call_id = call_through(kam, daemons)
@@ -123,6 +130,7 @@ def test_caller_hangs_up(env):
     check_bye(kam, call_id, "alice", daemons)
     check_eq(history_of(daemons["bob"][0], bid).get("ended_by"), "remote",
              "bob's history ended_by")
+    stop_daemons(daemons)
 
 
 def test_callee_hangs_up(env):
@@ -135,6 +143,7 @@ def test_callee_hangs_up(env):
     check_bye(kam, call_id, "bob", daemons)
     check_eq(history_of(daemons["alice"][0], aid).get("ended_by"), "remote",
              "alice's history ended_by")
+    stop_daemons(daemons)
 
 
 TESTS = [
