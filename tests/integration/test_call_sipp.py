@@ -107,7 +107,8 @@ def test_uas_answer(env):
     h = history_of(d, cid)
     check_eq(h.get("ended_by"), "local", "history ended_by")
     check(h.get("codec") in ("PCMU", "PCMA"), "history codec %r" % h)
-    check(float(h.get("answer", "0")) > 0, "history answer %r" % h)
+    check(h.get("answer", "-") not in ("-", "0", ""), "history answer %r"
+          % h)
     check_eq(live_calls(d), [], "calls left")
 
 
@@ -158,7 +159,8 @@ def test_uas_486(env):
     check_eq(h.get("status"), "486", "history status")
     check_eq(h.get("reason"), "Busy Here", "history reason")
     check_eq(h.get("ended_by"), "remote", "history ended_by")
-    check_eq(float(h.get("answer", "0")), 0.0, "history answer")
+    check(h.get("answer") in ("-", "0", ""), "history answer %r of an "
+          "unanswered call" % h.get("answer"))
 
 
 def test_uas_486_job(env):
