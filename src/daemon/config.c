@@ -828,15 +828,15 @@ ip_literal(const char *s, bool *wildcard)
 static char *
 listen_host(const char *addr, bool *wildcard)
 {
-	const char *close;
+	const char *rb;
 	char *host;
 
 	if (addr == NULL)
 		return NULL;
 	if (addr[0] == '[') {
-		if ((close = strchr(addr, ']')) == NULL)
+		if ((rb = strchr(addr, ']')) == NULL)
 			return NULL;
-		host = xstrndup(addr + 1, (size_t)(close - addr - 1));
+		host = xstrndup(addr + 1, (size_t)(rb - addr - 1));
 	} else {
 		host = xstrndup(addr, strcspn(addr, ":"));
 	}

@@ -282,11 +282,14 @@ slice_dup(struct slice s)
 	return xstrndup(s.p != NULL ? s.p : "", s.n);
 }
 
+/* s may be *dst itself. */
 static void
 set_str(char **dst, const char *s)
 {
+	char *copy = s != NULL ? xstrdup(s) : NULL;
+
 	free(*dst);
-	*dst = s != NULL ? xstrdup(s) : NULL;
+	*dst = copy;
 }
 
 static const char *
@@ -1734,6 +1737,13 @@ call_send_prack(struct call *c)
 	sip_build_free(&b);
 }
 
+/* A re-INVITE or UPDATE of ours waits for its final answer. */
+static bool
+call_reinv_busy(const struct call *c)
+{
+	return (c->reinv_ct != NULL && !c->reinv_done) || c->upd_ct != NULL;
+}
+
 static void
 call_send_reinvite(struct call *c)
 {
@@ -1742,9 +1752,14 @@ call_send_reinvite(struct call *c)
 	bool update = what == CALL_REINV_REFRESH && c->peer_update;
 
 	c->reinv_next = CALL_REINV_NONE;
-	if (what == CALL_REINV_NONE || c->reinv_ct != NULL ||
-	    c->upd_ct != NULL)
+	if (what == CALL_REINV_NONE || call_reinv_busy(c))
 		return;
+	/* The last one's 2xx is ACKed for good: its transaction may go. */
+	if (c->reinv_ct != NULL) {
+		sip_ctrans_detach(c->reinv_ct);
+		c->reinv_ct = NULL;
+	}
+	c->reinv_done = false;
 	c->reinv = what;
 	if (update) {
 		/* RFC 4028 §9: an UPDATE without a body refreshes. */
@@ -2904,8 +2919,7 @@ call_on_dialog(struct ua *ua, const struct ua_req *rq, struct sip_dialog *d,
 			return;
 		}
 		/* §14.1 glare, and RFC 3311 §5.2 for an UPDATE. */
-		if (c->reinv_ct != NULL || c->upd_ct != NULL ||
-		    (c->offer_out && m->body.n > 0)) {
+		if (call_reinv_busy(c) || (c->offer_out && m->body.n > 0)) {
 			ua_respond(ua, rq, 491, "Request Pending", NULL);
 			return;
 		}
@@ -2983,13 +2997,22 @@ call_on_dlg_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 	}
 	if (ct != c->reinv_ct && ct != c->upd_ct)
 		return;
-	if (!final)
+	if (!final || (ct == c->reinv_ct && c->reinv_done &&
+	    (ev != SIP_TRANS_EV_RESPONSE || m->status >= 300)))
 		return;
+	if (ct == c->upd_ct) {
+		sip_ctrans_detach(ct);
+		c->upd_ct = NULL;
+	} else if (ev != SIP_TRANS_EV_RESPONSE || m->status >= 300) {
+		/* No 2xx to ACK again: the transaction ACKs a failure. */
+		sip_ctrans_detach(ct);
+		c->reinv_ct = NULL;
+	}
 	if (ev == SIP_TRANS_EV_RESPONSE && m->status < 300) {
 		char refresher;
 		unsigned se;
 
-		if (ct == c->reinv_ct) {
+		if (ct == c->reinv_ct && c->reinv_ct != NULL) {
 			/* Every 2xx of the re-INVITE gets its ACK. */
 			call_send_ack(c, &c->dlg, m->cseq.num, NULL);
 			if (c->reinv_done)
@@ -3113,7 +3136,7 @@ call_on_timer(struct call *c, enum call_timer t)
 	case CALL_T_REFRESH:
 		if (c->state != CALL_STATE_CONFIRMED)
 			return;
-		if (c->reinv_ct != NULL || c->upd_ct != NULL || c->want_ack) {
+		if (call_reinv_busy(c) || c->want_ack) {
 			call_timer_set(c, CALL_T_REFRESH, 1000);
 			return;
 		}
@@ -3231,7 +3254,7 @@ call_set_hold(struct call_agent *ag, uint64_t id, bool hold)
 		return ENOENT;
 	if (c->state != CALL_STATE_CONFIRMED)
 		return EALREADY;
-	if (c->reinv_ct != NULL || c->upd_ct != NULL || c->want_ack ||
+	if (call_reinv_busy(c) || c->want_ack ||
 	    c->reinv_next != CALL_REINV_NONE || c->offer_out)
 		return EBUSY;
 	if (c->local_hold == hold)
