@@ -74,6 +74,7 @@ enum call_timer {
 	CALL_T_REFRESH,		/* RFC 4028: we refresh now */
 	CALL_T_EXPIRE,		/* RFC 4028: they did not */
 	CALL_T_GLARE,		/* §14.1: our re-INVITE again after 491 */
+	CALL_T_CANCEL,		/* §9.1: no final 64*T1 after our CANCEL */
 	CALL_T__COUNT
 };
 
@@ -1553,6 +1554,7 @@ call_send_cancel(struct call *c)
 	    NULL, NULL);
 	call_note(c, err == 0 ? "CANCEL sent" : "CANCEL not sent: %s",
 	    strerror(err));
+	call_timer_set(c, CALL_T_CANCEL, 64 * call_t1(c));
 	strbuf_free(&out);
 	sip_build_free(&b);
 }
@@ -2211,6 +2213,9 @@ call_on_inv_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 		if (m->status < 200) {
 			if (c->live && req != NULL)
 				call_uac_1xx(c, req, m);
+			else if (c->cancel_wanted)
+				/* Hung up before any 1xx (§9.1): now it can go. */
+				call_send_cancel(c);
 		} else if (m->status < 300) {
 			if (req != NULL)
 				call_uac_2xx(c, req, m);
@@ -2449,12 +2454,26 @@ call_uas_send(struct call *c, struct sip_strans *st, const struct sip_msg *req,
 {
 	struct sip_build b = { 0 };
 	struct strbuf out = STRBUF_INIT;
+	uint32_t cseq;
 	int err;
 
 	if (st == NULL || req == NULL)
 		return EALREADY;
+	/* A final answer frees req (sip_strans_request()). */
+	cseq = req->cseq.num;
 	sip_build_response_to(&b, req, status, reason, c->dlg.local_tag);
 	if (status > 100 && status < 300) {
+		/* §12.1.1: the dialog's route set, in the request's order. */
+		for (unsigned i = 0; i < req->nhdrs; i++) {
+			const struct sip_hdr *h = &req->hdrs[i];
+			char *v;
+
+			if (h->id != SIP_HDR_RECORD_ROUTE)
+				continue;
+			v = slice_dup(h->value);
+			sip_build_add(&b, SIP_HDR_RECORD_ROUTE, v);
+			free(v);
+		}
 		sip_build_add(&b, SIP_HDR_CONTACT, c->contact);
 		call_add_caps(c, &b);
 	}
@@ -2495,7 +2514,7 @@ call_uas_send(struct call *c, struct sip_strans *st, const struct sip_msg *req,
 			c->rel_end_us = time_mono_us() + 64000ull * call_t1(c);
 		} else {
 			c->want_ack = true;
-			c->ack_cseq = req->cseq.num;
+			c->ack_cseq = cseq;
 			call_timer_set(c, CALL_T_2XX_END, 64 * call_t1(c));
 		}
 	}
@@ -3152,6 +3171,12 @@ call_on_timer(struct call *c, enum call_timer t)
 		if (c->state == CALL_STATE_CONFIRMED &&
 		    c->reinv_next != CALL_REINV_NONE)
 			call_dialog_op(c, &c->dlg, CALL_OP_REINVITE);
+		return;
+	case CALL_T_CANCEL:
+		/* §9.1: the INVITE transaction counts as destroyed. */
+		call_note(c, "no final answer after our CANCEL");
+		call_terminate(c, 0, c->reason != NULL ? c->reason :
+		    "cancelled", c->ended_by != NULL ? c->ended_by : "local");
 		return;
 	case CALL_T__COUNT:
 		break;
