@@ -376,8 +376,8 @@ run_call(struct conn *c, const char *request, bool wait)
 	for (;;) {
 		line = conn_readline(c, true);
 		if (line == NULL && interrupted) {
-			fprintf(stderr, "sipxctl: stopped waiting; call %s goes "
-			    "on ('sipxctl hangup %s' ends it)\n", id, id);
+			fprintf(stderr, "sipxctl: stopped waiting; call %s "
+			    "goes on ('sipxctl hangup %s' ends it)\n", id, id);
 			return 130;
 		}
 		if (line == NULL)
