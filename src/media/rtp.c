@@ -674,6 +674,8 @@ found:
 	s->ts = (uint32_t)r[6] << 24 | (uint32_t)r[7] << 16 |
 	    (uint32_t)r[8] << 8 | r[9];
 	s->bucket = (uint8_t)(eng->bucket_fill++ % BUCKETS);
+	/* RFC 3550 §6.2: the first report after half the interval or so */
+	s->rtcp_visits = RTCP_EVERY - 3;
 	TAILQ_INSERT_TAIL(&eng->buckets[s->bucket], s, bucket_entry);
 	eng->st.sessions++;
 	eng_tick_start(eng);

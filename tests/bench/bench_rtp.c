@@ -23,12 +23,15 @@
 #include "base/timeutil.h"
 #include "media/rtp.h"
 
+static long nivcsw;	/* preemptions: other processes wanted the core */
+
 static double
 cpu_s(void)
 {
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
+	nivcsw = ru.ru_nivcsw;
 	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
@@ -66,6 +69,7 @@ main(int argc, char **argv)
 	uint64_t sent = 0, recv = 0;
 	int64_t lost = 0;
 	double jitter = 0, c0, w0, c1, w1;
+	long iv0;
 	unsigned n = 1000, secs = 5;
 	char err[128];
 	int ch, rc;
@@ -126,6 +130,7 @@ main(int argc, char **argv)
 	event_base_dispatch(base);
 	rtp_engine_stats(eng, &st0);
 	c0 = cpu_s();
+	iv0 = nivcsw;
 	w0 = time_mono_us() / 1e6;
 	tv.tv_sec = secs;
 	event_base_loopexit(base, &tv);
@@ -143,11 +148,11 @@ main(int argc, char **argv)
 		rtp_session_close(s[i]);
 	}
 	printf("sessions %u  seconds %.1f  ticks %llu  late %.2f%%  "
-	    "cpu %.1f%% of one core\n", n, w1 - w0,
+	    "cpu %.1f%% of one core  preempted %ld times\n", n, w1 - w0,
 	    (unsigned long long)(st.ticks - st0.ticks),
 	    st.ticks > st0.ticks ? 100.0 * (double)(st.late_ticks -
 	    st0.late_ticks) / (double)(st.ticks - st0.ticks) : 0.0,
-	    100.0 * (c1 - c0) / (w1 - w0));
+	    100.0 * (c1 - c0) / (w1 - w0), nivcsw - iv0);
 	printf("packets/s sent %.0f  send errors %llu  "
 	    "total sent %llu recv %llu lost %lld  mean jitter %.2f ms\n",
 	    (double)(st.packets_sent - st0.packets_sent) / (w1 - w0),
