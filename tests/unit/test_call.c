@@ -71,7 +71,7 @@ struct pm {
 	uint64_t		 at_us;
 	struct sockaddr_in	 from;
 	bool			 retx;	/* a request seen before */
-	char			*rsp;	/* our last answer, for copies */
+	char			*rsp;	/* our last answer */
 	size_t			 rsplen;
 	bool			 final;	/* a final answer was sent */
 };
@@ -276,7 +276,7 @@ peer_ack_non2xx(const struct pm *r)
 struct pdlg {
 	char		 call_id[48];
 	char		 from_tag[24];
-	char		 to_tag[64];	/* ours, from the first 1xx/2xx */
+	char		 to_tag[64];	/* ours, from a 1xx/2xx */
 	char		 ruri[96];	/* where in-dialog requests go */
 	char		 inv_branch[48];
 	uint32_t	 cseq;		/* of the last request */
@@ -2196,6 +2196,36 @@ START_TEST(test_uas_reinvite_hold)
 }
 END_TEST
 
+/* §14.2: a re-INVITE while our 2xx still waits for its ACK: 500. */
+START_TEST(test_uas_reinvite_before_ack)
+{
+	struct pdlg p;
+	struct pm *r = NULL;
+	uint64_t id;
+
+	start(ACCOUNT_INCOMING_ANSWER);
+	pdlg_init(&p, "alice");
+	peer_invite(&p, NULL, peer_sdp(1, "sendrecv", true));
+	WAIT_FOR(nanswer(&p, 200) >= 1, 1000);
+	id = incoming_id();
+	pdlg_learn(&p);
+	peer_request(&p, "INVITE", 2, NULL, true, NULL,
+	    peer_sdp(2, "sendonly", true));
+	WAIT_FOR(nrsp_cseq(500, SIP_METHOD_INVITE, 2) >= 1, 1000);
+	for (size_t k = 0; k < mock.n && r == NULL; k++)
+		if (!mock.in[k].msg->request && mock.in[k].msg->status == 500)
+			r = &mock.in[k];
+	ck_assert_ptr_nonnull(hval(r, "Retry-After"));
+	ck_assert_uint_eq(ev_count("call.hold", id, NULL, NULL), 0);
+	/* The ACK of the first 200 still counts. */
+	p.inv_cseq = 1;
+	peer_ack(&p, NULL);
+	run_for(100);
+	ck_assert_int_eq(state_of(id), CALL_STATE_CONFIRMED);
+	ck_assert(!detail(id).sum.hold);
+}
+END_TEST
+
 /* §12.2.2: a request with a To tag no dialog knows gets 481. */
 START_TEST(test_uas_no_dialog)
 {
@@ -2420,6 +2450,65 @@ START_TEST(test_media_silence)
 }
 END_TEST
 
+static unsigned snapshots;
+
+static void
+on_snapshot(const struct events_event *ev, void *arg)
+{
+	(void)arg;
+	if (!ev->live && strcmp(ev->type, "call.state") == 0)
+		snapshots++;
+}
+
+/* call_place's refusals, ids, counts, the events snapshot. */
+START_TEST(test_place_errors)
+{
+	static const char *bad_hdr[] = { "Bad Name: x" };
+	static const char *crlf_hdr[] = { "X-A: 1\r\nX-B: 2" };
+	static const char *good_hdr[] = { "X-Test: yes" };
+	struct call_params p = { 0 };
+	size_t counts[CALL_STATE__COUNT];
+	struct events_sub *s2;
+	struct call_detail d;
+	char err[256];
+	uint64_t id = 0;
+
+	start(ACCOUNT_INCOMING_RING);
+	p.account = "nobody";
+	p.uri = peer_uri;
+	ck_assert_int_eq(call_place(ag, &p, &id, err, sizeof(err)), ENOENT);
+	p.account = "alice";
+	p.uri = "tel:+123";
+	ck_assert_int_eq(call_place(ag, &p, &id, err, sizeof(err)), EINVAL);
+	ck_assert_uint_gt(strlen(err), 0);
+	p.uri = peer_uri;
+	p.headers = bad_hdr;
+	p.nheaders = 1;
+	ck_assert_int_eq(call_place(ag, &p, &id, err, sizeof(err)), EINVAL);
+	p.headers = crlf_hdr;
+	ck_assert_int_eq(call_place(ag, &p, &id, err, sizeof(err)), EINVAL);
+	ck_assert_uint_eq(live_calls(), 0);
+	ck_assert_uint_eq(evlog.n, 0);
+
+	p.headers = good_hdr;
+	p.id = 4242;
+	ck_assert_int_eq(call_place(ag, &p, &id, err, sizeof(err)), 0);
+	ck_assert_uint_eq(id, 4242);
+	ck_assert_int_eq(call_place(ag, &p, &id, err, sizeof(err)), EEXIST);
+	ck_assert_uint_eq(call_count_states(ag, counts), 1);
+	ck_assert_uint_eq(counts[CALL_STATE_CALLING], 1);
+	WAIT_FOR(nreq(SIP_METHOD_INVITE) == 1, 1000);
+	ck_assert_str_eq(hval(req(SIP_METHOD_INVITE, 0), "X-Test"), "yes");
+	/* A new subscriber first hears of the live call. */
+	s2 = events_subscribe(EVENTS_KIND_CALL, NULL, on_snapshot, NULL);
+	ck_assert_uint_eq(snapshots, 1);
+	events_unsubscribe(s2);
+	ck_assert_int_eq(call_hold(ag, 4242), EALREADY);
+	ck_assert_int_eq(call_answer(ag, 4242), EALREADY);
+	ck_assert_int_eq(call_detail_get(ag, 999999, &d), ENOENT);
+}
+END_TEST
+
 static Suite *
 call_suite(void)
 {
@@ -2454,6 +2543,7 @@ call_suite(void)
 	tcase_add_test(tc, test_uas_cancel);
 	tcase_add_test(tc, test_uas_no_ack);
 	tcase_add_test(tc, test_uas_reinvite_hold);
+	tcase_add_test(tc, test_uas_reinvite_before_ack);
 	tcase_add_test(tc, test_uas_no_dialog);
 	tcase_add_test(tc, test_uas_100rel);
 	tcase_add_test(tc, test_uas_session_expires);
@@ -2464,6 +2554,7 @@ call_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_stop);
 	tcase_add_test(tc, test_media_silence);
+	tcase_add_test(tc, test_place_errors);
 	suite_add_tcase(s, tc);
 
 	/* 45 s of real time: only when asked. */
