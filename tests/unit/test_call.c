@@ -93,7 +93,7 @@ static struct {
 	int		 rtp_port;
 	/* Answer re-INVITEs and ACK the 2xx of our INVITEs by itself. */
 	bool		 auto_ack;
-	/* Leave CANCEL unanswered (and its INVITE). */
+	/* 200 to a CANCEL, but no 487: the INVITE is answered late. */
 	bool		 ignore_cancel;
 	/* Allow header for the peer's 2xx ("" none). */
 	const char	*allow;
@@ -497,10 +497,8 @@ peer_default(struct pm *q)
 		}
 		break;
 	case SIP_METHOD_CANCEL:
-		if (mock.ignore_cancel)
-			break;
 		peer_respond(q, 200, "OK", NULL, NULL, NULL);
-		{
+		if (!mock.ignore_cancel) {
 			struct pm *inv = invite_of(q);
 
 			if (inv != NULL && !inv->final)
@@ -1461,6 +1459,50 @@ START_TEST(test_uac_no_answer_timeout)
 	ck_assert_str_eq(ev_states(id),
 	    "calling early terminating terminated");
 	check_ended(id, 487, "timeout");
+}
+END_TEST
+
+/*
+ * §9.1: the CANCEL crossed the 200: ACK it, then BYE.
+ *
+ * fails: the 200 is ACKed but no BYE follows, and the call stays live
+ * in "terminating" for good.  call_hangup (and the no-answer timer, and
+ * stop) set the state to terminating when the CANCEL goes out;
+ * call_uac_2xx then calls call_end(), which returns at once for a call
+ * already terminating (RFC 3261 §9.1, §15: the session the 2xx set up
+ * must be ended with a BYE).
+ */
+START_TEST(test_uac_cancel_crosses_200)
+{
+	struct pm *inv, *can, *ack, *bye;
+	uint64_t id;
+
+	start(ACCOUNT_INCOMING_RING);
+	mock.script = script_ring;
+	mock.ignore_cancel = true;
+	id = place(NULL);
+	WAIT_FOR(state_of(id) == CALL_STATE_EARLY, 2000);
+	ck_assert_int_eq(call_hangup(ag, id), 0);
+	ck_assert_int_eq(state_of(id), CALL_STATE_TERMINATING);
+	WAIT_FOR(nreq(SIP_METHOD_CANCEL) == 1, 1000);
+	inv = req(SIP_METHOD_INVITE, 0);
+	can = req(SIP_METHOD_CANCEL, 0);
+	ck_assert(slice_eq(top_branch(can->msg), top_branch(inv->msg)));
+	ck_assert_uint_eq(can->msg->cseq.num, inv->msg->cseq.num);
+	peer_respond(inv, 200, "OK", "peer-1", NULL,
+	    peer_sdp(1, "sendrecv", false));
+	WAIT_FOR(nreq(SIP_METHOD_ACK) == 1, 1000);
+	WAIT_FOR(nreq(SIP_METHOD_BYE) == 1, 1000);
+	ack = req(SIP_METHOD_ACK, 0);
+	bye = req(SIP_METHOD_BYE, 0);
+	ck_assert_str_eq(cs(ack->msg->to.tag), "peer-1");
+	ck_assert_uint_eq(ack->msg->cseq.num, inv->msg->cseq.num);
+	ck_assert_str_eq(cs(bye->msg->to.tag), "peer-1");
+	ck_assert_uint_eq(bye->msg->cseq.num, inv->msg->cseq.num + 1);
+	ck_assert(bye->at_us >= ack->at_us);
+	WAIT_FOR(state_of(id) == CALL_STATE_TERMINATED, 1000);
+	check_ended(id, 200, "local");
+	ck_assert_uint_eq(ev_count("call.state", id, "state", "confirmed"), 0);
 }
 END_TEST
 
@@ -2524,6 +2566,7 @@ call_suite(void)
 	tcase_add_test(tc, test_uac_407);
 	tcase_add_test(tc, test_uac_hangup_before_1xx);
 	tcase_add_test(tc, test_uac_no_answer_timeout);
+	tcase_add_test(tc, test_uac_cancel_crosses_200);
 	tcase_add_test(tc, test_uac_prack);
 	tcase_add_test(tc, test_uac_forking);
 	tcase_add_test(tc, test_uac_record_route);
