@@ -11,15 +11,21 @@
  *
  * Cases, as caller: a basic call and its BYE; a retransmitted 2xx; a
  * late offer; 486; a 407 challenge; hangup before any 1xx (CANCEL
- * waits for one); the no-answer timeout; a reliable 183 and PRACK;
- * forking; Record-Route; hold and resume; the session timer.  As
- * callee: answer, ring, reject, ring timeout, no codec in common,
- * CANCEL, no ACK, a re-INVITE that holds us, a request in no dialog,
- * a reliable 180, Session-Expires below Min-SE.  Then stop, and RTP.
+ * waits for one); the no-answer timeout; a CANCEL that crosses the
+ * 200; a reliable 183 and PRACK; forking; Record-Route; hold and
+ * resume; the session timer.  As callee: answer, ring, reject, ring
+ * timeout, no codec in common, CANCEL, no ACK, a re-INVITE that holds
+ * us, one before our 2xx's ACK, a request in no dialog, a reliable
+ * 180, Session-Expires below Min-SE.  Then stop, RTP, and
+ * call_place's refusals.
  *
  * Cases marked "fails:" show a bug in call.c that the lead fixes.
- * The refresh of a session timer takes 45 s of real time: that case
- * runs only with SIPX_SLOW_TESTS=1 set.
+ * Under the sanitizers most cases also stop on two use-after-frees in
+ * call.c (call_terminate logs the reason it just freed when called
+ * with c->reason; call_uas_send reads the request's CSeq after its
+ * final answer freed it).  The refresh of a session timer takes 45 s
+ * of real time: that case runs only with SIPX_SLOW_TESTS=1 set
+ * (CK_RUN_CASE=slow runs it alone).
  */
 #include <arpa/inet.h>
 #include <check.h>
