@@ -876,7 +876,7 @@ call_terminate(struct call *c, unsigned status, const char *reason,
 	}
 	log_info("call %" PRIu64 " (%s, %s %s) ended: %u %s, by %s", c->id,
 	    c->account, call_dir_name(c->dir), c->remote, status,
-	    str_or_empty(reason), by);
+	    str_or_empty(c->reason), by);
 	call_set_state(c, CALL_STATE_TERMINATED);
 	call_publish_ended(c);
 	c->live = false;
@@ -1559,6 +1559,23 @@ call_send_cancel(struct call *c)
 	sip_build_free(&b);
 }
 
+/*
+ * Ends our unanswered call (reason and ended_by set by the caller):
+ * CANCEL now, or (§9.1) once a provisional comes; the call waits in
+ * `terminating` for the INVITE's final answer, at most 64*T1.
+ */
+static void
+call_cancel(struct call *c)
+{
+	if (c->got_1xx) {
+		call_send_cancel(c);
+	} else {
+		c->cancel_wanted = true;
+		call_timer_set(c, CALL_T_CANCEL, 64 * call_t1(c));
+	}
+	call_set_state(c, CALL_STATE_TERMINATING);
+}
+
 /* ---- in-dialog requests ---------------------------------------------------- */
 
 static void call_on_dlg_ctrans(struct sip_ctrans *, enum sip_trans_event,
@@ -1821,11 +1838,15 @@ call_flush_ops(struct call *c)
 static void
 call_end(struct call *c, const char *reason, const char *by)
 {
-	if (!c->live || c->state == CALL_STATE_TERMINATING)
+	if (!c->live || c->bye_ct != NULL || (c->ops & CALL_OP_BYE) ||
+	    c->bye_after_ack)
 		return;
-	set_str(&c->reason, reason);
-	c->ended_by = by;
-	call_set_state(c, CALL_STATE_TERMINATING);
+	/* A call already going (a CANCEL that crossed the 200) keeps why. */
+	if (c->state != CALL_STATE_TERMINATING) {
+		set_str(&c->reason, reason);
+		c->ended_by = by;
+		call_set_state(c, CALL_STATE_TERMINATING);
+	}
 	if (c->rtp != NULL)
 		rtp_session_set_direction(c->rtp, false, false);
 	for (int i = 0; i < CALL_T__COUNT; i++)
@@ -1989,6 +2010,9 @@ call_uac_1xx(struct call *c, const struct sip_msg *req, const struct sip_msg *m)
 		call_send_cancel(c);
 		return;
 	}
+	/* Cancelled: only the final answer matters now. */
+	if (c->state == CALL_STATE_TERMINATING)
+		return;
 	call_note(c, "%u %.*s", m->status, (int)m->reason.n, m->reason.p);
 	if (m->status == 100 || m->to.tag.n == 0) {
 		call_set_reason(c, m);
@@ -2196,8 +2220,12 @@ call_uac_final(struct call *c, const struct sip_msg *m)
 	snprintf(reason, sizeof(reason), "%.*s", (int)m->reason.n,
 	    m->reason.p);
 	c->last_status = m->status;
-	call_terminate(c, m->status, reason, c->cancel_sent ? "local" :
-	    "remote");
+	/* After our CANCEL the 487 says nothing new: keep why and who. */
+	if (c->cancel_sent || c->cancel_wanted)
+		call_terminate(c, m->status, c->reason != NULL ? c->reason :
+		    reason, c->ended_by != NULL ? c->ended_by : "local");
+	else
+		call_terminate(c, m->status, reason, "remote");
 }
 
 static void
@@ -2227,6 +2255,11 @@ call_on_inv_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 	case SIP_TRANS_EV_TP_ERROR:
 		if (!c->live)
 			break;
+		if (c->state == CALL_STATE_TERMINATING) {
+			call_terminate(c, 0, str_or_empty(c->reason),
+			    c->ended_by != NULL ? c->ended_by : "local");
+			break;
+		}
 		/* RFC 3263 §4.3: a silent or unreachable target → the next. */
 		if (!c->got_1xx && !c->cancel_sent) {
 			sip_ctrans_detach(ct);
@@ -3109,14 +3142,7 @@ call_on_timer(struct call *c, enum call_timer t)
 		call_note(c, "no answer in time");
 		set_str(&c->reason, "no answer");
 		c->ended_by = "timeout";
-		if (c->got_1xx) {
-			call_send_cancel(c);
-			call_set_state(c, CALL_STATE_TERMINATING);
-		} else {
-			/* §9.1: no CANCEL before a 1xx; one follows it. */
-			c->cancel_wanted = true;
-			call_terminate(c, 0, "no answer", "timeout");
-		}
+		call_cancel(c);
 		return;
 	case CALL_T_2XX:
 		if (c->resp == NULL || c->resp_st == NULL || !c->want_ack)
@@ -3248,13 +3274,7 @@ call_hangup(struct call_agent *ag, uint64_t id)
 	case CALL_STATE_EARLY:
 		set_str(&c->reason, "cancelled");
 		c->ended_by = "local";
-		if (c->got_1xx) {
-			call_send_cancel(c);
-			call_set_state(c, CALL_STATE_TERMINATING);
-		} else {
-			c->cancel_wanted = true;
-			call_terminate(c, 0, "cancelled", "local");
-		}
+		call_cancel(c);
 		return 0;
 	case CALL_STATE_RINGING:
 		call_uas_refuse(c, 603, "Decline", "declined", "local");

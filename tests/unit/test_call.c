@@ -19,13 +19,9 @@
  * 180, Session-Expires below Min-SE.  Then stop, RTP, and
  * call_place's refusals.
  *
- * Cases marked "fails:" show a bug in call.c that the lead fixes.
- * Under the sanitizers most cases also stop on two use-after-frees in
- * call.c (call_terminate logs the reason it just freed when called
- * with c->reason; call_uas_send reads the request's CSeq after its
- * final answer freed it).  The refresh of a session timer takes 45 s
- * of real time: that case runs only with SIPX_SLOW_TESTS=1 set
- * (CK_RUN_CASE=slow runs it alone).
+ * The refresh of a session timer takes 45 s of real time: that case
+ * runs only with SIPX_SLOW_TESTS=1 set (CK_RUN_CASE=slow runs it
+ * alone); the others check the timer is armed.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -1396,12 +1392,8 @@ START_TEST(test_uac_407)
 END_TEST
 
 /*
- * fails: a hangup before any provisional ends the call at once (status
- * 0) and the 180 that comes later is dropped because the call is no
- * longer live, so no CANCEL is ever sent (RFC 3261 §9.1: the client
- * MUST wait for a provisional and then send the CANCEL); the INVITE
- * transaction stays with the peer ringing.  call_on_inv_ctrans only
- * hands 1xx to a live call.
+ * RFC 3261 §9.1: a hangup before any provisional waits for one, then
+ * sends the CANCEL; the call ends with the 487.
  */
 START_TEST(test_uac_hangup_before_1xx)
 {
@@ -1432,12 +1424,7 @@ START_TEST(test_uac_hangup_before_1xx)
 }
 END_TEST
 
-/*
- * fails (last assertion only): the no-answer CANCEL is sent right, but
- * the 487 that follows rewrites who ended the call from "timeout" to
- * "local" (call_uac_final: by = cancel_sent ? "local" : "remote");
- * call.h says an unanswered call of ours ends by "timeout".
- */
+/* No answer in time: CANCEL, and the call ended by "timeout". */
 START_TEST(test_uac_no_answer_timeout)
 {
 	struct call_params p = { .timeout_s = 1 };
@@ -1468,16 +1455,7 @@ START_TEST(test_uac_no_answer_timeout)
 }
 END_TEST
 
-/*
- * §9.1: the CANCEL crossed the 200: ACK it, then BYE.
- *
- * fails: the 200 is ACKed but no BYE follows, and the call stays live
- * in "terminating" for good.  call_hangup (and the no-answer timer, and
- * stop) set the state to terminating when the CANCEL goes out;
- * call_uac_2xx then calls call_end(), which returns at once for a call
- * already terminating (RFC 3261 §9.1, §15: the session the 2xx set up
- * must be ended with a BYE).
- */
+/* §9.1, §15: the CANCEL crossed the 200: ACK it, then BYE. */
 START_TEST(test_uac_cancel_crosses_200)
 {
 	struct pm *inv, *can, *ack, *bye;
