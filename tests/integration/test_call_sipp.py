@@ -201,7 +201,11 @@ def test_uas_no_answer_hangup(env):
     """`sipxctl hangup` of a ringing call: CANCEL, 487, ACK."""
     d, ev = start(env)
     uas = Sipp(env, "call_uas_noanswer.xml")
-    cid, _ = place(d, "alice", uas.uri, wait=False)
+    t0 = time.monotonic()
+    res = expect_ctl(ctl_call(d, "alice", uas.uri), 0, "sipxctl call "
+                     "without --wait")
+    check(time.monotonic() - t0 < 3, "sipxctl call without --wait waited")
+    cid = call_id_of(res)
     f = ev.wait(lambda t, f: t == "call.state" and f.get("id") == str(cid)
                 and f.get("state") in ("ringing", "early"), 5,
                 "call %d ringing" % cid)
@@ -358,6 +362,45 @@ def test_uas_forked(env):
     uas.expect_success()
 
 
+def test_uas_forked_2xx(env):
+    """Two branches answer: the first 200 is the call; the second is
+    ACKed and its dialog ended with a BYE (RFC 3261 §13.2.2.4)."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_forked_2xx.xml")
+    cid = placed(d, ev, uas)
+
+    def bye_a():
+        return [m for m in uas.received("BYE")
+                if re.search(r"SIPpTag\d+a", m.one("To"))]
+    check(wait_until(bye_a, 5, 0.05), "no BYE to the second branch; flow: "
+          "%s" % uas.flow())
+    rec = call_detail(d, cid)[0]
+    check_eq(rec.get("state"), "confirmed", "the call after the extra 2xx")
+    check(re.search(r"SIPpTag\d+b", rec.get("dialog_id", "")),
+          "dialog_id %r is not the first 200's" % rec.get("dialog_id"))
+    check_eq(len([f for t, f in ev.of(cid, "call.state")
+                  if f.get("state") == "confirmed"]), 1,
+             "confirmed events of call %d" % cid)
+    hangup(d, cid)
+    uas.expect_success()
+
+
+def test_uas_in_dialog(env):
+    """UPDATE, OPTIONS and INFO inside the call get 200; a BYE naming no
+    dialog gets 481 and the call stays; the real BYE ends it."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_in_dialog.xml")
+    cid = placed(d, ev, uas)
+    f = ev.state(cid, "terminated", 8)
+    check_eq(f.get("by"), "remote", "terminated by")
+    uas.expect_success()
+    h = history_of(d, cid)
+    check_eq(h.get("ended_by"), "remote", "history ended_by")
+    bye = [m for m in uas.messages() if m.dir == "in" and
+           not m.is_request and m.code == 481]
+    check(bye, "no 481 for the stray BYE; flow: %s" % uas.flow())
+
+
 def test_uas_lossy(env):
     """SIPp loses 10 % of the messages each way: five calls in a row are
     still answered and hung up (retransmissions do their work)."""
@@ -412,8 +455,15 @@ def test_uac_ring_answer(env):
     rows = live_calls(d)
     check(any(r.get("id") == str(cid) and r.get("state") == "ringing" and
               r.get("dir") == "in" for r in rows), "`calls`: %r" % rows)
+    with d.connect(readonly=True) as c:
+        st = c.request("status").records[0]
+    check_eq((st.get("calls"), st.get("calls_ringing")), ("1", "1"),
+             "status calls, calls_ringing")
     expect_ctl(d.ctl("answer", str(cid)), 0, "answer")
     ev.state(cid, "confirmed", 5)
+    r = d.ctl("answer", str(cid))
+    check(r.rc != 0 and "ringing" in r.out + r.err,
+          "answer of a confirmed call: %r" % r)
     uac.expect_success()
     ended(ev, cid, "remote")
 
@@ -432,6 +482,20 @@ def test_uac_ring_reject(env):
     h = history_of(d, cid)
     check_eq(h.get("status"), "486", "history status")
     check_eq(h.get("ended_by"), "local", "history ended_by")
+
+
+def test_uac_cancel(env):
+    """incoming = ring; the caller gives up: CANCEL gets 200, the INVITE
+    487, and the call ends by=remote."""
+    d, ev = start(env, "bob", incoming="ring")
+    uac = Sipp(env, "call_uac_cancel.xml", target="127.0.0.1:%d" % d.port,
+               service="bob")
+    cid = int(incoming(ev)["id"])
+    uac.expect_success()
+    ended(ev, cid, "remote")
+    h = history_of(d, cid)
+    check_eq(h.get("status"), "487", "history status")
+    check_eq(h.get("ended_by"), "remote", "history ended_by")
 
 
 def test_uac_reject_policy(env):
@@ -481,10 +545,13 @@ TESTS = [
     ("uas_remote_hold", test_uas_remote_hold),
     ("uas_local_hold", test_uas_local_hold),
     ("uas_forked", test_uas_forked),
+    ("uas_forked_2xx", test_uas_forked_2xx),
+    ("uas_in_dialog", test_uas_in_dialog),
     ("uas_lossy", test_uas_lossy),
     ("uac_answer", test_uac_answer),
     ("uac_ring_answer", test_uac_ring_answer),
     ("uac_ring_reject", test_uac_ring_reject),
+    ("uac_cancel", test_uac_cancel),
     ("uac_reject_policy", test_uac_reject_policy),
     ("uac_ring_timeout", test_uac_ring_timeout),
     ("uac_no_codec", test_uac_no_codec),
