@@ -401,6 +401,38 @@ def test_uas_in_dialog(env):
     check(bye, "no 481 for the stray BYE; flow: %s" % uas.flow())
 
 
+def test_uas_302_follow(env):
+    """follow_redirects = true: 302 with a Contact, a new INVITE there,
+    answered by the second SIPp."""
+    d, ev = start(env, follow_redirects=True)
+    moved = Sipp(env, "call_uas_answer.xml")
+    target = "sip:moved@127.0.0.1:%d" % moved.port
+    uas = Sipp(env, "call_uas_302.xml", extra=["-key", "target", target])
+    cid = placed(d, ev, uas)
+    uas.expect_success()
+    rec = call_detail(d, cid)[0]
+    check(":%d" % moved.port in rec.get("remote_target", ""),
+          "remote_target %r, want the 302's Contact's %s"
+          % (rec.get("remote_target"), target))
+    invs = moved.received("INVITE")
+    check(invs and invs[0].ruri == target, "the new INVITE's Request-URI: "
+          "%r, want %s" % (invs and invs[0].ruri, target))
+    hangup(d, cid)
+    moved.expect_success()
+
+
+def test_uas_302_no_follow(env):
+    """follow_redirects off (the default): the call fails with 302."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_302.xml",
+               extra=["-key", "target", "sip:moved@127.0.0.1:9"])
+    cid, res = place(d, "alice", uas.uri)
+    check_eq((res.get("result"), res.get("status")), ("failed", "302"),
+             "call.result")
+    uas.expect_success()
+    check_eq(history_of(d, cid).get("status"), "302", "history status")
+
+
 def test_uas_lossy(env):
     """SIPp loses 10 % of the messages each way: five calls in a row are
     still answered and hung up (retransmissions do their work)."""
@@ -498,6 +530,23 @@ def test_uac_cancel(env):
     check_eq(h.get("ended_by"), "remote", "history ended_by")
 
 
+def test_uac_no_ack(env):
+    """A caller that never ACKs: the 2xx is retransmitted, then after
+    64*T1 the call ends with our BYE (RFC 3261 §13.3.1.4)."""
+    d, ev = start(env, "bob", incoming="answer")
+    uac = Sipp(env, "call_uac_no_ack.xml", target="127.0.0.1:%d" % d.port,
+               service="bob")
+    cid = int(incoming(ev)["id"])
+    uac.expect_success(15)
+    f = ev.first("call.ended", 5, id=cid)
+    check(f.get("by") in ("timeout", "error"), "call.ended by %r, want "
+          "timeout" % f.get("by"))
+    oks = [m for m in uac.messages() if m.dir == "in" and
+           not m.is_request and m.code == 200]
+    check(len(oks) >= 3, "the 200 was not retransmitted: %d copies; flow:"
+          " %s" % (len(oks), uac.flow()))
+
+
 def test_uac_reject_policy(env):
     """incoming = reject with reject_code = 603."""
     d, ev = start(env, "bob", incoming="reject", reject_code=603)
@@ -547,11 +596,14 @@ TESTS = [
     ("uas_forked", test_uas_forked),
     ("uas_forked_2xx", test_uas_forked_2xx),
     ("uas_in_dialog", test_uas_in_dialog),
+    ("uas_302_follow", test_uas_302_follow),
+    ("uas_302_no_follow", test_uas_302_no_follow),
     ("uas_lossy", test_uas_lossy),
     ("uac_answer", test_uac_answer),
     ("uac_ring_answer", test_uac_ring_answer),
     ("uac_ring_reject", test_uac_ring_reject),
     ("uac_cancel", test_uac_cancel),
+    ("uac_no_ack", test_uac_no_ack),
     ("uac_reject_policy", test_uac_reject_policy),
     ("uac_ring_timeout", test_uac_ring_timeout),
     ("uac_no_codec", test_uac_no_codec),
