@@ -401,6 +401,22 @@ def test_uas_in_dialog(env):
     check(bye, "no 481 for the stray BYE; flow: %s" % uas.flow())
 
 
+def test_uas_2xx_retrans(env):
+    """A 2xx that comes again after its ACK is ACKed again."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_2xx_retrans.xml")
+    cid = placed(d, ev, uas)
+
+    def acks():
+        return [m for m in uas.messages() if m.dir == "in" and
+                m.method == "ACK"]
+    check(wait_until(lambda: len(acks()) >= 2, 5, 0.05),
+          "one ACK for two 200s; flow: %s" % uas.flow())
+    check_eq(call_detail(d, cid)[0].get("state"), "confirmed", "state")
+    hangup(d, cid)
+    uas.expect_success()
+
+
 def test_uas_302_follow(env):
     """follow_redirects = true: 302 with a Contact, a new INVITE there,
     answered by the second SIPp."""
@@ -438,12 +454,17 @@ def test_uas_lossy(env):
     still answered and hung up (retransmissions do their work)."""
     d, ev = start(env)
     n = 5
-    uas = Sipp(env, "call_uas_answer.xml", calls=n, timeout=60,
+    uas = Sipp(env, "call_uas_answer_lossy.xml", calls=n, timeout=60,
                extra=["-lost", "10"])
     for i in range(n):
-        cid = placed(d, ev, uas)
-        hangup(d, cid)
-        ev.first("call.ended", 10, id=cid)
+        try:
+            cid = placed(d, ev, uas)
+            hangup(d, cid)
+            ev.first("call.ended", 10, id=cid)
+        except TestFailure as e:
+            raise TestFailure("call %d of %d: %s; sipp said: %s; flow: %s"
+                              % (i + 1, n, e, uas.errors_said(),
+                                 uas.flow()[-1500:]))
     uas.expect_success(20)
 
 
@@ -596,6 +617,7 @@ TESTS = [
     ("uas_forked", test_uas_forked),
     ("uas_forked_2xx", test_uas_forked_2xx),
     ("uas_in_dialog", test_uas_in_dialog),
+    ("uas_2xx_retrans", test_uas_2xx_retrans),
     ("uas_302_follow", test_uas_302_follow),
     ("uas_302_no_follow", test_uas_302_no_follow),
     ("uas_lossy", test_uas_lossy),
