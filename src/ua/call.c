@@ -1454,7 +1454,8 @@ call_resolved0(int error, const struct sip_resolve_target *targets, size_t n,
 	}
 	if (n > CALL_TARGETS_MAX)
 		n = CALL_TARGETS_MAX;
-	c->targets = xreallocarray(NULL, n, sizeof(*targets));
+	/* A redirect resolves again: the old targets go. */
+	c->targets = xreallocarray(c->targets, n, sizeof(*targets));
 	memcpy(c->targets, targets, n * sizeof(*targets));
 	c->ntargets = n;
 	c->next_target = 0;
