@@ -1454,7 +1454,8 @@ call_resolved0(int error, const struct sip_resolve_target *targets, size_t n,
 	}
 	if (n > CALL_TARGETS_MAX)
 		n = CALL_TARGETS_MAX;
-	c->targets = xreallocarray(NULL, n, sizeof(*targets));
+	/* A redirect resolves again: the old targets go. */
+	c->targets = xreallocarray(c->targets, n, sizeof(*targets));
 	memcpy(c->targets, targets, n * sizeof(*targets));
 	c->ntargets = n;
 	c->next_target = 0;
@@ -2283,10 +2284,20 @@ call_on_inv_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 
 /* ---- UAC: placing a call ---------------------------------------------------- */
 
-/* "Name: value" with a token name and nothing that ends a line. */
+/*
+ * "Name: value" with a token name, nothing that ends a line, and not a
+ * header the INVITE's own machinery writes (a second Call-ID or
+ * Content-Length would make a request no peer can read).
+ */
 static bool
 call_header_ok(const char *h)
 {
+	static const char *const ours[] = { "Via", "v", "From", "f", "To",
+		"t", "Call-ID", "i", "CSeq", "Contact", "m", "Max-Forwards",
+		"Content-Length", "l", "Content-Type", "c", "Route",
+		"Record-Route", "Authorization", "Proxy-Authorization",
+		"Session-Expires", "x", "Min-SE", "Supported", "k", "Require",
+		"Allow", "RSeq", "RAck", NULL };
 	const char *colon = strchr(h, ':');
 
 	if (colon == NULL || colon == h || strpbrk(h, "\r\n") != NULL)
@@ -2294,6 +2305,10 @@ call_header_ok(const char *h)
 	for (const char *p = h; p < colon; p++)
 		if (strchr("()<>@,;:\\\"/[]?={} \t", *p) != NULL ||
 		    (unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			return false;
+	for (size_t i = 0; ours[i] != NULL; i++)
+		if (strlen(ours[i]) == (size_t)(colon - h) &&
+		    strncasecmp(h, ours[i], (size_t)(colon - h)) == 0)
 			return false;
 	return true;
 }
@@ -2370,7 +2385,8 @@ call_place(struct call_agent *ag, const struct call_params *p, uint64_t *id,
 	for (size_t i = 0; i < p->nheaders; i++)
 		if (!call_header_ok(p->headers[i])) {
 			snprintf(err, errlen, "header '%.64s' is not "
-			    "\"Name: value\"", p->headers[i]);
+			    "\"Name: value\", or names a header sipxd writes "
+			    "itself", p->headers[i]);
 			return EINVAL;
 		}
 	if (p->id != 0 && call_find(ag, p->id) != NULL) {

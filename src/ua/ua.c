@@ -262,14 +262,15 @@ ua_build_hdrs(struct ua *ua)
 	 */
 	{
 		char sup[64] = "";
+		bool calls = strstr(ua->allow, "INVITE") != NULL;
 
 		for (size_t i = 0; ua_supported[i] != NULL; i++)
 			snprintf(sup + strlen(sup), sizeof(sup) - strlen(sup),
 			    "%s%s", i > 0 ? ", " : "", ua_supported[i]);
+		/* Both belong to the call usage: without it, none. */
 		snprintf(ua->caps_hdr, sizeof(ua->caps_hdr),
 		    "%sAccept: %s\r\nSupported: %s\r\n", ua->allow_hdr,
-		    strstr(ua->allow, "INVITE") != NULL ? "application/sdp" :
-		    "", sup);
+		    calls ? "application/sdp" : "", calls ? sup : "");
 	}
 	if (ua->user_agent[0] != '\0')
 		strbuf_addf(&sb, "Server: %s\r\n", ua->user_agent);
