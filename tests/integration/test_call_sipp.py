@@ -417,6 +417,30 @@ def test_uas_2xx_retrans(env):
     uas.expect_success()
 
 
+def test_uas_service_route(env):
+    """The account registered and learned a Service-Route: its call goes
+    to that hop (Route header, loose routing), whatever the domain of
+    the Request-URI."""
+    uas = Sipp(env, "call_uas_service_route.xml")
+    sroute = "sip:orig-sipxtest@127.0.0.1:%d;lr" % uas.port
+    reg = Sipp(env, "call_reg_service_route.xml", echo=False,
+               extra=["-key", "sroute", sroute])
+    a = account("alice", register=True, registrar="sip:127.0.0.1:%d"
+                % reg.port, expires=600,
+                retry={"base": 1, "max": 2, "fatal": 30})
+    d = env.daemon(accounts=[a], extra=media_conf())
+    ev = CallEvents(d)
+    with d.connect() as c:
+        check(wait_until(lambda: c.request("accounts").records[0].get(
+            "state") == "registered", 5, 0.05), "alice not registered")
+    cid = placed_ok(d, "alice", "sip:bob@sipxtest.invalid")
+    ev.state(cid, "confirmed", 5)
+    hangup(d, cid)
+    uas.expect_success()
+    d.stop()
+    reg.expect_success()
+
+
 def test_uas_302_follow(env):
     """follow_redirects = true: 302 with a Contact, a new INVITE there,
     answered by the second SIPp."""
@@ -618,6 +642,7 @@ TESTS = [
     ("uas_forked_2xx", test_uas_forked_2xx),
     ("uas_in_dialog", test_uas_in_dialog),
     ("uas_2xx_retrans", test_uas_2xx_retrans),
+    ("uas_service_route", test_uas_service_route),
     ("uas_302_follow", test_uas_302_follow),
     ("uas_302_no_follow", test_uas_302_no_follow),
     ("uas_lossy", test_uas_lossy),
