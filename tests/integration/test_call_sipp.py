@@ -492,6 +492,49 @@ def test_uas_lossy(env):
     uas.expect_success(20)
 
 
+def test_history_bounded(env):
+    """calls.history = 2: three ended calls leave the two newest, newest
+    first."""
+    a = account("alice")
+    d = env.daemon(accounts=[a], extra=media_conf() +
+                   "\ncalls: { max = 100; history = 2; };")
+    uas = Sipp(env, "call_uas_486.xml", calls=3)
+    ids = []
+    for i in range(3):
+        cid, res = place(d, "alice", uas.uri)
+        check_eq(res.get("status"), "486", "call %d status" % cid)
+        ids.append(cid)
+    uas.expect_success()
+    hist = [h.get("id") for h in
+            __import__("sipxcall").history(d)]
+    check_eq(hist, [str(ids[2]), str(ids[1])], "history ids")
+    with d.connect(readonly=True) as c:
+        r = c.request("call %d" % ids[0])
+    check(r.code == "not-found", "call %d after it left the history: %r"
+          % (ids[0], r))
+
+
+def test_max_calls(env):
+    """calls.max = 1: with one call ringing, a second `call` is refused
+    at once and an incoming INVITE gets 503."""
+    a = account("alice", incoming="answer")
+    d = env.daemon(accounts=[a], extra=media_conf() +
+                   "\ncalls: { max = 1; history = 10; };")
+    ev = CallEvents(d)
+    uas = Sipp(env, "call_uas_noanswer.xml")
+    cid, _ = place(d, "alice", uas.uri, wait=False)
+    ev.wait(lambda t, f: t == "call.state" and f.get("id") == str(cid) and
+            f.get("state") in ("ringing", "early"), 5, "call ringing")
+    with d.connect() as c:
+        r = c.request("call alice %s" % uas.uri)
+    check(not r.ok and r.code == "failed", "a second call: %r" % r)
+    uac = Sipp(env, "call_uac_503.xml", target="127.0.0.1:%d" % d.port,
+               service="alice")
+    uac.expect_success()
+    hangup(d, cid)
+    uas.expect_success()
+
+
 # ---- SIPp calls the daemon -------------------------------------------------------
 
 def incoming(ev, timeout=10):
@@ -536,6 +579,11 @@ def test_uac_ring_answer(env):
         st = c.request("status").records[0]
     check_eq((st.get("calls"), st.get("calls_ringing")), ("1", "1"),
              "status calls, calls_ringing")
+    # A new subscriber's snapshot holds the live call.
+    late = CallEvents(d)
+    snap = [f for t, f in late.seen if t == "call.state"]
+    check(len(snap) == 1 and snap[0].get("id") == str(cid) and
+          snap[0].get("state") == "ringing", "snapshot %s" % late.tail())
     expect_ctl(d.ctl("answer", str(cid)), 0, "answer")
     ev.state(cid, "confirmed", 5)
     r = d.ctl("answer", str(cid))
@@ -646,6 +694,8 @@ TESTS = [
     ("uas_302_follow", test_uas_302_follow),
     ("uas_302_no_follow", test_uas_302_no_follow),
     ("uas_lossy", test_uas_lossy),
+    ("history_bounded", test_history_bounded),
+    ("max_calls", test_max_calls),
     ("uac_answer", test_uac_answer),
     ("uac_ring_answer", test_uac_ring_answer),
     ("uac_ring_reject", test_uac_ring_reject),
