@@ -73,19 +73,24 @@ class Sipp:
     daemon receives its own packets back."""
 
     def __init__(self, env, scen, target=None, calls=1, timeout=30,
-                 service="service", echo=True, extra=(), port=None):
+                 service="service", echo=True, extra=(), port=None,
+                 transport="udp"):
         need_sipp()
         self.env = env
         self.scen = scen
         self.port = port or free_port()
+        self.transport = transport
         self.uri = "sip:%s@127.0.0.1:%d" % (service, self.port)
+        if transport == "tcp":
+            self.uri += ";transport=tcp"
         self.mport = free_udp_run(4)
         n = env.next_id()
         self.log = env.path("sipp-%d-messages.log" % n)
         self.err = env.path("sipp-%d-errors.log" % n)
         self.out = env.path("sipp-%d.out" % n)
         argv = [SIPP, "-sf", scenario(scen), "-i", "127.0.0.1",
-                "-p", str(self.port), "-t", "u1", "-m", str(calls),
+                "-p", str(self.port), "-t",
+                "t1" if transport == "tcp" else "u1", "-m", str(calls),
                 "-nostdin", "-timeout", str(timeout), "-timeout_error",
                 "-mi", "127.0.0.1", "-mp", str(self.mport),
                 "-trace_msg", "-message_file", self.log,
@@ -108,8 +113,8 @@ class Sipp:
         self.pid = self.popen.pid
         env.register_proc(self)
         if target is None and not wait_until(self._bound, 5):
-            raise TestFailure("sipp %s: not listening on UDP 127.0.0.1:%d "
-                              "within 5 s: %s" % (scen, self.port,
+            raise TestFailure("sipp %s: not listening on %s 127.0.0.1:%d "
+                              "within 5 s: %s" % (scen, transport, self.port,
                                                   self.output()[-800:]))
 
     def _bound(self):
@@ -118,8 +123,13 @@ class Sipp:
                               % (self.scen, self.popen.returncode,
                                  self.output()[-800:]))
         want = "0100007F:%04X" % self.port
-        with open("/proc/net/udp") as f:
-            return any(line.split()[1] == want for line in f
+        # TCP: a socket in LISTEN (0A); UDP: any bound socket.
+        table, state = ("/proc/net/tcp", "0A") if self.transport == "tcp" \
+            else ("/proc/net/udp", None)
+        with open(table) as f:
+            return any(line.split()[1] == want and
+                       (state is None or line.split()[3] == state)
+                       for line in f
                        if line.strip() and not line.startswith("  sl"))
 
     def output(self):

@@ -112,6 +112,70 @@ def test_uas_answer(env):
     check_eq(live_calls(d), [], "calls left")
 
 
+# What the contract promises each listing holds.
+DETAIL_KEYS = ("id account dir state remote local_uri dialog_id "
+               "remote_target route_set codec media hold start answer end "
+               "duration status reason ended_by session_expires refresher "
+               "local_media remote_media packets_sent packets_recv "
+               "bytes_sent bytes_recv lost jitter_ms last_packet_age "
+               "dtmf_sent dtmf_recv").split()
+CALLS_KEYS = "id account dir state remote duration codec media hold".split()
+HISTORY_KEYS = ("id account dir remote start answer end duration status "
+                "reason ended_by codec packets_sent packets_recv lost "
+                "jitter_ms").split()
+ENDED_KEYS = ("account id dir status reason by duration packets_sent "
+              "packets_recv bytes_sent bytes_recv lost jitter_ms").split()
+
+
+def missing(rec, keys):
+    return [k for k in keys if k not in rec]
+
+
+def test_fields(env):
+    """`call ID`, `calls`, `calls history` and call.ended carry every
+    field the control protocol lists."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_answer.xml")
+    cid = placed(d, ev, uas)
+    rec, local, remote, timeline = call_detail(d, cid)
+    check_eq(missing(rec, DETAIL_KEYS), [], "`call ID` lacks")
+    check(local and remote and timeline, "`call ID` sdp/timeline records")
+    check(all(re.match(r"^t=\+\d+\.\d{3} \S", t) for t in timeline),
+          "timeline lines %r" % timeline)
+    rows = live_calls(d)
+    check_eq(missing(rows[0], CALLS_KEYS), [], "`calls` lacks")
+    st = ev.first("call.state", 5, id=cid, state="confirmed")
+    check_eq(missing(st, "account id dir state prev remote".split()), [],
+             "call.state lacks")
+    hangup(d, cid)
+    uas.expect_success()
+    check_eq(missing(ev.first("call.ended", 5, id=cid), ENDED_KEYS), [],
+             "call.ended lacks")
+    check_eq(missing(history_of(d, cid), HISTORY_KEYS), [],
+             "`calls history` lacks")
+    with d.connect(readonly=True) as c:
+        r = c.request("call 424242")
+    check_eq(r.code, "not-found", "call of no call: %r" % r)
+    r = d.ctl("call", str(cid), json=True)
+    check(r.rc == 0 and str(cid) in r.out, "sipxctl --json call: %r" % r)
+
+
+def test_uas_answer_tcp(env):
+    """The same call over TCP: account transport tcp, SIPp on TCP."""
+    a = account("alice", transport="tcp")
+    d = env.daemon(accounts=[a], extra=media_conf(), tcp=True)
+    ev = CallEvents(d)
+    uas = Sipp(env, "call_uas_answer.xml", transport="tcp")
+    cid = placed(d, ev, uas)
+    time.sleep(0.5)
+    rec = call_detail(d, cid)[0]
+    check(num(rec, "packets_recv") > 0, "no RTP back over the TCP call")
+    hangup(d, cid)
+    uas.expect_success()
+    check(all("SIP/2.0/TCP" in m.one("Via") for m in uas.received()),
+          "a request not over TCP; flow: %s" % uas.flow())
+
+
 def test_uas_early_media(env):
     """183 with SDP: the call is early (with media) before the 200."""
     d, ev = start(env)
@@ -675,6 +739,8 @@ def test_uac_no_codec(env):
 
 TESTS = [
     ("uas_answer", test_uas_answer),
+    ("fields", test_fields),
+    ("uas_answer_tcp", test_uas_answer_tcp),
     ("uas_early_media", test_uas_early_media),
     ("uas_100rel", test_uas_100rel),
     ("uas_486", test_uas_486),
