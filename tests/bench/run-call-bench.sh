@@ -186,9 +186,10 @@ sipp_counts() {
 	tail -n 1 "$1" 2>/dev/null | awk -F';' '{ print $16 + 0, $18 + 0, $58 + 0 }'
 }
 
-# errlines FILE: lines of a SIPp error file naming an error.
+# errlines FILE: calls SIPp aborted (its error file; "Dead call" lines,
+# retransmissions for calls already ended, are not counted).
 errlines() {
-	_c=$(grep -c 'call\|message' "$1" 2>/dev/null) || true
+	_c=$(grep -c 'Aborting call' "$1" 2>/dev/null) || true
 	echo "${_c:-0}"
 }
 
@@ -230,7 +231,7 @@ phase_out() {
 		row "  answer time p50 / p99 / max" \
 		    "$o_answer_ms_p50 / $o_answer_ms_p99 / $o_answer_ms_max ms"
 		row "  SIPp UAS: completed / failed / retransm." "$1 / $2 / $3" \
-		    "($(errlines "$dir/uas$r.err") lines in its error log)"
+		    "($(errlines "$dir/uas$r.err") aborted in its error log)"
 		row "  sipxd CPU, calls left, log warnings" \
 		    "$(pct "$c0" "$c1" "$(sub "$t0" "$t1")") % of a core" \
 		    "over $(sub "$t0" "$t1") s, $(svals calls) live," \
@@ -262,7 +263,7 @@ phase_in() {
 		set -- $(sipp_counts "$dir/uac$r.csv")
 		row "SIPp calls at $r/s for $secs s ($n calls)" \
 		    "$1 completed, $2 failed, $3 retransmissions" \
-		    "($(errlines "$dir/uac$r.err") lines in SIPp's error log)"
+		    "($(errlines "$dir/uac$r.err") aborted in SIPp's error log)"
 		row "  completed/s (over $el s less the 1 s hold)" \
 		    "$(echo "$1 $el" | awk '{ printf "%.0f", $1 / ($2 - 1) }')/s"
 		row "  sipxd CPU, calls left, log warnings" \
