@@ -315,13 +315,20 @@ clock_time(const char *v, char *buf, size_t size)
 	return buf;
 }
 
+static bool
+time_column(const char *col)
+{
+	return strcmp(col, "time") == 0 || strcmp(col, "start") == 0 ||
+	    strcmp(col, "answer") == 0 || strcmp(col, "end") == 0;
+}
+
 static const char *
 cell(const struct out_record *rec, const char *col, bool clock, char *buf,
     size_t size)
 {
 	const char *v = record_get(rec, col);
 
-	if (clock && strcmp(col, "time") == 0 && v[0] != '\0')
+	if (clock && time_column(col) && v[0] != '\0')
 		return clock_time(v, buf, size);
 	return v;
 }
@@ -452,6 +459,55 @@ print_sections(const struct out_reply *r, FILE *out)
 	}
 }
 
+/* A text value as indented lines (CR LF or LF), "(none)" if empty. */
+static void
+print_text_block(const char *v, FILE *out)
+{
+	if (v[0] == '\0') {
+		fputs("  (none)\n", out);
+		return;
+	}
+	while (*v != '\0') {
+		size_t n = strcspn(v, "\r\n");
+
+		fprintf(out, "  %.*s\n", (int)n, v);
+		v += n;
+		if (*v == '\r')
+			v++;
+		if (*v == '\n')
+			v++;
+	}
+}
+
+/*
+ * `call ID`: the call as key: value lines, then its SDP bodies and its
+ * timeline as text blocks.  Records with more than one field (a newer
+ * daemon's) are shown as key: value lists.
+ */
+static void
+print_detail(const struct out_reply *r, FILE *out)
+{
+	const char *last = "";
+
+	print_list(&r->records[0], out);
+	for (size_t i = 1; i < r->nrecords; i++) {
+		const struct out_record *rec = &r->records[i];
+
+		if (rec->n != 1) {
+			fputc('\n', out);
+			print_list(rec, out);
+			last = "";
+			continue;
+		}
+		if (strcmp(rec->fields[0].key, last) != 0) {
+			last = rec->fields[0].key;
+			fprintf(out, "\n%s:\n", strcmp(last, "event") == 0 ?
+			    "timeline" : last);
+		}
+		print_text_block(rec->fields[0].value, out);
+	}
+}
+
 int
 out_print_reply(const struct out_reply *r, enum out_style style,
     const char *columns, bool json, FILE *out, FILE *err)
@@ -474,6 +530,10 @@ out_print_reply(const struct out_reply *r, enum out_style style,
 		return 0;
 	if (style == OUT_SECTIONS)
 		print_sections(r, out);
+	else if (style == OUT_DETAIL)
+		print_detail(r, out);
+	else if (style == OUT_TABLE_TIMES)
+		print_table(r->records, r->nrecords, columns, true, out);
 	else if (style == OUT_TABLE || (style == OUT_AUTO && r->nrecords > 1))
 		print_table(r->records, r->nrecords, columns, false, out);
 	else
@@ -483,6 +543,60 @@ out_print_reply(const struct out_reply *r, enum out_style style,
 			print_list(&r->records[i], out);
 		}
 	return 0;
+}
+
+bool
+out_print_call_progress(const char *line, const char *id, bool json,
+    FILE *out)
+{
+	const char *type, *v, *status, *reason, *by;
+	struct out_reply ev;
+	struct out_record *rec;
+	size_t tn;
+
+	if (strncmp(line, "EVENT call.", 11) != 0)
+		return false;
+	type = line + 6;
+	tn = strcspn(type, " ");
+	if (tn == 11 && strncmp(type, "call.result", 11) == 0)
+		return false;
+	out_reply_init(&ev);
+	if (out_reply_add_line(&ev, type[tn] ? type + tn + 1 : "") != 0)
+		return false;
+	rec = &ev.records[0];
+	if ((v = out_record_get(rec, "id")) == NULL || strcmp(v, id) != 0) {
+		out_reply_free(&ev);
+		return false;
+	}
+	if (json) {
+		out_print_event(line, true, out);
+	} else if (tn == 10 && strncmp(type, "call.state", 10) == 0) {
+		status = out_record_get(rec, "status");
+		reason = out_record_get(rec, "reason");
+		by = out_record_get(rec, "by");
+		if (status != NULL && strcmp(status, "0") == 0)
+			status = NULL;
+		if (reason != NULL && reason[0] == '\0')
+			reason = NULL;
+		v = out_record_get(rec, "state");
+		fprintf(out, "call %s: %s", id, v != NULL ? v : "?");
+		if (status != NULL || reason != NULL || by != NULL) {
+			fputs(" (", out);
+			if (status != NULL)
+				fprintf(out, "%s%s", status, reason != NULL ?
+				    " " : "");
+			if (reason != NULL)
+				fputs(reason, out);
+			if (by != NULL)
+				fprintf(out, "%sby %s", status != NULL ||
+				    reason != NULL ? ", " : "", by);
+			fputc(')', out);
+		}
+		fputc('\n', out);
+		fflush(out);
+	}
+	out_reply_free(&ev);
+	return true;
 }
 
 /* A traced SIP message: a header line, then the message as sent. */

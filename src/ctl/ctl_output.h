@@ -17,6 +17,13 @@ enum out_style {
 	 * each run of records that share their first key as a table, its
 	 * "time" column as a local clock time. */
 	OUT_SECTIONS,
+	/* A table whose time columns (time, start, answer, end: Unix
+	 * seconds) show as local clock times. */
+	OUT_TABLE_TIMES,
+	/* One thing and its texts (`call ID`): the first record as key:
+	 * value, then each run of one-field records under its key, their
+	 * values as indented text (an SDP body, a timeline). */
+	OUT_DETAIL,
 };
 
 struct out_field {
@@ -60,6 +67,13 @@ int	out_reply_from_result(struct out_reply *r, const char *line,
  */
 int	out_print_reply(const struct out_reply *, enum out_style,
 	    const char *columns, bool json, FILE *out, FILE *err);
+/*
+ * `call ... --wait`: if line is an event of call id (not its result),
+ * prints it (for people as "call 7: proceeding (180 Ringing)", only
+ * call.state; as JSON every call.* event) and returns true.
+ */
+bool	out_print_call_progress(const char *line, const char *id, bool json,
+	    FILE *out);
 /* Prints one "EVENT …" line. */
 void	out_print_event(const char *line, bool json, FILE *out);
 void	out_json_string(FILE *, const char *);

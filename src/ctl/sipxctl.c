@@ -58,6 +58,18 @@ static const struct ctl_command {
 	{ "log", OUT_RECORD, false, false, NULL },
 	{ "events", OUT_AUTO, true, false, NULL },
 	{ "options", OUT_RECORD, false, true, NULL },
+	/* `call ID`; `call ACCOUNT URI` has its own path (run_call). */
+	{ "call", OUT_DETAIL, false, false, NULL },
+	{ "calls", OUT_TABLE, false, false, NULL },
+	{ "calls history", OUT_TABLE_TIMES, false, false,
+	    "id account dir remote start duration status reason ended_by "
+	    "codec packets_sent packets_recv lost jitter_ms" },
+	{ "answer", OUT_AUTO, false, false, NULL },
+	{ "reject", OUT_AUTO, false, false, NULL },
+	{ "hangup", OUT_AUTO, false, false, NULL },
+	{ "hold", OUT_AUTO, false, false, NULL },
+	{ "unhold", OUT_AUTO, false, false, NULL },
+	{ "dtmf", OUT_AUTO, false, false, NULL },
 	{ "transactions", OUT_TABLE, false, false, NULL },
 	{ "trace", OUT_AUTO, true, false, NULL },
 	{ "quit", OUT_AUTO, false, false, NULL },
@@ -306,6 +318,9 @@ run_line(struct conn *c, const char *request, const char *name)
 	struct out_reply r;
 	int rc;
 
+	if (strcmp(name, "calls") == 0 && strstr(request, " history") != NULL)
+		cmd = ctl_command_find("calls history");
+
 	conn_write(c, request, strlen(request));
 	if (!conn_read_reply(c, &r))
 		die("sipxd closed the connection (its log says why, e.g. "
@@ -322,11 +337,111 @@ run_line(struct conn *c, const char *request, const char *name)
 	return rc;
 }
 
+/*
+ * `call ACCOUNT URI ...`: the daemon answers "OK id=N" at once and
+ * reports the call as events on this connection.  Without wait: print
+ * the id and go; closing the connection leaves the call going (the
+ * daemon only stops reporting to us).  With wait: one line per state
+ * until the call.result says answered (0) or failed (1).
+ */
+static int
+run_call(struct conn *c, const char *request, bool wait)
+{
+	struct out_reply r;
+	char id[32];
+	const char *v = NULL;
+	char *line;
+	int got, rc;
+
+	conn_write(c, request, strlen(request));
+	if (!conn_read_reply(c, &r))
+		die("sipxd closed the connection (its log says why)");
+	if (r.ok && r.nrecords == 1)
+		for (size_t i = 0; i < r.records[0].n; i++)
+			if (strcmp(r.records[0].fields[i].key, "id") == 0)
+				v = r.records[0].fields[i].value;
+	if (!r.ok || v == NULL || !wait) {
+		/* The bare id, for `id=$(sipxctl call ...)`. */
+		if (r.ok && v != NULL && !opt_json) {
+			printf("%s\n", v);
+			rc = 0;
+		} else
+			rc = out_print_reply(&r, OUT_RECORD, NULL, opt_json,
+			    stdout, stderr);
+		out_reply_free(&r);
+		return rc;
+	}
+	snprintf(id, sizeof(id), "%s", v);
+	out_reply_free(&r);
+	for (;;) {
+		line = conn_readline(c, true);
+		if (line == NULL && interrupted) {
+			fprintf(stderr, "sipxctl: stopped waiting; call %s "
+			    "goes on ('sipxctl hangup %s' ends it)\n", id, id);
+			return 130;
+		}
+		if (line == NULL)
+			die("sipxd closed the connection before call %s was "
+			    "answered or failed", id);
+		if (out_print_call_progress(line, id, opt_json, stdout))
+			continue;
+		got = out_reply_from_result(&r, line, id);
+		if (got < 0)
+			die("protocol error: bad result line '%.80s'", line);
+		if (got > 0)
+			break;
+	}
+	if (opt_json) {
+		/* The result's record without its id: put it back first. */
+		if (r.nrecords == 0) {
+			r.records = xcalloc(1, sizeof(*r.records));
+			r.nrecords = 1;
+		}
+		r.records[0].fields = xreallocarray(r.records[0].fields,
+		    r.records[0].n + 1, sizeof(*r.records[0].fields));
+		memmove(&r.records[0].fields[1], &r.records[0].fields[0],
+		    r.records[0].n * sizeof(*r.records[0].fields));
+		r.records[0].fields[0].key = xstrdup("id");
+		r.records[0].fields[0].value = xstrdup(id);
+		r.records[0].n++;
+		rc = out_print_reply(&r, OUT_RECORD, NULL, true, stdout,
+		    stderr);
+	} else if (r.ok) {
+		rc = 0;
+	} else {
+		fprintf(stderr, "sipxctl: call %s failed: %s\n", id,
+		    r.message);
+		rc = 1;
+	}
+	fflush(stdout);
+	out_reply_free(&r);
+	return rc;
+}
+
 static int
 run_argv(struct conn *c, int argc, char **argv)
 {
 	struct strbuf req = STRBUF_INIT;
+	bool wait = false, placing = false;
 	int rc;
+
+	/* --wait is sipxctl's, never sent: `call ACCOUNT URI ... --wait`. */
+	if (strcmp(argv[0], "call") == 0) {
+		int n = 0;
+
+		for (int i = 0; i < argc; i++)
+			if (strcmp(argv[i], "--wait") == 0)
+				wait = true;
+			else
+				argv[n++] = argv[i];
+		argc = n;
+		placing = argc >= 3;
+	}
+	if (wait && !placing) {
+		fprintf(stderr, "sipxctl: --wait goes with 'call ACCOUNT "
+		    "URI'\n");
+		return EXIT_CONN;
+	}
 
 	for (int i = 0; i < argc; i++) {
 		if (i > 0)
@@ -340,7 +455,7 @@ run_argv(struct conn *c, int argc, char **argv)
 		strbuf_free(&req);
 		return EXIT_CONN;
 	}
-	rc = run_line(c, req.p, argv[0]);
+	rc = placing ? run_call(c, req.p, wait) : run_line(c, req.p, argv[0]);
 	strbuf_free(&req);
 	return rc;
 }
@@ -417,7 +532,10 @@ usage(FILE *fp)
 	    "  -V, --version        print sipxctl's version\n"
 	    "  -h, --help           this help; 'sipxctl help' lists the "
 	    "daemon's commands\n"
-	    "Without a command on a terminal: an interactive prompt.\n",
+	    "Without a command on a terminal: an interactive prompt.\n"
+	    "'sipxctl call ACCOUNT URI [OPTIONS] --wait' follows the call "
+	    "until it is\n"
+	    "answered (exit 0) or fails (exit 1).\n",
 	    DEFAULT_SOCKET);
 }
 

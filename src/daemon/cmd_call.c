@@ -380,7 +380,7 @@ call_place_cmd(struct cmd_ctx *ctx, int argc, char **argv,
 	p.id = id;
 	/* Watch before placing: the first call.state may come at once. */
 	cj->placing = true;
-	cj->sub = events_subscribe(EVENTS_KIND_CALL, p.account,
+	cj->sub = events_subscribe_live(EVENTS_KIND_CALL, p.account,
 	    call_job_deliver, cj);
 	err[0] = '\0';
 	rc = call_place(daemon_calls(), &p, &placed, err, sizeof(err));

@@ -13,6 +13,15 @@
  *    batches is a session's packets of one tick (ptime below 20 ms, a
  *    tick that makes up for lateness).  Payloads are not copied: the
  *    iovec points at a shared silence buffer or into the sound file;
+ *  - drains the RTP sockets of the sessions that receive a stream, a
+ *    fifth of them each tick, so each every 100 ms: one recvmmsg takes
+ *    about five packets where a read event per packet would cost an
+ *    epoll wakeup and a syscall each (the kernel's arrival timestamp,
+ *    SO_TIMESTAMPNS, keeps the jitter exact).  A session whose socket
+ *    stays empty for two drains goes back to a read event, so a silent
+ *    session costs nothing; the first packet brings it back to the
+ *    drain.  Echo sessions always keep their read event: they answer
+ *    at once.  Received digits and RESUMED may so come 100 ms late;
  *  - visits one of BUCKETS buckets, so every session is looked at once a
  *    second: media timeout, and every RTCP_EVERY visits an RTCP report;
  *  - reports deferred events (RTP_EV_PLAY_ERROR), so that no API call
@@ -63,6 +72,9 @@
 #define PTIME_MIN		10
 #define PTIME_MAX		120
 #define RX_BATCH		8	/* datagrams per recvmmsg */
+#define RX_DRAIN_MAX		4	/* recvmmsg calls per drain */
+#define RX_POLL_TICKS		5	/* a drain every 5 ticks, 100 ms */
+#define RX_IDLE_POLLS		2	/* empty drains before a read event */
 #define RX_BUF			2048	/* larger datagrams are dropped */
 #define WAV_MAX_DEFAULT		(16u * 1024 * 1024)
 
@@ -135,6 +147,8 @@ struct rtp_session {
 	uint8_t			 mode;		/* enum rtp_mode */
 	uint8_t			 codec;		/* enum rtp_codec */
 	uint8_t			 rtcp_visits;
+	uint8_t			 idle_polls;
+	bool			 polled;	/* drained by the tick */
 	bool			 closed;
 	bool			 has_remote, send, recv;
 	bool			 on_tick, counted_sending, pending;
@@ -200,7 +214,7 @@ struct rtp_engine {
 	struct rtp_session_list	 buckets[BUCKETS];
 	struct rtp_session_list	 pending;
 	struct rtp_session	*send_cursor, *bucket_cursor;
-	unsigned		 bucket_next, bucket_fill;
+	unsigned		 bucket_fill;
 	uint64_t		 tick_due_us;
 	LIST_HEAD(, media_wav)	 wavs;
 	struct rtp_engine_stats	 st;
@@ -214,6 +228,11 @@ struct rtp_engine {
 	uint8_t			 hdr[PKT_PER_TICK][RTP_HDR_LEN + 4];
 	uint8_t			 payload[PKT_PER_TICK][PAYLOAD_MAX];
 	struct mmsghdr		 rxmsgs[RX_BATCH];
+	union {
+		char		 buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr	 align;
+	}			 rxctl[RX_BATCH];
+	unsigned		 tick_no;
 	struct iovec		 rxiov[RX_BATCH];
 	union rtp_sa		 rxfrom[RX_BATCH];
 	uint8_t			 rxbuf[RX_BATCH][RX_BUF];
@@ -307,6 +326,13 @@ bind_one(const struct rtp_engine *eng, uint16_t port, int *fdp)
 	    0);
 	if (fd == -1)
 		return errno;
+	/* arrival times for the jitter of packets the tick drains later */
+	if ((port & 1) == 0) {
+		int one = 1;
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one,
+		    sizeof(one));
+	}
 	sa_set_port(&sa, port);
 	if (bind(fd, &sa.sa, eng->addrlen) == -1) {
 		err = errno;
@@ -648,6 +674,8 @@ found:
 	s->ts = (uint32_t)r[6] << 24 | (uint32_t)r[7] << 16 |
 	    (uint32_t)r[8] << 8 | r[9];
 	s->bucket = (uint8_t)(eng->bucket_fill++ % BUCKETS);
+	/* RFC 3550 §6.2: the first report after half the interval or so */
+	s->rtcp_visits = RTCP_EVERY - 3;
 	TAILQ_INSERT_TAIL(&eng->buckets[s->bucket], s, bucket_entry);
 	eng->st.sessions++;
 	eng_tick_start(eng);
@@ -924,6 +952,10 @@ sess_refresh(struct rtp_session *s)
 	bool sending = may && ((s->mode == RTP_MODE_ECHO) || (voice && g711) ||
 	    s->dtmf != NULL);
 
+	if (s->mode == RTP_MODE_ECHO && s->polled) {
+		s->polled = false;
+		event_add(s->ev, NULL);
+	}
 	if (play_error(s) && !s->pending) {
 		s->pending = true;
 		TAILQ_INSERT_TAIL(&eng->pending, s, pending_entry);
@@ -1373,15 +1405,18 @@ rx_seq(struct rtp_session *s, const struct rtp_hdr *h)
 	s->received++;
 }
 
-/* RFC 3550 A.8, the arrival time read on the media clock. */
+/*
+ * RFC 3550 A.8, the arrival time (real time, from the kernel's stamp,
+ * µs) read on the media clock.
+ */
 static void
-rx_jitter(struct rtp_session *s, const struct rtp_hdr *h, uint64_t now)
+rx_jitter(struct rtp_session *s, const struct rtp_hdr *h, uint64_t at)
 {
 	uint32_t arrival, transit;
 	int64_t d;
 
-	arrival = (uint32_t)((now / 1000000) * s->rate +
-	    (now % 1000000) * s->rate / 1000000);
+	arrival = (uint32_t)((at / 1000000) * s->rate +
+	    (at % 1000000) * s->rate / 1000000);
 	transit = arrival - h->ts;
 	if (s->transit_have) {
 		d = (int32_t)(transit - s->transit);
@@ -1415,9 +1450,13 @@ rx_dtmf(struct rtp_session *s, const struct rtp_hdr *h)
 	return sess_emit(s, RTP_EV_DTMF, &info);
 }
 
-/* False when a handler closed the session. */
+/*
+ * One datagram; now is the monotonic clock, at the real-time arrival.
+ * False when a handler closed the session.
+ */
 static bool
-rx_packet(struct rtp_session *s, const uint8_t *p, size_t n, uint64_t now)
+rx_packet(struct rtp_session *s, const uint8_t *p, size_t n, uint64_t now,
+    uint64_t at)
 {
 	struct rtp_hdr h;
 	bool event;
@@ -1431,7 +1470,7 @@ rx_packet(struct rtp_session *s, const uint8_t *p, size_t n, uint64_t now)
 	rx_seq(s, &h);
 	event = s->dtmf_pt >= 0 && h.pt == s->dtmf_pt;
 	if (!event)
-		rx_jitter(s, &h, now);
+		rx_jitter(s, &h, at);
 	if (s->mode == RTP_MODE_ECHO)
 		sess_echo(s, &h);
 	if (s->timed_out) {
@@ -1444,34 +1483,107 @@ rx_packet(struct rtp_session *s, const uint8_t *p, size_t n, uint64_t now)
 	return true;
 }
 
+static uint64_t
+real_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * Reads what the RTP socket holds, RX_BATCH datagrams per call.  The
+ * number read, or -1 when a handler closed the session.
+ */
+static int
+sess_drain(struct rtp_session *s, uint64_t now)
+{
+	struct rtp_engine *eng = s->eng;
+	uint64_t now_real = 0;
+	int n, total = 0;
+
+	for (int round = 0; round < RX_DRAIN_MAX; round++) {
+		for (int i = 0; i < RX_BATCH; i++) {
+			struct msghdr *m = &eng->rxmsgs[i].msg_hdr;
+
+			eng->rxiov[i].iov_base = eng->rxbuf[i];
+			eng->rxiov[i].iov_len = RX_BUF;
+			memset(m, 0, sizeof(*m));
+			m->msg_name = &eng->rxfrom[i];
+			m->msg_namelen = sizeof(eng->rxfrom[i]);
+			m->msg_iov = &eng->rxiov[i];
+			m->msg_iovlen = 1;
+			m->msg_control = eng->rxctl[i].buf;
+			m->msg_controllen = sizeof(eng->rxctl[i].buf);
+		}
+		n = recvmmsg(s->fd, eng->rxmsgs, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		if (now_real == 0)
+			now_real = real_us();
+		for (int i = 0; i < n; i++) {
+			struct msghdr *m = &eng->rxmsgs[i].msg_hdr;
+			struct cmsghdr *c;
+			uint64_t at = now_real, mono = now;
+
+			if (m->msg_flags & MSG_TRUNC)
+				continue;
+			for (c = CMSG_FIRSTHDR(m); c != NULL;
+			    c = CMSG_NXTHDR(m, c)) {
+				struct timespec ts;
+
+				if (c->cmsg_level != SOL_SOCKET ||
+				    c->cmsg_type != SCM_TIMESTAMPNS)
+					continue;
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				at = (uint64_t)ts.tv_sec * 1000000 +
+				    (uint64_t)ts.tv_nsec / 1000;
+			}
+			/* the same moment on the monotonic clock */
+			if (at < now_real && now_real - at < mono)
+				mono -= now_real - at;
+			if (!rx_packet(s, eng->rxbuf[i],
+			    eng->rxmsgs[i].msg_len, mono, at))
+				return -1;
+		}
+		total += n;
+		if (n < RX_BATCH)
+			break;
+	}
+	return total;
+}
+
 static void
 sess_rtp_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct rtp_session *s = arg;
-	struct rtp_engine *eng = s->eng;
-	uint64_t now;
+
+	if (sess_drain(s, time_mono_us()) <= 0)
+		return;
+	/* a stream has started: the tick drains it from now on */
+	if (s->mode != RTP_MODE_ECHO && !s->polled) {
+		event_del(s->ev);
+		s->polled = true;
+		s->idle_polls = 0;
+	}
+}
+
+/* The tick's drain of a polled session; a silent one goes back to events. */
+static void
+sess_poll(struct rtp_session *s, uint64_t now)
+{
 	int n;
 
-	for (int i = 0; i < RX_BATCH; i++) {
-		struct msghdr *m = &eng->rxmsgs[i].msg_hdr;
-
-		eng->rxiov[i].iov_base = eng->rxbuf[i];
-		eng->rxiov[i].iov_len = RX_BUF;
-		memset(m, 0, sizeof(*m));
-		m->msg_name = &eng->rxfrom[i];
-		m->msg_namelen = sizeof(eng->rxfrom[i]);
-		m->msg_iov = &eng->rxiov[i];
-		m->msg_iovlen = 1;
-	}
-	n = recvmmsg(fd, eng->rxmsgs, RX_BATCH, MSG_DONTWAIT, NULL);
-	if (n <= 0)
+	if (!s->polled)
 		return;
-	now = time_mono_us();
-	for (int i = 0; i < n; i++) {
-		if (eng->rxmsgs[i].msg_hdr.msg_flags & MSG_TRUNC)
-			continue;
-		if (!rx_packet(s, eng->rxbuf[i], eng->rxmsgs[i].msg_len, now))
-			return;
+	if ((n = sess_drain(s, now)) < 0)
+		return;
+	if (n > 0)
+		s->idle_polls = 0;
+	else if (++s->idle_polls >= RX_IDLE_POLLS) {
+		s->polled = false;
+		event_add(s->ev, NULL);
 	}
 }
 
@@ -1551,11 +1663,23 @@ eng_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	eng->send_cursor = NULL;
 
-	for (s = TAILQ_FIRST(&eng->buckets[eng->bucket_next]); s != NULL;
+	/* the receive drain: buckets tick_no modulo RX_POLL_TICKS */
+	eng->tick_no++;
+	for (unsigned b = eng->tick_no % RX_POLL_TICKS; b < BUCKETS;
+	    b += RX_POLL_TICKS) {
+		for (s = TAILQ_FIRST(&eng->buckets[b]); s != NULL;
+		    s = eng->bucket_cursor) {
+			eng->bucket_cursor = TAILQ_NEXT(s, bucket_entry);
+			sess_poll(s, now);
+		}
+	}
+	eng->bucket_cursor = NULL;
+
+	/* this tick's visits, in a bucket drained just now */
+	for (s = TAILQ_FIRST(&eng->buckets[eng->tick_no % BUCKETS]); s != NULL;
 	    s = eng->bucket_cursor) {
 		eng->bucket_cursor = TAILQ_NEXT(s, bucket_entry);
 		(void)sess_visit(s, now);
 	}
 	eng->bucket_cursor = NULL;
-	eng->bucket_next = (eng->bucket_next + 1) % BUCKETS;
 }

@@ -11,9 +11,11 @@
  * reported when received.  Receive statistics follow RFC 3550 A.1/A.3/
  * A.8 (extended highest sequence, cumulative loss, interarrival jitter).
  *
- * Cost: nothing per session but its two sockets and ~300 bytes; no timer
- * per session (the engine's tick walks the sending sessions and writes
- * their packets in one batch, sendmmsg); no thread.  This layer knows
+ * Cost: nothing per session but its two sockets and about 700 bytes
+ * (the session and its two libevent events); no timer per session (the
+ * engine's tick walks the sending sessions, one sendmmsg per session
+ * per tick, and drains the receiving ones every 100 ms instead of a
+ * wake-up per packet); no thread.  This layer knows
  * nothing of SIP or SDP: the call usage hands it the negotiated remote
  * address, payload types and ptime.
  */

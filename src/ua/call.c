@@ -74,6 +74,7 @@ enum call_timer {
 	CALL_T_REFRESH,		/* RFC 4028: we refresh now */
 	CALL_T_EXPIRE,		/* RFC 4028: they did not */
 	CALL_T_GLARE,		/* §14.1: our re-INVITE again after 491 */
+	CALL_T_CANCEL,		/* §9.1: no final 64*T1 after our CANCEL */
 	CALL_T__COUNT
 };
 
@@ -875,7 +876,7 @@ call_terminate(struct call *c, unsigned status, const char *reason,
 	}
 	log_info("call %" PRIu64 " (%s, %s %s) ended: %u %s, by %s", c->id,
 	    c->account, call_dir_name(c->dir), c->remote, status,
-	    str_or_empty(reason), by);
+	    str_or_empty(c->reason), by);
 	call_set_state(c, CALL_STATE_TERMINATED);
 	call_publish_ended(c);
 	c->live = false;
@@ -1553,8 +1554,26 @@ call_send_cancel(struct call *c)
 	    NULL, NULL);
 	call_note(c, err == 0 ? "CANCEL sent" : "CANCEL not sent: %s",
 	    strerror(err));
+	call_timer_set(c, CALL_T_CANCEL, 64 * call_t1(c));
 	strbuf_free(&out);
 	sip_build_free(&b);
+}
+
+/*
+ * Ends our unanswered call (reason and ended_by set by the caller):
+ * CANCEL now, or (§9.1) once a provisional comes; the call waits in
+ * `terminating` for the INVITE's final answer, at most 64*T1.
+ */
+static void
+call_cancel(struct call *c)
+{
+	if (c->got_1xx) {
+		call_send_cancel(c);
+	} else {
+		c->cancel_wanted = true;
+		call_timer_set(c, CALL_T_CANCEL, 64 * call_t1(c));
+	}
+	call_set_state(c, CALL_STATE_TERMINATING);
 }
 
 /* ---- in-dialog requests ---------------------------------------------------- */
@@ -1819,11 +1838,15 @@ call_flush_ops(struct call *c)
 static void
 call_end(struct call *c, const char *reason, const char *by)
 {
-	if (!c->live || c->state == CALL_STATE_TERMINATING)
+	if (!c->live || c->bye_ct != NULL || (c->ops & CALL_OP_BYE) ||
+	    c->bye_after_ack)
 		return;
-	set_str(&c->reason, reason);
-	c->ended_by = by;
-	call_set_state(c, CALL_STATE_TERMINATING);
+	/* A call already going (a CANCEL that crossed the 200) keeps why. */
+	if (c->state != CALL_STATE_TERMINATING) {
+		set_str(&c->reason, reason);
+		c->ended_by = by;
+		call_set_state(c, CALL_STATE_TERMINATING);
+	}
 	if (c->rtp != NULL)
 		rtp_session_set_direction(c->rtp, false, false);
 	for (int i = 0; i < CALL_T__COUNT; i++)
@@ -1987,6 +2010,9 @@ call_uac_1xx(struct call *c, const struct sip_msg *req, const struct sip_msg *m)
 		call_send_cancel(c);
 		return;
 	}
+	/* Cancelled: only the final answer matters now. */
+	if (c->state == CALL_STATE_TERMINATING)
+		return;
 	call_note(c, "%u %.*s", m->status, (int)m->reason.n, m->reason.p);
 	if (m->status == 100 || m->to.tag.n == 0) {
 		call_set_reason(c, m);
@@ -2194,8 +2220,12 @@ call_uac_final(struct call *c, const struct sip_msg *m)
 	snprintf(reason, sizeof(reason), "%.*s", (int)m->reason.n,
 	    m->reason.p);
 	c->last_status = m->status;
-	call_terminate(c, m->status, reason, c->cancel_sent ? "local" :
-	    "remote");
+	/* After our CANCEL the 487 says nothing new: keep why and who. */
+	if (c->cancel_sent || c->cancel_wanted)
+		call_terminate(c, m->status, c->reason != NULL ? c->reason :
+		    reason, c->ended_by != NULL ? c->ended_by : "local");
+	else
+		call_terminate(c, m->status, reason, "remote");
 }
 
 static void
@@ -2211,6 +2241,9 @@ call_on_inv_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 		if (m->status < 200) {
 			if (c->live && req != NULL)
 				call_uac_1xx(c, req, m);
+			else if (c->cancel_wanted)
+				/* Hung up before any 1xx (§9.1): now it can go. */
+				call_send_cancel(c);
 		} else if (m->status < 300) {
 			if (req != NULL)
 				call_uac_2xx(c, req, m);
@@ -2222,6 +2255,11 @@ call_on_inv_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 	case SIP_TRANS_EV_TP_ERROR:
 		if (!c->live)
 			break;
+		if (c->state == CALL_STATE_TERMINATING) {
+			call_terminate(c, 0, str_or_empty(c->reason),
+			    c->ended_by != NULL ? c->ended_by : "local");
+			break;
+		}
 		/* RFC 3263 §4.3: a silent or unreachable target → the next. */
 		if (!c->got_1xx && !c->cancel_sent) {
 			sip_ctrans_detach(ct);
@@ -2449,12 +2487,26 @@ call_uas_send(struct call *c, struct sip_strans *st, const struct sip_msg *req,
 {
 	struct sip_build b = { 0 };
 	struct strbuf out = STRBUF_INIT;
+	uint32_t cseq;
 	int err;
 
 	if (st == NULL || req == NULL)
 		return EALREADY;
+	/* A final answer frees req (sip_strans_request()). */
+	cseq = req->cseq.num;
 	sip_build_response_to(&b, req, status, reason, c->dlg.local_tag);
 	if (status > 100 && status < 300) {
+		/* §12.1.1: the dialog's route set, in the request's order. */
+		for (unsigned i = 0; i < req->nhdrs; i++) {
+			const struct sip_hdr *h = &req->hdrs[i];
+			char *v;
+
+			if (h->id != SIP_HDR_RECORD_ROUTE)
+				continue;
+			v = slice_dup(h->value);
+			sip_build_add(&b, SIP_HDR_RECORD_ROUTE, v);
+			free(v);
+		}
 		sip_build_add(&b, SIP_HDR_CONTACT, c->contact);
 		call_add_caps(c, &b);
 	}
@@ -2495,7 +2547,7 @@ call_uas_send(struct call *c, struct sip_strans *st, const struct sip_msg *req,
 			c->rel_end_us = time_mono_us() + 64000ull * call_t1(c);
 		} else {
 			c->want_ack = true;
-			c->ack_cseq = req->cseq.num;
+			c->ack_cseq = cseq;
 			call_timer_set(c, CALL_T_2XX_END, 64 * call_t1(c));
 		}
 	}
@@ -3090,14 +3142,7 @@ call_on_timer(struct call *c, enum call_timer t)
 		call_note(c, "no answer in time");
 		set_str(&c->reason, "no answer");
 		c->ended_by = "timeout";
-		if (c->got_1xx) {
-			call_send_cancel(c);
-			call_set_state(c, CALL_STATE_TERMINATING);
-		} else {
-			/* §9.1: no CANCEL before a 1xx; one follows it. */
-			c->cancel_wanted = true;
-			call_terminate(c, 0, "no answer", "timeout");
-		}
+		call_cancel(c);
 		return;
 	case CALL_T_2XX:
 		if (c->resp == NULL || c->resp_st == NULL || !c->want_ack)
@@ -3152,6 +3197,12 @@ call_on_timer(struct call *c, enum call_timer t)
 		if (c->state == CALL_STATE_CONFIRMED &&
 		    c->reinv_next != CALL_REINV_NONE)
 			call_dialog_op(c, &c->dlg, CALL_OP_REINVITE);
+		return;
+	case CALL_T_CANCEL:
+		/* §9.1: the INVITE transaction counts as destroyed. */
+		call_note(c, "no final answer after our CANCEL");
+		call_terminate(c, 0, c->reason != NULL ? c->reason :
+		    "cancelled", c->ended_by != NULL ? c->ended_by : "local");
 		return;
 	case CALL_T__COUNT:
 		break;
@@ -3223,13 +3274,7 @@ call_hangup(struct call_agent *ag, uint64_t id)
 	case CALL_STATE_EARLY:
 		set_str(&c->reason, "cancelled");
 		c->ended_by = "local";
-		if (c->got_1xx) {
-			call_send_cancel(c);
-			call_set_state(c, CALL_STATE_TERMINATING);
-		} else {
-			c->cancel_wanted = true;
-			call_terminate(c, 0, "cancelled", "local");
-		}
+		call_cancel(c);
 		return 0;
 	case CALL_STATE_RINGING:
 		call_uas_refuse(c, 603, "Decline", "declined", "local");

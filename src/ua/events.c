@@ -217,6 +217,21 @@ events_subscribe(unsigned kinds, const char *account,
 	return sub;
 }
 
+struct events_sub *
+events_subscribe_live(unsigned kinds, const char *account,
+    events_deliver_fn *deliver, void *arg)
+{
+	struct events_sub *sub = xcalloc(1, sizeof(*sub));
+
+	sub->kinds = kinds;
+	sub->account = account != NULL ? xstrdup(account) : NULL;
+	sub->deliver = deliver;
+	sub->arg = arg;
+	TAILQ_INSERT_TAIL(&events_subs, sub, entry);
+	events_nsubs++;
+	return sub;
+}
+
 void
 events_unsubscribe(struct events_sub *sub)
 {

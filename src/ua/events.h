@@ -69,6 +69,13 @@ void	events_remove_snapshot(events_snapshot_fn *, void *arg);
 /* account == NULL: every account.  Sends the snapshot and sync first. */
 struct events_sub *events_subscribe(unsigned kinds, const char *account,
 	    events_deliver_fn *, void *arg);
+/*
+ * The same without the snapshot and the sync: only what is published
+ * from now on.  For a job that follows its own work (a call it just
+ * placed): a snapshot would walk every account for nothing.
+ */
+struct events_sub *events_subscribe_live(unsigned kinds, const char *account,
+	    events_deliver_fn *, void *arg);
 void	events_unsubscribe(struct events_sub *);
 
 /*

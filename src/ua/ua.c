@@ -257,12 +257,21 @@ ua_build_hdrs(struct ua *ua)
 	snprintf(ua->allow_hdr, sizeof(ua->allow_hdr), "Allow: %s\r\n",
 	    ua->allow);
 	/*
-	 * §11.2, §20.1: Accept lists the bodies we take; no usage takes one
-	 * yet, so it is empty (an empty Accept: none acceptable), as is
-	 * Supported (no extension).
+	 * §11.2, §20.1: Accept lists the bodies we take (SDP, once a usage
+	 * takes INVITE), Supported the extensions of ua_supported.
 	 */
-	snprintf(ua->caps_hdr, sizeof(ua->caps_hdr),
-	    "%sAccept: \r\nSupported: \r\n", ua->allow_hdr);
+	{
+		char sup[64] = "";
+		bool calls = strstr(ua->allow, "INVITE") != NULL;
+
+		for (size_t i = 0; ua_supported[i] != NULL; i++)
+			snprintf(sup + strlen(sup), sizeof(sup) - strlen(sup),
+			    "%s%s", i > 0 ? ", " : "", ua_supported[i]);
+		/* Both belong to the call usage: without it, none. */
+		snprintf(ua->caps_hdr, sizeof(ua->caps_hdr),
+		    "%sAccept: %s\r\nSupported: %s\r\n", ua->allow_hdr,
+		    calls ? "application/sdp" : "", calls ? sup : "");
+	}
 	if (ua->user_agent[0] != '\0')
 		strbuf_addf(&sb, "Server: %s\r\n", ua->user_agent);
 	free(ua->server_hdr);

@@ -65,7 +65,7 @@ struct ua {
 	 */
 	char			 allow[UA_ALLOW_MAX];
 	char			 allow_hdr[UA_ALLOW_MAX + 16];
-	char			 caps_hdr[UA_ALLOW_MAX + 64];
+	char			 caps_hdr[UA_ALLOW_MAX + 128];
 	char			*server_hdr;	/* any length */
 	/* Keys the stateless To tag (RFC 3261 §8.2.7). */
 	uint64_t		 tag_key;

@@ -4,7 +4,10 @@
  * with 1 ms timers so transactions end within the run) on a libevent
  * loop, fed from client sockets.  Every input goes through datagram or
  * stream framing, the parser, transaction matching, the ua's dispatch,
- * and the responses it builds are sent back to the client sockets and
+ * the call usage (an account "alice" that answers every call, media
+ * none, so INVITE, ACK, BYE, CANCEL, re-INVITE, PRACK and UPDATE reach
+ * its dialogs), and the responses it builds are sent back to the client
+ * sockets and
  * drained (the capture).  Each message sipxd sends must parse again
  * with its own parser; any crash, sanitizer report or leak is a bug.
  *
@@ -45,8 +48,12 @@
 #include <event2/event.h>
 
 #include "base/log.h"
+#include "base/xalloc.h"
+#include "media/rtp.h"
 #include "sip/sip_msg.h"
 #include "sip/sip_transport.h"
+#include "ua/account.h"
+#include "ua/call.h"
 #include "ua/ua.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -59,6 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct event_base	*base;
 static struct ua		*ua;
+static struct account_set	 accounts;
+static struct rtp_engine	*rtp;
+static struct call_agent	*calls;
 static struct sockaddr_in	 udp_addr, tcp_addr;	/* sipxd's listeners */
 static int			 cap_udp = -1;		/* client + capture */
 static struct sockaddr_in	 cap_udp_addr;
@@ -310,8 +320,50 @@ stop(void)
 {
 	if (held != -1)
 		close(held);
+	call_agent_free(calls);
+	rtp_engine_free(rtp);
 	ua_free(ua);
+	account_set_clear(&accounts);
 	event_base_free(base);
+}
+
+/* The call usage, with one account that answers every call. */
+static void
+start_calls(void)
+{
+	static const struct rtp_engine_conf rc = { .addr = "127.0.0.1",
+		.port_min = 50000, .port_max = 50999, .timeout_ms = 0 };
+	static const struct call_conf cc = { .max_calls = 100, .history = 50,
+		.min_se = 90 };
+	struct account_cfg **cfgs = xcalloc(1, sizeof(*cfgs));
+	struct account_cfg *a = xcalloc(1, sizeof(*a));
+	struct account_diff diff;
+	char err[256];
+
+	a->name = xstrdup("alice");
+	a->aor = xstrdup("sip:alice@127.0.0.1");
+	a->auth_user = xstrdup("alice");
+	a->registrar = xstrdup("sip:127.0.0.1");
+	a->password = xstrdup("secret");
+	a->expires = 600;
+	a->incoming = ACCOUNT_INCOMING_ANSWER;
+	a->codecs = xcalloc(2, sizeof(char *));
+	a->codecs[0] = xstrdup("PCMU");
+	a->codecs[1] = xstrdup("PCMA");
+	a->ncodecs = 2;
+	a->ring_timeout = 60;
+	a->reject_code = 486;
+	a->call_timeout = 120;
+	a->session_expires = 1800;
+	a->media = RTP_MODE_NONE;
+	cfgs[0] = a;
+	account_set_init(&accounts);
+	account_set_apply(&accounts, cfgs, 1, true, &diff);
+	if (rtp_engine_new(&rtp, base, &rc, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fuzz_receive: %s\n", err);
+		exit(1);
+	}
+	calls = call_agent_new(ua, &accounts, rtp, &cc, NULL, NULL);
 }
 
 int
@@ -351,6 +403,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	ua_set_users(ua, users, 1, true);
 	ua_set_trace(ua, on_trace, NULL);
 	find_listeners(first_fd);
+	start_calls();
 	cap_udp = bound_socket(SOCK_DGRAM, &cap_udp_addr);
 	cap_tcp = bound_socket(SOCK_STREAM, &cap_tcp_addr);
 	atexit(stop);
