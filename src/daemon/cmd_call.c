@@ -106,7 +106,9 @@ call_header_valid(const char *h)
 
 struct call_job {
 	struct control_job	*job;
-	struct events_sub	*sub;
+	struct call_job		*hnext;		/* call_jobs, by id */
+	unsigned long long	 call;
+	char			*account;
 	char			 id[24];	/* as events carry it */
 	/* The call_place() call is still running: a final state now is
 	 * kept and reported once the handler has answered. */
@@ -162,12 +164,53 @@ call_job_result(struct call_job *cj, const struct events_event *ev,
 	cmd_record_end(r);
 }
 
+/*
+ * Every running call job, by call id, behind one live subscription to
+ * the call kind that exists only while a job does: thousands of calls
+ * placed per second cost one lookup per event, not one subscriber per
+ * call for every event (and every SIP message's trace check) to walk.
+ */
+#define CALL_JOBS_BUCKETS	1024
+
+static struct call_job	*call_jobs[CALL_JOBS_BUCKETS];
+static size_t		 call_njobs;
+static struct events_sub *call_jobs_sub;
+
+static void call_jobs_deliver(const struct events_event *, void *);
+
+static void
+call_jobs_add(struct call_job *cj)
+{
+	struct call_job **b = &call_jobs[cj->call % CALL_JOBS_BUCKETS];
+
+	cj->hnext = *b;
+	*b = cj;
+	if (call_njobs++ == 0)
+		call_jobs_sub = events_subscribe_live(EVENTS_KIND_CALL, NULL,
+		    call_jobs_deliver, NULL);
+}
+
+static void
+call_jobs_remove(struct call_job *cj)
+{
+	for (struct call_job **pp = &call_jobs[cj->call % CALL_JOBS_BUCKETS];
+	    *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == cj) {
+			*pp = cj->hnext;
+			if (--call_njobs == 0) {
+				events_unsubscribe(call_jobs_sub);
+				call_jobs_sub = NULL;
+			}
+			return;
+		}
+}
+
 static void
 call_job_end(struct call_job *cj)
 {
-	events_unsubscribe(cj->sub);
-	cj->sub = NULL;
+	call_jobs_remove(cj);
 	control_job_finish(cj->job);
+	free(cj->account);
 	free(cj);
 }
 
@@ -178,16 +221,12 @@ call_job_end(struct call_job *cj)
  * allowed, control defers its writes to the loop.
  */
 static void
-call_job_deliver(const struct events_event *ev, void *arg)
+call_job_deliver(struct call_job *cj, const struct events_event *ev)
 {
-	struct call_job *cj = arg;
-	const char *id, *state;
+	const char *state;
 	bool ok;
 
-	/* The snapshot is about calls placed before this one. */
-	if (!ev->live || cj->done || strncmp(ev->type, "call.", 5) != 0)
-		return;
-	if ((id = ev_get(ev, "id")) == NULL || strcmp(id, cj->id) != 0)
+	if (cj->done)
 		return;
 	control_job_event(cj->job, ev);
 	if (strcmp(ev->type, "call.state") != 0 ||
@@ -205,13 +244,37 @@ call_job_deliver(const struct events_event *ev, void *arg)
 		call_job_end(cj);
 }
 
+static void
+call_jobs_deliver(const struct events_event *ev, void *arg)
+{
+	const char *id;
+	unsigned long long n;
+	char *end;
+
+	(void)arg;
+	if (!ev->live || strncmp(ev->type, "call.", 5) != 0 ||
+	    (id = ev_get(ev, "id")) == NULL)
+		return;
+	n = strtoull(id, &end, 10);
+	if (*end != '\0')
+		return;
+	for (struct call_job *cj = call_jobs[n % CALL_JOBS_BUCKETS];
+	    cj != NULL; cj = cj->hnext)
+		if (cj->call == n && ev->account != NULL &&
+		    strcmp(ev->account, cj->account) == 0) {
+			call_job_deliver(cj, ev);
+			return;
+		}
+}
+
 /* The connection went away: stop watching; the call goes on. */
 static void
 call_job_cancel(void *arg)
 {
 	struct call_job *cj = arg;
 
-	events_unsubscribe(cj->sub);
+	call_jobs_remove(cj);
+	free(cj->account);
 	free(cj);
 }
 
@@ -377,17 +440,19 @@ call_place_cmd(struct cmd_ctx *ctx, int argc, char **argv,
 	}
 	id = control_job_id(cj->job);
 	snprintf(cj->id, sizeof(cj->id), "%llu", id);
+	cj->call = id;
+	cj->account = xstrdup(p.account);
 	p.id = id;
 	/* Watch before placing: the first call.state may come at once. */
 	cj->placing = true;
-	cj->sub = events_subscribe_live(EVENTS_KIND_CALL, p.account,
-	    call_job_deliver, cj);
+	call_jobs_add(cj);
 	err[0] = '\0';
 	rc = call_place(daemon_calls(), &p, &placed, err, sizeof(err));
 	cj->placing = false;
 	if (rc != 0) {
-		events_unsubscribe(cj->sub);
+		call_jobs_remove(cj);
 		control_job_abandon(cj->job);
+		free(cj->account);
 		free(cj);
 		call_place_error(r, &p, rc, err);
 		return;

@@ -1623,30 +1623,38 @@ eng_tick(evutil_socket_t fd, short what, void *arg)
 	struct rtp_engine *eng = arg;
 	struct rtp_session *s;
 	uint64_t now = time_mono_us();
-	unsigned periods = 1;
+	unsigned periods;
 
 	eng->st.ticks++;
 	if (eng->tick_due_us == 0)
 		eng->tick_due_us = now;
-	if (now > eng->tick_due_us) {
-		uint64_t late = now - eng->tick_due_us;
+	/*
+	 * Media time follows an absolute schedule: a tick sends every
+	 * period due by now (rounded to the nearest, so a timer firing a
+	 * little early or late neither skips nor doubles one) and the
+	 * schedule moves by exactly those periods, so lateness is made up
+	 * and never lost.  Only when more than TICK_CATCHUP_MAX periods
+	 * are due (an overloaded or stopped process) does it start again
+	 * from now.
+	 */
+	if (now + TICK_US / 2 < eng->tick_due_us) {
+		periods = 0;
+	} else {
+		uint64_t late = now > eng->tick_due_us ?
+		    now - eng->tick_due_us : 0;
 
 		if (late > TICK_LATE_US)
 			eng->st.late_ticks++;
-		periods += (unsigned)(late / TICK_US > TICK_CATCHUP_MAX ?
-		    TICK_CATCHUP_MAX : late / TICK_US);
+		uint64_t due = 1 + (late + TICK_US / 2) / TICK_US;
+
+		if (due > TICK_CATCHUP_MAX) {
+			periods = TICK_CATCHUP_MAX;
+			eng->tick_due_us = now + TICK_US;
+		} else {
+			periods = (unsigned)due;
+			eng->tick_due_us += due * TICK_US;
+		}
 	}
-	/*
-	 * A persistent libevent timer a whole period behind starts again
-	 * from now; our schedule follows it, or every later tick would
-	 * look late.  The periods missed are made up in this tick.
-	 */
-	if (periods > 1)
-		eng->tick_due_us = now + TICK_US;
-	else
-		eng->tick_due_us += TICK_US;
-	if (periods > TICK_CATCHUP_MAX)
-		periods = TICK_CATCHUP_MAX;
 
 	while ((s = TAILQ_FIRST(&eng->pending)) != NULL) {
 		TAILQ_REMOVE(&eng->pending, s, pending_entry);
@@ -1657,7 +1665,8 @@ eng_tick(evutil_socket_t fd, short what, void *arg)
 		(void)sess_emit(s, RTP_EV_PLAY_ERROR, NULL);
 	}
 
-	for (s = TAILQ_FIRST(&eng->sending); s != NULL; s = eng->send_cursor) {
+	for (s = periods > 0 ? TAILQ_FIRST(&eng->sending) : NULL; s != NULL;
+	    s = eng->send_cursor) {
 		eng->send_cursor = TAILQ_NEXT(s, send_entry);
 		sess_tick(s, periods * TICK_MS, now);
 	}

@@ -64,6 +64,7 @@
 #define CALL_HEADERS_MAX	8	/* extra headers of call_place */
 #define CALL_MIN_SE_DEFAULT	90	/* RFC 4028 §5 */
 #define CALL_RETRY_AFTER	5	/* s, our 503 */
+#define CALL_TRIM_PEAK		1024	/* live calls worth a heap trim */
 
 /* One deadline per job a call's single timer serves. */
 enum call_timer {
@@ -224,6 +225,7 @@ struct call_agent {
 	size_t			 nids_buckets, nids;
 	struct call		*live_head, *live_tail;
 	size_t			 nlive;
+	size_t			 peak;		/* live calls since a trim */
 	size_t			 counts[CALL_STATE__COUNT];
 	struct call		*hist_head, *hist_tail;	/* newest first */
 	size_t			 nhist;
@@ -884,6 +886,11 @@ call_terminate(struct call *c, unsigned status, const char *reason,
 	ag->nlive--;
 	call_list_unlink_live(c);
 	call_history_push(c);
+	/* After a busy hour the heap goes back (as the transactions do). */
+	if (ag->peak >= CALL_TRIM_PEAK && ag->nlive < ag->peak / 8) {
+		xalloc_trim();
+		ag->peak = ag->nlive;
+	}
 	if (ag->change != NULL)
 		ag->change(ag->change_arg);
 	call_agent_check_stopped(ag);
@@ -938,7 +945,8 @@ call_new(struct call_agent *ag, uint64_t id, enum call_dir dir,
 	c->sess_ver = 1;
 	c->state = CALL_STATE_CALLING;
 	ag->counts[c->state]++;
-	ag->nlive++;
+	if (++ag->nlive > ag->peak)
+		ag->peak = ag->nlive;
 	c->prev = ag->live_tail;
 	if (ag->live_tail != NULL)
 		ag->live_tail->next = c;

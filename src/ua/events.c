@@ -195,6 +195,17 @@ events_remove_snapshot(events_snapshot_fn *fn, void *arg)
 	}
 }
 
+/* Subscribers per kind bit: asked for every SIP message (trace). */
+static size_t events_kind_subs[8];
+
+static void
+events_count(unsigned kinds, int delta)
+{
+	for (unsigned b = 0; b < 8; b++)
+		if (kinds & (1u << b))
+			events_kind_subs[b] += (size_t)delta;
+}
+
 struct events_sub *
 events_subscribe(unsigned kinds, const char *account,
     events_deliver_fn *deliver, void *arg)
@@ -214,6 +225,7 @@ events_subscribe(unsigned kinds, const char *account,
 	deliver(&sync, arg);
 	TAILQ_INSERT_TAIL(&events_subs, sub, entry);
 	events_nsubs++;
+	events_count(kinds, 1);
 	return sub;
 }
 
@@ -229,6 +241,7 @@ events_subscribe_live(unsigned kinds, const char *account,
 	sub->arg = arg;
 	TAILQ_INSERT_TAIL(&events_subs, sub, entry);
 	events_nsubs++;
+	events_count(kinds, 1);
 	return sub;
 }
 
@@ -239,6 +252,7 @@ events_unsubscribe(struct events_sub *sub)
 		return;
 	TAILQ_REMOVE(&events_subs, sub, entry);
 	events_nsubs--;
+	events_count(sub->kinds, -1);
 	free(sub->account);
 	free(sub);
 }
@@ -246,10 +260,8 @@ events_unsubscribe(struct events_sub *sub)
 bool
 events_wanted(unsigned kind)
 {
-	struct events_sub *sub;
-
-	TAILQ_FOREACH(sub, &events_subs, entry)
-		if (sub->kinds & kind)
+	for (unsigned b = 0; b < 8; b++)
+		if ((kind & (1u << b)) && events_kind_subs[b] > 0)
 			return true;
 	return false;
 }
