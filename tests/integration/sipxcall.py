@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sipxtest as T  # noqa: E402
-from sipxtest import (check, check_eq, free_port, parse_event,  # noqa: E402
+from sipxtest import (check, free_port, parse_event,  # noqa: E402
                       wait_until, TestFailure)
 from test_reg_sipp import parse_message_log  # noqa: E402
 
@@ -64,7 +64,7 @@ def media_conf(timeout=10, nports=40):
             ' timeout = %d; };' % (base, base + nports - 1, timeout))
 
 
-# ---- SIPp ---------------------------------------------------------------------
+# ---- SIPp -------------------------------------------------------------------
 
 class Sipp:
     """One SIPp on 127.0.0.1 over UDP running a call_*.xml scenario: a UAS
@@ -222,7 +222,7 @@ class Sipp:
         return "; ".join(out) or "(nothing)"
 
 
-# ---- the daemon's side ---------------------------------------------------------
+# ---- the daemon's side ----------------------------------------------------
 
 class CallEvents:
     """A control connection following call events (optionally of one

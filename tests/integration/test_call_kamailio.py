@@ -15,9 +15,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sipxtest as T  # noqa: E402
-from sipxtest import (account, check, check_eq, expect_ctl,  # noqa: E402
-                      run_tests, wait_until, TestFailure)
+from sipxtest import (account, check, check_eq, run_tests,  # noqa: E402
+                      wait_until, TestFailure)
 from sipxcall import (CallEvents, call_detail, hangup,  # noqa: E402
                       history_of, media_conf, placed_ok)
 import test_reg_kamailio as K  # noqa: E402

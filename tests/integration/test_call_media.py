@@ -9,7 +9,6 @@ sip:sipxd@127.0.0.1:PORT --wait`.  Everything is stopped by PID."""
 
 import math
 import os
-import re
 import struct
 import sys
 import time
@@ -18,7 +17,7 @@ import wave
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sipxtest as T  # noqa: E402
 from sipxtest import (account, check, check_eq, expect_ctl,  # noqa: E402
-                      run_tests, wait_until, TestFailure)
+                      run_tests, wait_until)
 from sipxcall import (CallEvents, Sipp, call_detail, call_id_of,  # noqa
                       ctl_call, hangup, history_of, live_calls, media_conf,
                       num, placed_ok)

@@ -19,12 +19,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sipxtest as T  # noqa: E402
 from sipxtest import (account, check, check_eq, expect_ctl,  # noqa: E402
                       run_tests, wait_until, TestFailure)
 from sipxcall import (CallEvents, Sipp, call_detail, call_id_of,  # noqa
-                      ctl_call, hangup, history_of, live_calls, media_conf,
-                      num, place, placed_ok)
+                      ctl_call, hangup, history, history_of, live_calls,
+                      media_conf, num, place, placed_ok)
 from test_reg_sipp import auth_params  # noqa: E402
 
 PASSWORD = "secret"
@@ -70,7 +69,7 @@ def ended(ev, cid, by, timeout=10):
     return f
 
 
-# ---- the daemon calls a SIPp UAS ------------------------------------------------
+# ---- the daemon calls a SIPp UAS -------------------------------------------
 
 def test_uas_answer(env):
     """INVITE with an offer, 180, 200 with an answer, ACK; media both ways
@@ -569,8 +568,7 @@ def test_history_bounded(env):
         check_eq(res.get("status"), "486", "call %d status" % cid)
         ids.append(cid)
     uas.expect_success()
-    hist = [h.get("id") for h in
-            __import__("sipxcall").history(d)]
+    hist = [h.get("id") for h in history(d)]
     check_eq(hist, [str(ids[2]), str(ids[1])], "history ids")
     with d.connect(readonly=True) as c:
         r = c.request("call %d" % ids[0])
@@ -599,7 +597,7 @@ def test_max_calls(env):
     uas.expect_success()
 
 
-# ---- SIPp calls the daemon -------------------------------------------------------
+# ---- SIPp calls the daemon ------------------------------------------------
 
 def incoming(ev, timeout=10):
     """The first call.state of an incoming call."""
