@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Calls through a real proxy (issue 10): Kamailio on loopback as
-registrar and record-routing proxy (tests/integration/kamailio/proxy.cfg,
-no authentication), two daemons, alice's and bob's, registered to it with
-it as their outbound proxy.  alice calls bob through it twice: the call
+registrar and record-routing proxy with digest authentication
+(tests/integration/kamailio/proxy.cfg: 401 to REGISTER, 407 to a new
+INVITE), two daemons, alice's and bob's, registered to it with it as
+their outbound proxy.  alice calls bob through it twice: the call
 is confirmed on both sides, each side's route set holds Kamailio's
 Record-Route, the in-dialog requests (ACK, BYE) go through Kamailio, and
 the call is hung up by the caller the first time and by the callee the
@@ -61,6 +62,7 @@ def setup(env):
     for name in ("alice", "bob"):
         a = account(name, register=True, registrar=proxy,
                     outbound_proxy=proxy, expires=60, incoming="answer",
+                    password=K.password(name),
                     retry={"base": 1, "max": 4, "fatal": 30})
         d = env.daemon(name="sipxd-" + name, accounts=[a],
                        extra=media_conf())
@@ -100,6 +102,11 @@ def call_through(kam, daemons):
           % (call_id, ra.get("dialog_id"), rb.get("dialog_id")))
     check(wait_until(lambda: kam.requests("ACK", call_id), 3),
           "the ACK did not go through kamailio: %s" % kam.log_tail())
+    # The proxy challenged the INVITE and took the credentials.
+    log = kam.log_text()
+    check("challenge INVITE from alice" in log and
+          "authenticated INVITE from alice" in log,
+          "no 407 round through kamailio: %s" % kam.log_tail())
     return aid, bid, call_id
 
 
