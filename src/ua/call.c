@@ -311,6 +311,16 @@ call_rand(size_t nbytes)
 	return strtoull(hex, NULL, 16);
 }
 
+/* A string a call keeps for its life: no doubling slack (10,000 calls). */
+static char *
+call_detach(struct strbuf *sb)
+{
+	size_t n = sb->n;
+	char *p = strbuf_detach(sb);
+
+	return p != NULL ? xrealloc(p, n + 1) : xstrdup("");
+}
+
 static double
 call_elapsed(const struct call *c)
 {
@@ -885,6 +895,11 @@ call_terminate(struct call *c, unsigned status, const char *reason,
 	ag->counts[CALL_STATE_TERMINATED]--;
 	ag->nlive--;
 	call_list_unlink_live(c);
+	/* The history keeps the timeline as it is: no slack. */
+	if (c->timeline.p != NULL && c->timeline.cap > c->timeline.n + 1) {
+		c->timeline.p = xrealloc(c->timeline.p, c->timeline.n + 1);
+		c->timeline.cap = c->timeline.n + 1;
+	}
 	call_history_push(c);
 	/* After a busy hour the heap goes back (as the transactions do). */
 	if (ag->peak >= CALL_TRIM_PEAK && ag->nlive < ag->peak / 8) {
@@ -1020,7 +1035,7 @@ call_make_offer(struct call *c, enum sdp_dir dir)
 	if (err == 0) {
 		sdp_print(&sb, &s);
 		free(c->local_sdp);
-		c->local_sdp = strbuf_detach(&sb);
+		c->local_sdp = call_detach(&sb);
 	}
 	strbuf_free(&sb);
 	arena_free(&ar);
@@ -1061,7 +1076,7 @@ call_make_answer(struct call *c, struct slice body)
 	if (err == 0) {
 		sdp_print(&sb, &ans);
 		free(c->local_sdp);
-		c->local_sdp = strbuf_detach(&sb);
+		c->local_sdp = call_detach(&sb);
 		free(c->remote_sdp);
 		c->remote_sdp = copy;
 		copy = NULL;
@@ -1270,7 +1285,7 @@ call_add_via(struct call *c, struct sip_build *b, const struct sip_dest *dst,
 		strbuf_addf(&sb, "<%s:%s@%s%s>", dst->proto == SIP_TP_TLS ?
 		    "sips" : "sip", c->user, sent_by, dst->proto == SIP_TP_TCP ?
 		    ";transport=tcp" : "");
-		c->contact = strbuf_detach(&sb);
+		c->contact = call_detach(&sb);
 	}
 	return 0;
 }
@@ -1680,7 +1695,7 @@ call_send_ack(struct call *c, struct sip_dialog *d, uint32_t cseq,
 	if (d == &c->dlg && cseq == c->inv_cseq) {
 		free(c->ack);
 		c->ack_len = out.n;
-		c->ack = strbuf_detach(&out);
+		c->ack = call_detach(&out);
 	}
 	strbuf_free(&out);
 	sip_build_free(&b);
@@ -2334,7 +2349,7 @@ call_initial_route(struct call *c, const struct account *a)
 
 		strbuf_addf(&sb, "<%s%s>", p, sip_uri_parse(&u, p, strlen(p),
 		    &why) == 0 && u.lr ? "" : ";lr");
-		c->route0 = strbuf_detach(&sb);
+		c->route0 = call_detach(&sb);
 		c->hop0 = xstrdup(p);
 	} else if (sr != NULL) {
 		const char *lt = strchr(sr, '<'), *gt;
@@ -2425,9 +2440,9 @@ call_place(struct call_agent *ag, const struct call_params *p, uint64_t *id,
 		    a->cfg->aor);
 	else
 		strbuf_addf(&sb, "<%s>", a->cfg->aor);
-	c->from_uri = strbuf_detach(&sb);
+	c->from_uri = call_detach(&sb);
 	strbuf_addf(&sb, "<%s>", p->uri);
-	c->to_uri = strbuf_detach(&sb);
+	c->to_uri = call_detach(&sb);
 	strbuf_free(&sb);
 	c->from_tag = xmalloc(17);
 	random_hex(c->from_tag, 8);
@@ -2753,7 +2768,7 @@ call_on_invite(struct ua *ua, const struct ua_req *rq, void *arg)
 	strbuf_addf(&sb, "<%s:%s@%s%s>", src->proto == SIP_TP_TLS ? "sips" :
 	    "sip", c->user, sent_by, src->proto == SIP_TP_TCP ?
 	    ";transport=tcp" : "");
-	c->contact = strbuf_detach(&sb);
+	c->contact = call_detach(&sb);
 	strbuf_free(&sb);
 	call_note(c, "INVITE received from %s", c->remote);
 	call_publish_state(c, c->state, true);

@@ -115,7 +115,7 @@ control: { path = "$dir/control.sock"; max_clients = 64; };
 log: { level = "notice"; };
 media: { address = "127.0.0.1"; port_min = 20000; port_max = 44999;
          timeout = 0; };
-calls: { max = 20000; history = 1000; };
+calls: { max = 20000; history = ${CALL_HISTORY:-1000}; };
 accounts = ( { name = "bench"; aor = "sip:bench@127.0.0.1";
   register = false; transport = "udp"; incoming = "answer";
   media = "$2"; codecs = [ "PCMU" ]; } );
