@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "proto/ctl_line.h"
+#include "media/rtp.h"
 #include "ua/call.h"
 #include "ua/events.h"
 #include "ua/reg.h"
@@ -75,6 +76,27 @@ status_reg_counts(struct cmd_reply *r)
 	}
 }
 
+/* The media engine: sessions and how its 20 ms tick keeps time. */
+static void
+status_rtp(struct cmd_reply *r)
+{
+	struct rtp_engine_stats st = { 0 };
+
+	if (daemon_rtp() != NULL)
+		rtp_engine_stats(daemon_rtp(), &st);
+	cmd_record_kvf(r, "rtp_sessions", "%zu", st.sessions);
+	cmd_record_kvf(r, "rtp_sending", "%zu", st.sending);
+	cmd_record_kvf(r, "rtp_ticks", "%llu", (unsigned long long)st.ticks);
+	cmd_record_kvf(r, "rtp_late_ticks", "%llu",
+	    (unsigned long long)st.late_ticks);
+	cmd_record_kvf(r, "rtp_packets_sent", "%llu",
+	    (unsigned long long)st.packets_sent);
+	cmd_record_kvf(r, "rtp_send_errors", "%llu",
+	    (unsigned long long)st.send_errors);
+	cmd_record_kvf(r, "rtp_port_exhausted", "%llu",
+	    (unsigned long long)st.port_exhausted);
+}
+
 /* Live calls: calls=N, then calls_<state>=N as for registrations. */
 static void
 status_call_counts(struct cmd_reply *r)
@@ -113,6 +135,7 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	    account_set_registered(set));
 	status_reg_counts(r);
 	status_call_counts(r);
+	status_rtp(r);
 	cmd_record_kvf(r, "transactions", "%zu",
 	    sip_trans_count(ua_trans(daemon_ua())));
 	cmd_record_kvf(r, "transaction_limit", "%zu",

@@ -200,6 +200,12 @@ daemon_calls(void)
 	return d.calls;
 }
 
+struct rtp_engine *
+daemon_rtp(void)
+{
+	return d.rtp;
+}
+
 static struct call_conf
 daemon_call_conf(const struct sipxd_config *cfg)
 {

@@ -74,6 +74,12 @@ daemon_reg(void)
 	return NULL;
 }
 
+struct rtp_engine *
+daemon_rtp(void)
+{
+	return NULL;
+}
+
 struct call_agent *
 daemon_calls(void)
 {
