@@ -240,6 +240,7 @@ struct call_agent {
 	struct event		*stop_ev;
 	/* Scratch for call_detail_get. */
 	char			 dlg_id[256];
+	char			 local_media[64];
 	struct strbuf		 routes;
 	const char		**tl;
 	size_t			 ntl;
@@ -1843,6 +1844,9 @@ call_flush_ops(struct call *c)
 	unsigned ops = c->ops;
 
 	c->ops = 0;
+	/* An ended call (its BYE came while the hop resolved) only ACKs. */
+	if (!c->live)
+		ops &= CALL_OP_ACK;
 	if (ops & CALL_OP_ACK)
 		call_send_ack(c, &c->dlg, c->inv_cseq, c->ack_sdp ?
 		    c->local_sdp : NULL);
@@ -3461,10 +3465,11 @@ call_detail_get(struct call_agent *ag, uint64_t id, struct call_detail *d)
 	d->remote_media = c->remote_media;
 	d->local_media = "";
 	if (c->rtp != NULL) {
-		snprintf(ag->dlg_id + 200, 56, strchr(rtp_engine_addr(ag->rtp),
-		    ':') != NULL ? "[%s]:%u" : "%s:%u",
-		    rtp_engine_addr(ag->rtp), rtp_session_port(c->rtp));
-		d->local_media = ag->dlg_id + 200;
+		snprintf(ag->local_media, sizeof(ag->local_media), strchr(
+		    rtp_engine_addr(ag->rtp), ':') != NULL ? "[%s]:%u" :
+		    "%s:%u", rtp_engine_addr(ag->rtp),
+		    rtp_session_port(c->rtp));
+		d->local_media = ag->local_media;
 	}
 	d->session_expires = c->se;
 	d->refresher = c->se == 0 ? "" : (c->we_refresh ==
@@ -3618,6 +3623,11 @@ call_agent_stop(struct call_agent *ag, void (*done)(void *), void *arg)
 			call_end(c, "sipxd is stopping", "local");
 			break;
 		case CALL_STATE_TERMINATING:
+			/* Waiting for a 1xx to CANCEL: not worth the stop. */
+			if (c->cancel_wanted)
+				call_terminate(c, 0, str_or_empty(c->reason),
+				    c->ended_by != NULL ? c->ended_by :
+				    "local");
 			break;
 		default:
 			if (c->got_1xx) {
