@@ -65,6 +65,7 @@
 #define TICK_MS			20
 #define TICK_LATE_US		10000	/* rtp_engine_stats.late_ticks */
 #define TICK_CATCHUP_MAX	5	/* periods one tick makes up at most */
+#define TICK_SLACK_US		2000	/* a timer this early is on time */
 #define BUCKETS			50	/* one per tick: each session 1/s */
 #define RTCP_EVERY		5	/* bucket visits: a report every 5 s */
 #define PKT_PER_TICK		16	/* one session's packets per tick */
@@ -434,7 +435,9 @@ rtp_engine_new(struct rtp_engine **out, struct event_base *base,
 		return rc;
 	eng = xcalloc(1, sizeof(*eng));
 	eng->base = base;
-	eng->tick = event_new(base, -1, EV_PERSIST, eng_tick, eng);
+	/* Re-armed by each tick for the next due time: a persistent timer
+	 * slips by the tick's own work when the work is long. */
+	eng->tick = event_new(base, -1, 0, eng_tick, eng);
 	if (eng->tick == NULL) {
 		free(eng);
 		snprintf(err, errlen, "event_new failed");
@@ -497,6 +500,19 @@ void
 rtp_engine_stats(const struct rtp_engine *eng, struct rtp_engine_stats *st)
 {
 	*st = eng->st;
+}
+
+/* The next tick at the schedule's next due time (at once if past). */
+static void
+eng_tick_rearm(struct rtp_engine *eng)
+{
+	uint64_t now = time_mono_us();
+	uint64_t wait = eng->tick_due_us > now ? eng->tick_due_us - now : 0;
+	struct timeval tv = { (time_t)(wait / 1000000),
+	    (suseconds_t)(wait % 1000000) };
+
+	if (eng->ticking)
+		event_add(eng->tick, &tv);
 }
 
 static void
@@ -1630,23 +1646,23 @@ eng_tick(evutil_socket_t fd, short what, void *arg)
 		eng->tick_due_us = now;
 	/*
 	 * Media time follows an absolute schedule: a tick sends every
-	 * period due by now (rounded to the nearest, so a timer firing a
-	 * little early or late neither skips nor doubles one) and the
-	 * schedule moves by exactly those periods, so lateness is made up
-	 * and never lost.  Only when more than TICK_CATCHUP_MAX periods
-	 * are due (an overloaded or stopped process) does it start again
-	 * from now.
+	 * period due by now, never one ahead (a burst sent early leaves a
+	 * gap after it that a receiver counts as late), and the schedule
+	 * moves by exactly those periods, so lateness is made up and never
+	 * lost.  A timer that fires a little early (TICK_SLACK_US) counts
+	 * as on time.  Only when more than TICK_CATCHUP_MAX periods are
+	 * due (an overloaded or stopped process) does it start again from
+	 * now.
 	 */
-	if (now + TICK_US / 2 < eng->tick_due_us) {
+	if (now + TICK_SLACK_US < eng->tick_due_us) {
 		periods = 0;
 	} else {
 		uint64_t late = now > eng->tick_due_us ?
 		    now - eng->tick_due_us : 0;
+		uint64_t due = 1 + late / TICK_US;
 
 		if (late > TICK_LATE_US)
 			eng->st.late_ticks++;
-		uint64_t due = 1 + (late + TICK_US / 2) / TICK_US;
-
 		if (due > TICK_CATCHUP_MAX) {
 			periods = TICK_CATCHUP_MAX;
 			eng->tick_due_us = now + TICK_US;
@@ -1691,4 +1707,5 @@ eng_tick(evutil_socket_t fd, short what, void *arg)
 		(void)sess_visit(s, now);
 	}
 	eng->bucket_cursor = NULL;
+	eng_tick_rearm(eng);
 }
