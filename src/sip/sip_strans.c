@@ -305,6 +305,14 @@ strans_on_response_invite(struct sip_strans *st, unsigned status,
 		if (status < 300) {
 			strans_set_state(st, SIP_STRANS_ACCEPTED);
 			strans_arm(st, STRANS_TIMER_L, 64 * c->t1_ms);
+			/*
+			 * RFC 6026 §7.1: Accepted only absorbs; the 2xx is the
+			 * user's to send again.  Its copy here would cost
+			 * every answered call ~700 bytes for 64*T1.
+			 */
+			free(st->rsp);
+			st->rsp = NULL;
+			st->rsp_len = 0;
 			break;
 		}
 		strans_set_state(st, SIP_STRANS_COMPLETED);
@@ -319,10 +327,11 @@ strans_on_response_invite(struct sip_strans *st, unsigned status,
 		/* §13.3.1.4: the user's own 2xx retransmissions. */
 		if (status < 200 || status >= 300)
 			return EALREADY;
-		if (st->rsp_status == status && st->rsp_len == len &&
-		    memcmp(st->rsp, buf, len) == 0)
-			st->t.layer->stats.retrans_sent++;
-		return strans_send_rsp(st, status, buf, len);
+		/* A 2xx again: the user's retransmission, sent as is. */
+		st->t.layer->stats.retrans_sent++;
+		if ((rc = sip_trans_tp_send(&st->t, buf, len)) != 0)
+			strans_fail(st, rc, false);
+		return rc;
 	case SIP_STRANS_TRYING:
 	case SIP_STRANS_COMPLETED:
 	case SIP_STRANS_CONFIRMED:

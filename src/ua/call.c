@@ -116,7 +116,7 @@ struct call {
 
 	struct sip_dialog	 dlg;		/* the call's dialog */
 	bool			 has_dlg;	/* dlg filled in */
-	struct sip_dialog	*forks[CALL_FORKS_MAX];	/* early, UAC */
+	struct sip_dialog	**forks;	/* early, UAC; CALL_FORKS_MAX */
 	size_t			 nforks;
 	char			*contact;	/* our Contact value */
 
@@ -132,7 +132,7 @@ struct call {
 	struct sip_resolve_query *q0;
 	struct sip_resolve_target *targets;
 	size_t			 ntargets, next_target;
-	struct sip_dest		 inv_dst;	/* for CANCEL (§9.1) */
+	struct sip_dest		*inv_dst;	/* for CANCEL (§9.1); UAC only */
 	uint32_t		 inv_cseq;
 	unsigned		 auth_tries, redirects;
 	bool			 se_retried;	/* 422 once */
@@ -738,6 +738,8 @@ call_free(struct call *c)
 	free(c->route0);
 	free(c->hop0);
 	free(c->targets);
+	free(c->inv_dst);
+	free(c->forks);
 	free(c->chal);
 	free(c->ack);
 	free(c->resp);
@@ -1423,7 +1425,9 @@ call_invite_send(struct call *c)
 	if (err == 0) {
 		char addr[64];
 
-		c->inv_dst = dst;
+		if (c->inv_dst == NULL)
+			c->inv_dst = xmalloc(sizeof(*c->inv_dst));
+		*c->inv_dst = dst;
 		sip_tp_addr_str((const struct sockaddr *)&t->addr, addr,
 		    sizeof(addr));
 		call_note(c, "INVITE sent to %s %s", sip_tp_proto_name(
@@ -1546,13 +1550,14 @@ call_send_cancel(struct call *c)
 	    sip_ctrans_request(c->inv_ct) : NULL;
 	struct sip_build b = { 0 };
 	struct strbuf out = STRBUF_INIT;
-	struct sip_dest dst = c->inv_dst;
+	struct sip_dest dst;
 	const struct sip_hdr *h;
 	int err;
 
-	if (inv == NULL || c->cancel_sent)
+	if (inv == NULL || c->cancel_sent || c->inv_dst == NULL)
 		return;
 	c->cancel_sent = true;
+	dst = *c->inv_dst;
 	sip_build_request(&b, "CANCEL", c->ruri);
 	if ((h = sip_msg_hdr(inv, SIP_HDR_VIA, 0)) != NULL) {
 		char *v = slice_dup(h->value);
@@ -1904,6 +1909,8 @@ call_fork_get(struct call *c, const struct sip_msg *req,
 			return c->forks[i];
 	if (c->nforks == CALL_FORKS_MAX)
 		return NULL;
+	if (c->forks == NULL)
+		c->forks = xcalloc(CALL_FORKS_MAX, sizeof(*c->forks));
 	d = xcalloc(1, sizeof(*d));
 	if (sip_dialog_uac(d, req, resp) != 0) {
 		sip_dialog_clear(d);
