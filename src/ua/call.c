@@ -164,6 +164,11 @@ struct call {
 	bool			 prack_wait;
 	bool			 bye_after_ack;
 	bool			 sdp_in_1xx;	/* offer went in a reliable 1xx */
+	bool			 answer_wanted;	/* answer once the PRACK came */
+	bool			 prack_sdp;	/* our answer goes in the PRACK */
+	char			*sdp_before;	/* agreed SDP while a hold is out */
+	char			*auth_hdr;	/* INVITE's credentials, for ACK */
+	bool			 auth_proxy;
 	uint32_t		 ack_cseq;	/* of the INVITE our 2xx answers */
 	uint64_t		 rel_end_us;	/* RFC 3262: give up then */
 	unsigned		 req_se;	/* their Session-Expires */
@@ -253,6 +258,9 @@ static void call_terminate(struct call *, unsigned status, const char *reason,
 static void call_send_bye(struct call *);
 static void call_flush_ops(struct call *);
 static void call_end(struct call *, const char *reason, const char *by);
+static void call_uas_refuse(struct call *, unsigned status,
+    const char *reason, const char *why, const char *by);
+static void call_cancel(struct call *);
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -695,8 +703,10 @@ call_detach_all(struct call *c)
 		sip_ctrans_detach(c->upd_ct);
 	if (c->inv_st != NULL)
 		sip_strans_detach(c->inv_st);
+	if (c->resp_st != NULL && c->resp_st != c->inv_st)
+		sip_strans_detach(c->resp_st);
 	c->inv_ct = c->bye_ct = c->reinv_ct = c->upd_ct = NULL;
-	c->inv_st = NULL;
+	c->inv_st = c->resp_st = NULL;
 	if (c->q0 != NULL)
 		sip_resolve_cancel(c->q0);
 	if (c->hq != NULL)
@@ -746,6 +756,8 @@ call_free(struct call *c)
 	free(c->hop_uri);
 	free(c->local_sdp);
 	free(c->remote_sdp);
+	free(c->sdp_before);
+	free(c->auth_hdr);
 	free(c->reason);
 	strbuf_free(&c->timeline);
 	free(c);
@@ -888,6 +900,14 @@ call_terminate(struct call *c, unsigned status, const char *reason,
 	if (c->inv_st != NULL) {
 		sip_strans_detach(c->inv_st);
 		c->inv_st = NULL;
+	}
+	if (c->resp_st != NULL) {
+		sip_strans_detach(c->resp_st);
+		c->resp_st = NULL;
+	}
+	if (c->q0 != NULL) {
+		sip_resolve_cancel(c->q0);
+		c->q0 = NULL;
 	}
 	log_info("call %" PRIu64 " (%s, %s %s) ended: %u %s, by %s", c->id,
 	    c->account, call_dir_name(c->dir), c->remote, status,
@@ -1364,9 +1384,13 @@ call_add_auth(struct call *c, struct sip_build *b, const char *method,
 	rq.cnonce = slice_cstr(cnonce);
 	rq.nc = 1;
 	err = sip_auth_respond(&out, &ch, &rq, NULL);
-	if (err == 0)
+	if (err == 0) {
 		sip_build_add(b, c->chal_proxy ? SIP_HDR_PROXY_AUTHORIZATION :
 		    SIP_HDR_AUTHORIZATION, out.p);
+		/* §22.1: the ACK for the 2xx carries the same. */
+		set_str(&c->auth_hdr, out.p);
+		c->auth_proxy = c->chal_proxy;
+	}
 	strbuf_free(&out);
 	return err;
 }
@@ -1425,6 +1449,9 @@ call_invite_send(struct call *c)
 	if (err == 0) {
 		char addr[64];
 
+		/* §9.1 holds per transaction: this one had no 1xx yet. */
+		c->got_1xx = false;
+		c->cancel_sent = false;
 		if (c->inv_dst == NULL)
 			c->inv_dst = xmalloc(sizeof(*c->inv_dst));
 		*c->inv_dst = dst;
@@ -1476,6 +1503,12 @@ call_resolved0(int error, const struct sip_resolve_target *targets, size_t n,
 	int err = ENOENT;
 
 	c->q0 = NULL;
+	if (c->state == CALL_STATE_TERMINATING) {
+		/* Hung up while (re)resolving: no INVITE goes out. */
+		call_terminate(c, 0, str_or_empty(c->reason), c->ended_by !=
+		    NULL ? c->ended_by : "local");
+		return;
+	}
 	if (error != 0) {
 		call_fail_err(c, error, "DNS");
 		return;
@@ -1692,6 +1725,9 @@ call_send_ack(struct call *c, struct sip_dialog *d, uint32_t cseq,
 	}
 	sip_build_add(&b, SIP_HDR_CONTACT, c->contact);
 	sip_build_add(&b, SIP_HDR_USER_AGENT, c->ag->ua->user_agent);
+	if (cseq == c->inv_cseq && c->auth_hdr != NULL)
+		sip_build_add(&b, c->auth_proxy ? SIP_HDR_PROXY_AUTHORIZATION :
+		    SIP_HDR_AUTHORIZATION, c->auth_hdr);
 	if (body != NULL)
 		sip_build_body(&b, "application/sdp", body, strlen(body));
 	sip_build_finish(&b, &out);
@@ -1775,6 +1811,10 @@ call_send_prack(struct call *c)
 	if (err == 0) {
 		call_extra_prack(c, &b);
 		sip_build_add(&b, SIP_HDR_USER_AGENT, c->ag->ua->user_agent);
+		if (c->prack_sdp && c->local_sdp != NULL)
+			sip_build_body(&b, "application/sdp", c->local_sdp,
+			    strlen(c->local_sdp));
+		c->prack_sdp = false;
 		sip_build_finish(&b, &out);
 		/* Its 200 changes nothing we track. */
 		err = sip_ctrans_send(c->ag->ua->trans, out.p, out.n, &dst,
@@ -1818,6 +1858,8 @@ call_send_reinvite(struct call *c)
 		return;
 	}
 	if (what != CALL_REINV_REFRESH) {
+		/* Kept to put back if the peer refuses the new offer. */
+		set_str(&c->sdp_before, c->local_sdp);
 		c->sess_ver++;
 		if (call_make_offer(c, dir) != 0) {
 			c->reinv = CALL_REINV_NONE;
@@ -1874,6 +1916,18 @@ call_end(struct call *c, const char *reason, const char *by)
 	if (!c->live || c->bye_ct != NULL || (c->ops & CALL_OP_BYE) ||
 	    c->bye_after_ack)
 		return;
+	/* §15: an early dialog ends with a final answer or a CANCEL. */
+	if (c->state == CALL_STATE_RINGING) {
+		call_uas_refuse(c, 480, "Temporarily Unavailable", reason, by);
+		return;
+	}
+	if (c->state != CALL_STATE_CONFIRMED &&
+	    c->state != CALL_STATE_TERMINATING) {
+		set_str(&c->reason, reason);
+		c->ended_by = by;
+		call_cancel(c);
+		return;
+	}
 	/* A call already going (a CANCEL that crossed the 200) keeps why. */
 	if (c->state != CALL_STATE_TERMINATING) {
 		set_str(&c->reason, reason);
@@ -2020,6 +2074,9 @@ call_se_apply(struct call *c, unsigned se, char refresher, bool we_are_uac)
 {
 	call_timer_stop(c, CALL_T_REFRESH);
 	call_timer_stop(c, CALL_T_EXPIRE);
+	/* A peer's 2xx below our Min-SE would have us refresh in a loop. */
+	if (se != 0 && se < c->ag->conf.min_se)
+		se = c->ag->conf.min_se;
 	c->se = se;
 	if (se == 0)
 		return;
@@ -2072,6 +2129,12 @@ call_uac_1xx(struct call *c, const struct sip_msg *req, const struct sip_msg *m)
 		c->prack_rseq = (uint32_t)rseq;
 		c->prack_cseq = m->cseq.num;
 		c->prack_dlg = d;
+		/* RFC 3262 §5: their offer in it; our answer in the PRACK. */
+		if (sdp && !c->offer_out && c->remote_sdp == NULL &&
+		    call_make_answer(c, m->body) == 0) {
+			c->prack_sdp = true;
+			call_media_apply(c);
+		}
 		call_dialog_op(c, d, CALL_OP_PRACK);
 		if (!c->live)
 			return;
@@ -2135,6 +2198,9 @@ call_uac_2xx(struct call *c, const struct sip_msg *req, const struct sip_msg *m)
 			if (c->forks[i] == fork)
 				c->forks[i] = c->forks[--c->nforks];
 		free(fork);
+		/* A retried INVITE (401, 422) used a higher CSeq. */
+		if (c->dlg.local_cseq < c->inv_cseq)
+			c->dlg.local_cseq = c->inv_cseq;
 		err = sip_dialog_confirm(&c->dlg, m);
 	} else {
 		err = sip_dialog_uac(&c->dlg, req, m);
@@ -2164,6 +2230,9 @@ call_uac_2xx(struct call *c, const struct sip_msg *req, const struct sip_msg *m)
 		}
 		c->offer_out = false;
 		err = c->remote_sdp == NULL ? EBADMSG : call_media_apply(c);
+	} else if (c->remote_sdp != NULL && c->local_sdp != NULL) {
+		/* Offer and answer went in a reliable 1xx and its PRACK. */
+		err = 0;
 	} else if (call_body_is_sdp(m)) {
 		err = call_make_answer(c, m->body);
 		if (err == 0) {
@@ -2238,6 +2307,7 @@ call_uac_final(struct call *c, const struct sip_msg *m)
 		const struct sip_nameaddr *to = &m->contact[0].addr;
 
 		c->redirects++;
+		c->got_1xx = false;
 		free(c->ruri);
 		c->ruri = slice_dup(to->uri_str);
 		call_note(c, "redirected to %s", c->ruri);
@@ -2538,12 +2608,14 @@ call_uas_send(struct call *c, struct sip_strans *st, const struct sip_msg *req,
 	struct sip_build b = { 0 };
 	struct strbuf out = STRBUF_INIT;
 	uint32_t cseq;
+	bool invite;
 	int err;
 
 	if (st == NULL || req == NULL)
 		return EALREADY;
 	/* A final answer frees req (sip_strans_request()). */
 	cseq = req->cseq.num;
+	invite = req->method == SIP_METHOD_INVITE;
 	sip_build_response_to(&b, req, status, reason, c->dlg.local_tag);
 	if (status > 100 && status < 300) {
 		/* §12.1.1: the dialog's route set, in the request's order. */
@@ -2581,7 +2653,9 @@ call_uas_send(struct call *c, struct sip_strans *st, const struct sip_msg *req,
 	err = sip_strans_respond(st, out.p, out.n);
 	call_note(c, err == 0 ? "%u %s sent" : "%u %s not sent", status,
 	    reason);
-	if (err == 0 && (reliable || (status >= 200 && status < 300))) {
+	/* Only an INVITE's 2xx waits for an ACK (an UPDATE's gets none). */
+	if (err == 0 && invite && (reliable || (status >= 200 &&
+	    status < 300))) {
 		free(c->resp);
 		c->resp_len = out.n;
 		c->resp = strbuf_detach(&out);
@@ -2851,6 +2925,15 @@ call_answer_session(struct call *c, const struct ua_req *rq, bool invite)
 	unsigned se = call_parse_se(m, &refresher);
 	int err;
 
+	/* RFC 4028 §8.1: a refresh below our Min-SE is refused. */
+	if (se != 0 && se < c->ag->conf.min_se) {
+		char h[32];
+
+		snprintf(h, sizeof(h), "Min-SE: %u\r\n", c->ag->conf.min_se);
+		ua_respond(c->ag->ua, rq, 422, "Session Interval Too Small",
+		    h);
+		return;
+	}
 	c->req_timer = call_tokens_have(&m->supported, "timer") ||
 	    call_tokens_have(&m->require, "timer");
 	if (call_body_is_sdp(m)) {
@@ -2880,15 +2963,10 @@ call_answer_session(struct call *c, const struct ua_req *rq, bool invite)
 		    (c->req_timer ? 'c' : 's'), false);
 	else if (c->se != 0)
 		call_se_apply(c, c->se, c->we_refresh ? 's' : 'c', false);
+	if (invite)
+		/* Its transaction's end must reach us (resp_st). */
+		sip_strans_set_handler(rq->st, call_on_inv_strans, c);
 	call_uas_send(c, rq->st, m, 200, "OK", body, false, NULL, NULL);
-	if (!invite) {
-		/* No ACK comes for an UPDATE's 200. */
-		c->want_ack = false;
-		call_timer_stop(c, CALL_T_2XX);
-		call_timer_stop(c, CALL_T_2XX_END);
-		free(c->resp);
-		c->resp = NULL;
-	}
 }
 
 /* The ACK for a 2xx of ours (§13.3.1.4): stop sending it again. */
@@ -2948,6 +3026,10 @@ call_on_prack(struct call *c, const struct ua_req *rq)
 	}
 	call_note(c, "PRACK received");
 	ua_respond(c->ag->ua, rq, 200, "OK", NULL);
+	if (c->answer_wanted && c->live && c->state == CALL_STATE_RINGING) {
+		c->answer_wanted = false;
+		call_uas_answer(c);
+	}
 }
 
 /* INFO (RFC 6086): 200; DTMF relayed as application/dtmf-relay shown. */
@@ -3005,6 +3087,20 @@ call_on_dialog(struct ua *ua, const struct ua_req *rq, struct sip_dialog *d,
 		ua_respond(ua, rq, 200, "OK", NULL);
 		if (!c->live)
 			return;
+		if (d != &c->dlg) {
+			/* §15: that early dialog ends; the other forks ring on. */
+			for (size_t i = 0; i < c->nforks; i++)
+				if (c->forks[i] == d) {
+					c->forks[i] = c->forks[--c->nforks];
+					if (c->prack_dlg == d)
+						c->prack_dlg = NULL;
+					call_dialog_drop(c, d);
+					sip_dialog_clear(d);
+					free(d);
+					break;
+				}
+			return;
+		}
 		if (c->inv_st != NULL && c->state == CALL_STATE_RINGING)
 			call_uas_send(c, c->inv_st, sip_strans_request(
 			    c->inv_st), 487, "Request Terminated", NULL, false,
@@ -3020,8 +3116,22 @@ call_on_dialog(struct ua *ua, const struct ua_req *rq, struct sip_dialog *d,
 			    "Exist", NULL);
 			return;
 		}
+		/*
+		 * An early dialog (RFC 3311 §5.1): an UPDATE without a body
+		 * is acknowledged; a new offer there, or a session timer
+		 * before the call is up, is not something we renegotiate.
+		 */
+		if (d != &c->dlg || c->state != CALL_STATE_CONFIRMED) {
+			if (m->method == SIP_METHOD_UPDATE && m->body.n == 0)
+				ua_respond(ua, rq, 200, "OK", NULL);
+			else
+				ua_respond(ua, rq, 500, "Server Internal Error",
+				    "Retry-After: 1\r\n");
+			return;
+		}
 		/* §14.1 glare, and RFC 3311 §5.2 for an UPDATE. */
-		if (call_reinv_busy(c) || (c->offer_out && m->body.n > 0)) {
+		if (call_reinv_busy(c) || ((c->offer_out || c->offer_in_2xx) &&
+		    m->body.n > 0)) {
 			ua_respond(ua, rq, 491, "Request Pending", NULL);
 			return;
 		}
@@ -3136,6 +3246,7 @@ call_on_dlg_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 		if (c->reinv == CALL_REINV_HOLD || c->reinv == CALL_REINV_UNHOLD)
 			call_publish_hold(c, c->reinv == CALL_REINV_HOLD,
 			    "local");
+		set_str(&c->sdp_before, NULL);
 		c->reinv = CALL_REINV_NONE;
 		return;
 	}
@@ -3150,9 +3261,13 @@ call_on_dlg_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 		call_note(c, "491: trying again in %" PRIu64 " ms", ms);
 		c->reinv_next = c->reinv;
 		c->reinv = CALL_REINV_NONE;
-		if (c->reinv_next == CALL_REINV_HOLD ||
-		    c->reinv_next == CALL_REINV_UNHOLD)
+		if (c->sdp_before != NULL) {
+			/* The retry makes its offer from the agreed one. */
+			free(c->local_sdp);
+			c->local_sdp = c->sdp_before;
+			c->sdp_before = NULL;
 			c->sess_ver--;
+		}
 		call_timer_set(c, CALL_T_GLARE, ms);
 		return;
 	}
@@ -3160,6 +3275,24 @@ call_on_dlg_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 		c->local_hold = false;
 	else if (c->reinv == CALL_REINV_UNHOLD)
 		c->local_hold = true;
+	if (c->sdp_before != NULL) {
+		/* The refused offer goes; the agreed one stays ours. */
+		free(c->local_sdp);
+		c->local_sdp = c->sdp_before;
+		c->sdp_before = NULL;
+		c->sess_ver--;
+	}
+	/* RFC 4028 §10: a refused refresh is tried again before expiry. */
+	if (c->reinv == CALL_REINV_REFRESH && c->se != 0 &&
+	    ev == SIP_TRANS_EV_RESPONSE && m->status != 481 &&
+	    m->status != 408) {
+		unsigned min = call_parse_min_se(m);
+
+		if (m->status == 422 && min > c->se && min <= 86400)
+			c->se = min;
+		call_timer_set(c, CALL_T_REFRESH, c->se / 4 < 10 ?
+		    (uint64_t)c->se * 250 : 10000);
+	}
 	c->reinv = CALL_REINV_NONE;
 	/* RFC 4028 §10, §12.2.1.2: the dialog is gone or unreachable. */
 	if (ev != SIP_TRANS_EV_RESPONSE || m->status == 481 ||
@@ -3289,6 +3422,11 @@ call_answer(struct call_agent *ag, uint64_t id)
 	if (c->dir != CALL_DIR_IN || c->state != CALL_STATE_RINGING)
 		return EALREADY;
 	call_note(c, "answered by control");
+	/* RFC 3262 §3: no 2xx before the PRACK that answers our offer. */
+	if (c->prack_wait && c->sdp_in_1xx) {
+		c->answer_wanted = true;
+		return 0;
+	}
 	call_uas_answer(c);
 	return 0;
 }
