@@ -1553,6 +1553,36 @@ START_TEST(test_uac_prack)
 }
 END_TEST
 
+/*
+ * RFC 3262 §5: our INVITE has no offer; the callee's is in a reliable
+ * 183; our answer goes in the PRACK, and a 200 without SDP completes.
+ */
+START_TEST(test_uac_late_offer_rel183)
+{
+	struct call_params p = { .late_offer = true, .late_offer_set = true };
+	struct pm *inv, *pr, *ack;
+	uint64_t id;
+
+	start(ACCOUNT_INCOMING_RING);
+	mock.script = script_183_rel;
+	id = place(&p);
+	WAIT_FOR(nreq(SIP_METHOD_PRACK) == 1, 2000);
+	inv = req(SIP_METHOD_INVITE, 0);
+	ck_assert_uint_eq(inv->msg->body.n, 0);
+	pr = req(SIP_METHOD_PRACK, 0);
+	ck_assert_msg(strstr(cs(pr->msg->body), "m=audio ") != NULL,
+	    "the PRACK carries our answer: %s", cs(pr->msg->body));
+	peer_respond(inv, 200, "OK", "peer-1", NULL, NULL);
+	WAIT_FOR(nreq(SIP_METHOD_ACK) == 1, 1000);
+	ack = req(SIP_METHOD_ACK, 0);
+	ck_assert_uint_eq(ack->msg->body.n, 0);
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 1000);
+	ck_assert_str_eq(detail(id).sum.codec, "PCMU");
+	ck_assert_int_eq(call_hangup(ag, id), 0);
+	WAIT_FOR(state_of(id) == CALL_STATE_TERMINATED, 1000);
+}
+END_TEST
+
 /* Two forks ring: tag fork-a (Contact a) and fork-b (Contact b). */
 static char fork_a[64], fork_b[64];
 static char hdr_a[96], hdr_b[96];
@@ -2318,6 +2348,47 @@ START_TEST(test_uas_100rel)
 }
 END_TEST
 
+/*
+ * Late offer with 100rel: our offer goes in the reliable 180, and an
+ * answer from control waits for the PRACK that answers it (RFC 3262
+ * §3).  An UPDATE in the early dialog is acknowledged and arms no
+ * session timer: the call still rings, nobody sends BYE (§15).
+ */
+START_TEST(test_uas_answer_waits_for_prack)
+{
+	struct pdlg p;
+	struct pm *r;
+	uint64_t id;
+
+	start(ACCOUNT_INCOMING_RING);
+	pdlg_init(&p, "alice");
+	peer_invite(&p, "Require: 100rel\r\nSupported: 100rel, timer\r\n",
+	    NULL);
+	WAIT_FOR(nanswer(&p, 180) == 1, 1000);
+	r = answer_to(&p, 180);
+	ck_assert_msg(strstr(cs(r->msg->body), "m=audio ") != NULL,
+	    "our offer in the reliable 180");
+	id = incoming_id();
+	pdlg_learn(&p);
+	peer_request(&p, "UPDATE", 2, NULL, true,
+	    "Session-Expires: 1;refresher=uac\r\n", NULL);
+	WAIT_FOR(nrsp_cseq(200, SIP_METHOD_UPDATE, 2) == 1, 1000);
+	ck_assert_int_eq(call_answer(ag, id), 0);
+	run_for(1500);
+	ck_assert_uint_eq(nanswer(&p, 200), 0);
+	ck_assert_uint_eq(nreq(SIP_METHOD_BYE), 0);
+	ck_assert_int_eq(state_of(id), CALL_STATE_RINGING);
+	peer_request(&p, "PRACK", 3, NULL, true, "RAck: 1 1 INVITE\r\n",
+	    peer_sdp(1, "sendrecv", true));
+	WAIT_FOR(nanswer(&p, 200) >= 1, 1000);
+	r = answer_to(&p, 200);
+	ck_assert_uint_eq(r->msg->body.n, 0);
+	peer_ack(&p, NULL);
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 1000);
+	ck_assert_str_eq(detail(id).sum.codec, "PCMU");
+}
+END_TEST
+
 /* RFC 4028 §8.1: an interval below our Min-SE gets 422; one above is
  * kept, with the refresher they named. */
 START_TEST(test_uas_session_expires)
@@ -2546,6 +2617,7 @@ call_suite(void)
 	tcase_add_test(tc, test_uac_basic);
 	tcase_add_test(tc, test_uac_2xx_retransmitted);
 	tcase_add_test(tc, test_uac_late_offer);
+	tcase_add_test(tc, test_uac_late_offer_rel183);
 	tcase_add_test(tc, test_uac_486);
 	tcase_add_test(tc, test_uac_407);
 	tcase_add_test(tc, test_uac_hangup_before_1xx);
@@ -2573,6 +2645,7 @@ call_suite(void)
 	tcase_add_test(tc, test_uas_reinvite_before_ack);
 	tcase_add_test(tc, test_uas_no_dialog);
 	tcase_add_test(tc, test_uas_100rel);
+	tcase_add_test(tc, test_uas_answer_waits_for_prack);
 	tcase_add_test(tc, test_uas_session_expires);
 	suite_add_tcase(s, tc);
 
