@@ -2759,6 +2759,12 @@ call_on_cancel(struct call_agent *ag, const struct ua_req *rq)
 	struct sip_strans *inv = sip_trans_find_invite(ag->ua->trans, rq->msg);
 	struct call *c = inv != NULL ? sip_strans_handler_arg(inv) : NULL;
 
+	/* §9.2: a CANCEL in a dialog, with nothing pending to cancel. */
+	if (inv == NULL) {
+		ua_respond(ag->ua, rq, 481, "Call/Transaction Does Not Exist",
+		    NULL);
+		return;
+	}
 	ua_respond(ag->ua, rq, 200, "OK", NULL);
 	if (c == NULL || !c->live || c->inv_st != inv ||
 	    c->state != CALL_STATE_RINGING)

@@ -384,8 +384,18 @@ ua_on_stateless(struct sip_trans_layer *layer, const struct sip_msg *msg,
 		 * included: it would have matched its INVITE's transaction).
 		 */
 		if (ua->dialog_h != NULL &&
-		    sip_dialog_table_find_request(ua->dialogs, msg) != NULL)
+		    sip_dialog_table_find_request(ua->dialogs, msg) != NULL) {
+			/* §8.2.2.3 holds inside a dialog too. */
+			if (msg->require.n > 0 && msg->method != SIP_METHOD_ACK &&
+			    msg->method != SIP_METHOD_CANCEL &&
+			    ua_unsupported(msg, &unsup)) {
+				ua_respond(ua, &rq, 420, "Bad Extension",
+				    unsup.p);
+				strbuf_free(&unsup);
+				return true;
+			}
 			return false;
+		}
 		ua_respond(ua, &rq, 481, "Call/Transaction Does Not Exist",
 		    NULL);
 		return true;

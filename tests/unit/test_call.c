@@ -1987,9 +1987,18 @@ START_TEST(test_uas_answer)
 	snprintf(want, sizeof(want), "127.0.0.1:%d", mock.rtp_port);
 	ck_assert_str_eq(d.remote_media, want);
 
+	/* In the dialog: an unknown Require gets 420 (§8.2.2.3), a CANCEL
+	 * with nothing pending 481 (§9.2); the call goes on. */
+	peer_request(&p, "OPTIONS", 2, NULL, true, "Require: x-nothing\r\n",
+	    NULL);
+	WAIT_FOR(nrsp_cseq(420, SIP_METHOD_OPTIONS, 2) == 1, 1000);
+	peer_request(&p, "CANCEL", 1, NULL, true, NULL, NULL);
+	WAIT_FOR(nrsp_cseq(481, SIP_METHOD_CANCEL, 1) == 1, 1000);
+	ck_assert_int_eq(state_of(id), CALL_STATE_CONFIRMED);
+
 	/* Their BYE: 200, and the call ends by them. */
-	peer_request(&p, "BYE", 2, NULL, true, NULL, NULL);
-	WAIT_FOR(nrsp_cseq(200, SIP_METHOD_BYE, 2) == 1, 1000);
+	peer_request(&p, "BYE", 3, NULL, true, NULL, NULL);
+	WAIT_FOR(nrsp_cseq(200, SIP_METHOD_BYE, 3) == 1, 1000);
 	WAIT_FOR(state_of(id) == CALL_STATE_TERMINATED, 1000);
 	check_ended(id, 200, "remote");
 	ck_assert_str_eq(ev_states(id), "ringing confirmed terminated");
