@@ -807,6 +807,24 @@ call_list_unlink_live(struct call *c)
 	c->next = c->prev = NULL;
 }
 
+/* Drops the oldest ended calls beyond calls.history. */
+static void
+call_history_trim(struct call_agent *ag)
+{
+	while (ag->nhist > ag->conf.history) {
+		struct call *old = ag->hist_tail;
+
+		ag->hist_tail = old->prev;
+		if (ag->hist_tail != NULL)
+			ag->hist_tail->next = NULL;
+		else
+			ag->hist_head = NULL;
+		ag->nhist--;
+		old->prev = old->next = NULL;
+		call_bury(old);
+	}
+}
+
 static void
 call_history_push(struct call *c)
 {
@@ -824,18 +842,7 @@ call_history_push(struct call *c)
 	if (ag->hist_tail == NULL)
 		ag->hist_tail = c;
 	ag->nhist++;
-	while (ag->nhist > ag->conf.history) {
-		struct call *old = ag->hist_tail;
-
-		ag->hist_tail = old->prev;
-		if (ag->hist_tail != NULL)
-			ag->hist_tail->next = NULL;
-		else
-			ag->hist_head = NULL;
-		ag->nhist--;
-		old->prev = old->next = NULL;
-		call_bury(old);
-	}
+	call_history_trim(ag);
 }
 
 static void call_agent_check_stopped(struct call_agent *);
@@ -1257,31 +1264,6 @@ call_media_mode(struct call *c, enum rtp_mode mode, const char *file,
 
 /* ---- sending --------------------------------------------------------------- */
 
-static enum sip_tp_proto
-call_proto_of(enum sip_resolve_tp t)
-{
-	switch (t) {
-	case SIP_RESOLVE_TCP: return SIP_TP_TCP;
-	case SIP_RESOLVE_TLS: return SIP_TP_TLS;
-	case SIP_RESOLVE_UDP: break;
-	}
-	return SIP_TP_UDP;
-}
-
-/* A destination made from a resolved target, its connection opened. */
-static int
-call_dest(struct call *c, const struct sip_resolve_target *t,
-    struct sip_dest *dst)
-{
-	int err = sip_tp_dest_make(dst, call_proto_of(t->transport),
-	    (const struct sockaddr *)&t->addr, t->len);
-
-	if (err == 0)
-		err = sip_tp_open(c->ag->ua->tp, dst, t->domain[0] ?
-		    t->domain : NULL);
-	return err;
-}
-
 /*
  * Via (with a fresh branch) for a request to dst, and our Contact
  * towards it (kept for the call: the first one stays, §12.1 says it is
@@ -1410,7 +1392,7 @@ call_invite_send(struct call *c)
 	struct sip_dest dst;
 	int err;
 
-	err = call_dest(c, t, &dst);
+	err = ua_target_dest(c->ag->ua, t, &dst);
 	if (err != 0)
 		return err;
 	sip_build_request(&b, "INVITE", c->ruri);
@@ -1524,36 +1506,14 @@ call_resolved0(int error, const struct sip_resolve_target *targets, size_t n,
 		call_fail_err(c, err, "sending INVITE");
 }
 
-/*
- * Resolves uri for a request of ours (RFC 3263), with the account's
- * transport when the URI names none (as registrations do).
- */
+/* RFC 3263 for a request of ours, with the account's transport when
+ * asked (the first INVITE, as registrations do). */
 static int
 call_resolve(struct call *c, const char *uri, bool add_transport,
     sip_resolve_cb cb, struct sip_resolve_query **q)
 {
-	static const char *const tp_names[] = { "udp", "tcp", "tls" };
-	struct strbuf sb = STRBUF_INIT;
-	struct sip_uri u;
-	const char *why;
-	int err;
-
-	strbuf_adds(&sb, uri);
-	if (sip_uri_parse(&u, sb.p, sb.n, &why) != 0) {
-		strbuf_free(&sb);
-		return EINVAL;
-	}
-	if (add_transport && !slice_present(u.transport) &&
-	    u.scheme == SIP_URI_SIP && !slice_present(u.headers)) {
-		strbuf_addf(&sb, ";transport=%s", tp_names[c->transport]);
-		if (sip_uri_parse(&u, sb.p, sb.n, &why) != 0) {
-			strbuf_free(&sb);
-			return EINVAL;
-		}
-	}
-	err = sip_resolve_uri(c->ag->ua->res, &u, cb, c, q);
-	strbuf_free(&sb);
-	return err;
+	return ua_resolve(c->ag->ua, uri, add_transport ?
+	    (int)c->transport : -1, cb, c, q);
 }
 
 /* A new INVITE of the same call (auth, 422, 3xx): CSeq + 1 (§8.1.3.5). */
@@ -1659,7 +1619,7 @@ call_hop_resolved(int error, const struct sip_resolve_target *targets,
 			call_terminate(c, 0, "next hop unresolvable", "error");
 		return;
 	}
-	err = call_dest(c, &targets[0], &c->hop);
+	err = ua_target_dest(c->ag->ua, &targets[0], &c->hop);
 	if (err != 0) {
 		call_note(c, "next hop %s: %s", c->hop_uri, strerror(err));
 		c->ops = 0;
@@ -1824,6 +1784,18 @@ call_send_prack(struct call *c)
 	    c->prack_rseq);
 	strbuf_free(&out);
 	sip_build_free(&b);
+}
+
+/* Our new offer was refused: the agreed description is ours again. */
+static void
+call_sdp_restore(struct call *c)
+{
+	if (c->sdp_before == NULL)
+		return;
+	free(c->local_sdp);
+	c->local_sdp = c->sdp_before;
+	c->sdp_before = NULL;
+	c->sess_ver--;
 }
 
 /* A re-INVITE or UPDATE of ours waits for its final answer. */
@@ -2024,10 +1996,8 @@ call_stray_resolved(int error, const struct sip_resolve_target *t, size_t n,
 	struct call_stray *s = arg;
 	struct sip_dest dst;
 
-	if (error == 0 && n > 0 && sip_tp_dest_make(&dst, call_proto_of(
-	    t[0].transport), (const struct sockaddr *)&t[0].addr,
-	    t[0].len) == 0 && sip_tp_open(s->ag->ua->tp, &dst,
-	    t[0].domain[0] ? t[0].domain : NULL) == 0) {
+	if (error == 0 && n > 0 && ua_target_dest(s->ag->ua, &t[0],
+	    &dst) == 0) {
 		call_stray_send(s, &dst, "ACK", s->cseq);
 		call_stray_send(s, &dst, "BYE", sip_dialog_next_cseq(&s->d));
 	}
@@ -3267,13 +3237,8 @@ call_on_dlg_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 		call_note(c, "491: trying again in %" PRIu64 " ms", ms);
 		c->reinv_next = c->reinv;
 		c->reinv = CALL_REINV_NONE;
-		if (c->sdp_before != NULL) {
-			/* The retry makes its offer from the agreed one. */
-			free(c->local_sdp);
-			c->local_sdp = c->sdp_before;
-			c->sdp_before = NULL;
-			c->sess_ver--;
-		}
+		/* The retry makes its offer from the agreed one. */
+		call_sdp_restore(c);
 		call_timer_set(c, CALL_T_GLARE, ms);
 		return;
 	}
@@ -3281,13 +3246,8 @@ call_on_dlg_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 		c->local_hold = false;
 	else if (c->reinv == CALL_REINV_UNHOLD)
 		c->local_hold = true;
-	if (c->sdp_before != NULL) {
-		/* The refused offer goes; the agreed one stays ours. */
-		free(c->local_sdp);
-		c->local_sdp = c->sdp_before;
-		c->sdp_before = NULL;
-		c->sess_ver--;
-	}
+	/* The refused offer goes; the agreed one stays ours. */
+	call_sdp_restore(c);
 	/* RFC 4028 §10: a refused refresh is tried again before expiry. */
 	if (c->reinv == CALL_REINV_REFRESH && c->se != 0 &&
 	    ev == SIP_TRANS_EV_RESPONSE && m->status != 481 &&
@@ -3715,18 +3675,7 @@ void
 call_agent_set_conf(struct call_agent *ag, const struct call_conf *conf)
 {
 	call_conf_apply(ag, conf);
-	while (ag->nhist > ag->conf.history) {
-		struct call *old = ag->hist_tail;
-
-		ag->hist_tail = old->prev;
-		if (ag->hist_tail != NULL)
-			ag->hist_tail->next = NULL;
-		else
-			ag->hist_head = NULL;
-		ag->nhist--;
-		old->prev = old->next = NULL;
-		call_bury(old);
-	}
+	call_history_trim(ag);
 	/* The accounts may have changed: a reload calls this after. */
 	call_users_build(ag);
 }

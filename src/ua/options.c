@@ -209,17 +209,6 @@ ua_options_on_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev,
 	}
 }
 
-static enum sip_tp_proto
-ua_proto_of(enum sip_resolve_tp t)
-{
-	switch (t) {
-	case SIP_RESOLVE_TCP: return SIP_TP_TCP;
-	case SIP_RESOLVE_TLS: return SIP_TP_TLS;
-	case SIP_RESOLVE_UDP: break;
-	}
-	return SIP_TP_UDP;
-}
-
 /* Sends to the next target; finishes when none is left. */
 static void
 ua_options_try(struct ua_options_req *r)
@@ -238,11 +227,7 @@ ua_options_try(struct ua_options_req *r)
 		    sizeof(addr));
 		snprintf(r->res.target, sizeof(r->res.target), "%s %s",
 		    sip_tp_proto_name(ua_proto_of(t->transport)), addr);
-		err = sip_tp_dest_make(&dst, ua_proto_of(t->transport),
-		    (const struct sockaddr *)&t->addr, t->len);
-		if (err == 0)
-			err = sip_tp_open(ua->tp, &dst, t->domain[0] ?
-			    t->domain : NULL);
+		err = ua_target_dest(ua, t, &dst);
 		if (err == 0)
 			err = sip_tp_via(ua->tp, &dst, NULL, &via);
 		if (err != 0) {

@@ -625,17 +625,6 @@ reg_sweep_arm(struct reg_agent *ag)
 
 /* ---- building a REGISTER ------------------------------------------------ */
 
-static enum sip_tp_proto
-reg_proto_of(enum sip_resolve_tp t)
-{
-	switch (t) {
-	case SIP_RESOLVE_TCP: return SIP_TP_TCP;
-	case SIP_RESOLVE_TLS: return SIP_TP_TLS;
-	case SIP_RESOLVE_UDP: break;
-	}
-	return SIP_TP_UDP;
-}
-
 /* The user part of the aor, for our Contact ("" if it has none). */
 static struct slice
 reg_aor_user(const struct reg *r, struct sip_uri *u)
@@ -781,14 +770,10 @@ reg_send(struct reg *r)
 		char tgt[80];
 
 		snprintf(tgt, sizeof(tgt), "%s %s",
-		    sip_tp_proto_name(reg_proto_of(t->transport)), addr);
+		    sip_tp_proto_name(ua_proto_of(t->transport)), addr);
 		r->target = reg_target_id(r->ag, tgt);
 	}
-	err = sip_tp_dest_make(&dst, reg_proto_of(t->transport),
-	    (const struct sockaddr *)&t->addr, t->len);
-	if (err == 0)
-		err = sip_tp_open(ua->tp, &dst, t->domain[0] ? t->domain :
-		    NULL);
+	err = ua_target_dest(ua, t, &dst);
 	if (err == 0)
 		err = sip_tp_sent_by(ua->tp, &dst, sent_by, sizeof(sent_by));
 	r->send_conn = dst.conn_id;
@@ -1562,30 +1547,9 @@ reg_resolve(struct reg *r)
 {
 	const char *base = r->cfg->outbound_proxy != NULL ?
 	    r->cfg->outbound_proxy : r->cfg->registrar;
-	static const char *const tp_names[] = { "udp", "tcp", "tls" };
-	struct strbuf sb = STRBUF_INIT;
-	struct sip_uri u;
-	const char *why;
-	int err;
 
-	strbuf_adds(&sb, base);
-	if (sip_uri_parse(&u, sb.p, sb.n, &why) != 0) {
-		strbuf_free(&sb);
-		return EINVAL;
-	}
-	if (!slice_present(u.transport) && u.scheme == SIP_URI_SIP &&
-	    !slice_present(u.headers)) {
-		strbuf_addf(&sb, ";transport=%s",
-		    tp_names[r->cfg->transport]);
-		if (sip_uri_parse(&u, sb.p, sb.n, &why) != 0) {
-			strbuf_free(&sb);
-			return EINVAL;
-		}
-	}
-	err = sip_resolve_uri(r->ag->ua->res, &u, reg_resolved, r,
-	    &r->try->q);
-	strbuf_free(&sb);
-	return err;
+	return ua_resolve(r->ag->ua, base, (int)r->cfg->transport,
+	    reg_resolved, r, &r->try->q);
 }
 
 static void

@@ -485,6 +485,60 @@ ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
 	m->h(ua, &rq, m->arg);
 }
 
+/* ---- requests of the usages --------------------------------------------- */
+
+enum sip_tp_proto
+ua_proto_of(enum sip_resolve_tp t)
+{
+	switch (t) {
+	case SIP_RESOLVE_TCP: return SIP_TP_TCP;
+	case SIP_RESOLVE_TLS: return SIP_TP_TLS;
+	case SIP_RESOLVE_UDP: break;
+	}
+	return SIP_TP_UDP;
+}
+
+int
+ua_target_dest(struct ua *ua, const struct sip_resolve_target *t,
+    struct sip_dest *dst)
+{
+	int err = sip_tp_dest_make(dst, ua_proto_of(t->transport),
+	    (const struct sockaddr *)&t->addr, t->len);
+
+	if (err == 0)
+		err = sip_tp_open(ua->tp, dst, t->domain[0] ? t->domain : NULL);
+	return err;
+}
+
+int
+ua_resolve(struct ua *ua, const char *uri, int tp,
+    void (*cb)(int, const struct sip_resolve_target *, size_t, void *),
+    void *arg, struct sip_resolve_query **q)
+{
+	static const char *const tp_names[] = { "udp", "tcp", "tls" };
+	struct strbuf sb = STRBUF_INIT;
+	struct sip_uri u;
+	const char *why;
+	int err;
+
+	strbuf_adds(&sb, uri);
+	if (sip_uri_parse(&u, sb.p, sb.n, &why) != 0) {
+		strbuf_free(&sb);
+		return EINVAL;
+	}
+	if (tp >= 0 && tp <= 2 && !slice_present(u.transport) &&
+	    u.scheme == SIP_URI_SIP && !slice_present(u.headers)) {
+		strbuf_addf(&sb, ";transport=%s", tp_names[tp]);
+		if (sip_uri_parse(&u, sb.p, sb.n, &why) != 0) {
+			strbuf_free(&sb);
+			return EINVAL;
+		}
+	}
+	err = sip_resolve_uri(ua->res, &u, cb, arg, q);
+	strbuf_free(&sb);
+	return err;
+}
+
 void
 ua_set_dialog_handler(struct ua *ua, ua_dialog_h *h, void *arg)
 {

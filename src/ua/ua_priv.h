@@ -77,6 +77,24 @@ struct ua {
 	bool			 overload_said;	/* logged "on", no "off" yet */
 };
 
+/*
+ * What the usages share to send a request of their own: the transport
+ * of a resolved target, a destination for it with its connection
+ * opened (SNI from the target's domain), and RFC 3263 resolution of a
+ * URI with the account's transport when the URI names none (tp: 0 udp,
+ * 1 tcp, 2 tls; -1: the URI as written).  0 or an errno value; EINVAL
+ * for a URI that does not parse.
+ */
+enum sip_resolve_tp;
+struct sip_resolve_target;
+struct sip_resolve_query;
+enum sip_tp_proto ua_proto_of(enum sip_resolve_tp);
+int	ua_target_dest(struct ua *, const struct sip_resolve_target *,
+	    struct sip_dest *);
+int	ua_resolve(struct ua *, const char *uri, int tp,
+	    void (*cb)(int, const struct sip_resolve_target *, size_t, void *),
+	    void *arg, struct sip_resolve_query **q);
+
 /* The handler of in-dialog requests (one: the call usage). */
 void	ua_set_dialog_handler(struct ua *, ua_dialog_h *, void *arg);
 
