@@ -66,6 +66,9 @@ struct sip_dialog {
 	bool			 in_table;
 	/* The owner's, for the table's dispatch. */
 	void			*owner;
+	/* Which usage's handler the UA core gives its requests (the
+	 * core's index; 0 is the call usage). */
+	unsigned char		 usage;
 };
 
 /*

@@ -1338,43 +1338,16 @@ call_add_auth(struct call *c, struct sip_build *b, const char *method,
     const char *ruri, const char *body)
 {
 	const struct account *a = call_account(c);
-	struct sip_auth_challenge ch;
-	struct sip_auth_request rq = { 0 };
-	struct strbuf out = STRBUF_INIT;
-	char cnonce[2 * SIP_AUTH_CNONCE_BYTES + 1];
-	struct slice rest;
-	const char *why;
 	int err;
 
 	if (c->chal == NULL || a == NULL)
 		return 0;
-	if (sip_auth_challenge_parse(&ch, slice_cstr(c->chal), &rest,
-	    &why) != 0)
-		return 0;
-	rq.username = slice_cstr(a->cfg->auth_user);
-	if (a->cfg->ha1 != NULL) {
-		rq.ha1 = slice_cstr(a->cfg->ha1);
-		rq.ha1_alg = ch.algorithm;
-	} else {
-		rq.password = slice_cstr(str_or_empty(a->cfg->password));
-	}
-	rq.method = slice_cstr(method);
-	rq.uri = slice_cstr(ruri);
-	rq.body = slice_cstr(str_or_empty(body));
-	if (sip_auth_cnonce(cnonce) != 0)
-		return EIO;
-	rq.cnonce = slice_cstr(cnonce);
-	rq.nc = 1;
-	err = sip_auth_respond(&out, &ch, &rq, NULL);
-	if (err == 0) {
-		sip_build_add(b, c->chal_proxy ? SIP_HDR_PROXY_AUTHORIZATION :
-		    SIP_HDR_AUTHORIZATION, out.p);
-		/* §22.1: the ACK for the 2xx carries the same. */
-		set_str(&c->auth_hdr, out.p);
+	/* §22.1: the ACK for the 2xx carries the same. */
+	err = ua_auth_add(b, a, c->chal, c->chal_proxy, method, ruri, body,
+	    &c->auth_hdr);
+	if (err == 0)
 		c->auth_proxy = c->chal_proxy;
-	}
-	strbuf_free(&out);
-	return err;
+	return err == EINVAL ? 0 : err;
 }
 
 /* ---- UAC: the INVITE --------------------------------------------------------- */
@@ -2243,17 +2216,11 @@ call_uac_final(struct call *c, const struct sip_msg *m)
 	    !c->cancel_wanted && !c->cancel_sent &&
 	    c->auth_tries < CALL_AUTH_TRIES && a != NULL &&
 	    (a->cfg->password != NULL || a->cfg->ha1 != NULL)) {
-		const struct sip_auth_challenge *chs = m->status == 407 ?
-		    m->proxy_auth : m->www_auth;
-		unsigned n = m->status == 407 ? m->nproxy_auth : m->nwww_auth;
+		char *chal = ua_auth_challenge(m);
 
-		for (unsigned i = 0; i < n; i++) {
-			if (!sip_auth_challenge_usable(&chs[i]))
-				continue;
+		if (chal != NULL) {
 			free(c->chal);
-			c->chal = xstrndup(chs[i].scheme_name.p,
-			    (size_t)(chs[i].params.p + chs[i].params.n -
-			    chs[i].scheme_name.p));
+			c->chal = chal;
 			c->chal_proxy = m->status == 407;
 			c->auth_tries++;
 			call_invite_again(c);
@@ -2387,32 +2354,6 @@ call_header_ok(const char *h)
 	return true;
 }
 
-/* The outbound proxy, else the Service-Route (RFC 3608), pre-loaded. */
-static void
-call_initial_route(struct call *c, const struct account *a)
-{
-	const char *sr = reg_service_route(a->reg);
-	struct strbuf sb = STRBUF_INIT;
-
-	if (a->cfg->outbound_proxy != NULL) {
-		struct sip_uri u;
-		const char *why, *p = a->cfg->outbound_proxy;
-
-		strbuf_addf(&sb, "<%s%s>", p, sip_uri_parse(&u, p, strlen(p),
-		    &why) == 0 && u.lr ? "" : ";lr");
-		c->route0 = call_detach(&sb);
-		c->hop0 = xstrdup(p);
-	} else if (sr != NULL) {
-		const char *lt = strchr(sr, '<'), *gt;
-
-		if (lt != NULL && (gt = strchr(lt, '>')) != NULL) {
-			c->route0 = xstrdup(sr);
-			c->hop0 = xstrndup(lt + 1, (size_t)(gt - lt - 1));
-		}
-	}
-	strbuf_free(&sb);
-}
-
 /* A call that was never placed: no event, no history. */
 static void
 call_unplace(struct call *c)
@@ -2504,7 +2445,7 @@ call_place(struct call_agent *ag, const struct call_params *p, uint64_t *id,
 	c->hdrs = xreallocarray(NULL, p->nheaders + 1, sizeof(char *));
 	for (size_t i = 0; i < p->nheaders; i++)
 		c->hdrs[i] = xstrdup(p->headers[i]);
-	call_initial_route(c, a);
+	ua_account_route(a, &c->route0, &c->hop0);
 	if (!(p->late_offer_set ? p->late_offer : a->cfg->late_offer)) {
 		call_make_offer(c, SDP_DIR_SENDRECV);
 		c->offer_out = true;
@@ -3666,7 +3607,7 @@ call_agent_new(struct ua *ua, struct account_set *set, struct rtp_engine *rtp,
 	for (size_t i = 0; i < sizeof(in_dialog) / sizeof(*in_dialog); i++)
 		ua_register_method(ua, in_dialog[i], call_on_stray, ag,
 		    UA_METHOD_STATELESS);
-	ua_set_dialog_handler(ua, call_on_dialog, ag);
+	ua_set_dialog_handler(ua, UA_USAGE_CALL, call_on_dialog, ag);
 	events_add_snapshot(call_snapshot, ag);
 	return ag;
 }
@@ -3752,7 +3693,7 @@ call_agent_free(struct call_agent *ag)
 	if (ag == NULL)
 		return;
 	events_remove_snapshot(call_snapshot, ag);
-	ua_set_dialog_handler(ag->ua, NULL, NULL);
+	ua_set_dialog_handler(ag->ua, UA_USAGE_CALL, NULL, NULL);
 	while (ag->live_head != NULL) {
 		struct call *c = ag->live_head;
 

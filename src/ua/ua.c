@@ -383,8 +383,7 @@ ua_on_stateless(struct sip_trans_layer *layer, const struct sip_msg *msg,
 		 * a transaction and its handler; any other gets 481 (CANCEL
 		 * included: it would have matched its INVITE's transaction).
 		 */
-		if (ua->dialog_h != NULL &&
-		    sip_dialog_table_find_request(ua->dialogs, msg) != NULL) {
+		if (sip_dialog_table_find_request(ua->dialogs, msg) != NULL) {
 			/* §8.2.2.3 holds inside a dialog too. */
 			if (msg->require.n > 0 && msg->method != SIP_METHOD_ACK &&
 			    msg->method != SIP_METHOD_CANCEL &&
@@ -396,6 +395,10 @@ ua_on_stateless(struct sip_trans_layer *layer, const struct sip_msg *msg,
 			}
 			return false;
 		}
+		/* A NOTIFY may be ahead of its subscription's 2xx. */
+		if (msg->method == SIP_METHOD_NOTIFY &&
+		    ua->notify_miss_h != NULL)
+			return false;
 		ua_respond(ua, &rq, 481, "Call/Transaction Does Not Exist",
 		    NULL);
 		return true;
@@ -446,12 +449,19 @@ ua_on_request(struct sip_trans_layer *layer, struct sip_strans *st,
 	const struct ua_method *m;
 
 	if (msg->to.tag.p != NULL && msg->method != SIP_METHOD_CANCEL) {
-		struct sip_dialog *d = ua->dialog_h == NULL ? NULL :
+		struct sip_dialog *d =
 		    sip_dialog_table_find_request(ua->dialogs, msg);
 
 		/* An ACK for a 2xx (st NULL) ends here too (§13.2.2.4). */
-		if (d != NULL)
-			ua->dialog_h(ua, &rq, d, ua->dialog_arg);
+		if (d != NULL && d->usage < UA_USAGE__COUNT &&
+		    ua->dialog_h[d->usage] != NULL)
+			ua->dialog_h[d->usage](ua, &rq, d,
+			    ua->dialog_arg[d->usage]);
+		else if (st != NULL && d == NULL &&
+		    msg->method == SIP_METHOD_NOTIFY &&
+		    ua->notify_miss_h != NULL &&
+		    ua->notify_miss_h(ua, &rq, ua->notify_miss_arg))
+			return;
 		else if (st != NULL)
 			ua_respond(ua, &rq, 481,
 			    "Call/Transaction Does Not Exist", NULL);
@@ -540,10 +550,18 @@ ua_resolve(struct ua *ua, const char *uri, int tp,
 }
 
 void
-ua_set_dialog_handler(struct ua *ua, ua_dialog_h *h, void *arg)
+ua_set_dialog_handler(struct ua *ua, enum ua_usage usage, ua_dialog_h *h,
+    void *arg)
 {
-	ua->dialog_h = h;
-	ua->dialog_arg = arg;
+	ua->dialog_h[usage] = h;
+	ua->dialog_arg[usage] = arg;
+}
+
+void
+ua_set_notify_miss_handler(struct ua *ua, ua_dialog_miss_h *h, void *arg)
+{
+	ua->notify_miss_h = h;
+	ua->notify_miss_arg = arg;
 }
 
 /* ---- users --------------------------------------------------------------- */

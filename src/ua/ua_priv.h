@@ -23,6 +23,22 @@ struct sip_dialog_table;
 typedef void ua_dialog_h(struct ua *, const struct ua_req *,
     struct sip_dialog *, void *arg);
 
+/* The usages that own dialogs: a dialog's `usage` field names one. */
+enum ua_usage {
+	UA_USAGE_CALL,			/* INVITE sessions (call.c) */
+	UA_USAGE_SUBSCRIPTION,		/* SUBSCRIBE/NOTIFY (subscription.c) */
+	UA_USAGE__COUNT
+};
+
+/*
+ * A NOTIFY may come before the 2xx to its SUBSCRIBE (RFC 6665 §4.1.2.4):
+ * its dialog is not in the table yet.  The usage that may own it is
+ * asked first (with a server transaction); it answers and returns true,
+ * or returns false and the core answers 481.
+ */
+typedef bool ua_dialog_miss_h(struct ua *, const struct ua_req *,
+    void *arg);
+
 /* Methods a UA can register (RFC 3261 and its extensions). */
 #define UA_METHODS_MAX		16
 #define UA_METHOD_NAME_MAX	16
@@ -71,8 +87,10 @@ struct ua {
 	uint64_t		 tag_key;
 	/* Every dialog of every usage, for §12.2.2 matching. */
 	struct sip_dialog_table	*dialogs;
-	ua_dialog_h		*dialog_h;
-	void			*dialog_arg;
+	ua_dialog_h		*dialog_h[UA_USAGE__COUNT];
+	void			*dialog_arg[UA_USAGE__COUNT];
+	ua_dialog_miss_h	*notify_miss_h;
+	void			*notify_miss_arg;
 	uint64_t		 overload_logged_us;	/* last log line */
 	bool			 overload_said;	/* logged "on", no "off" yet */
 };
@@ -95,8 +113,39 @@ int	ua_resolve(struct ua *, const char *uri, int tp,
 	    void (*cb)(int, const struct sip_resolve_target *, size_t, void *),
 	    void *arg, struct sip_resolve_query **q);
 
-/* The handler of in-dialog requests (one: the call usage). */
-void	ua_set_dialog_handler(struct ua *, ua_dialog_h *, void *arg);
+/* The handler of in-dialog requests of one usage's dialogs. */
+void	ua_set_dialog_handler(struct ua *, enum ua_usage, ua_dialog_h *,
+	    void *arg);
+/* Who is asked about a NOTIFY whose dialog is unknown (NULL: 481). */
+void	ua_set_notify_miss_handler(struct ua *, ua_dialog_miss_h *,
+	    void *arg);
+
+/*
+ * What an account's requests outside a dialog start with (RFC 3261
+ * §8.1.2): its outbound proxy, else the Service-Route its registration
+ * learned (RFC 3608).  *route is the Route header value to pre-load and
+ * *hop the URI to resolve (both NULL: send to the Request-URI); the
+ * caller frees both.
+ */
+struct account;
+void	ua_account_route(const struct account *, char **route, char **hop);
+
+/*
+ * Digest (RFC 3261 §22, RFC 7616).  ua_auth_challenge() copies the first
+ * usable challenge of a 401 (WWW-Authenticate) or 407
+ * (Proxy-Authenticate) as the header value, or NULL.  ua_auth_add() adds
+ * the account's answer to it to b as Authorization or (proxy)
+ * Proxy-Authorization; with saved, it also gives a copy of the value (an
+ * ACK for a 2xx repeats it).  0, or an errno value (EINVAL: the
+ * challenge does not parse; the account has no secret: 0, nothing
+ * added).
+ */
+struct sip_build;
+struct sip_msg;
+char	*ua_auth_challenge(const struct sip_msg *);
+int	ua_auth_add(struct sip_build *, const struct account *,
+	    const char *chal, bool proxy, const char *method,
+	    const char *ruri, const char *body, char **saved);
 
 /* options.c */
 void	ua_options_init(struct ua *);
