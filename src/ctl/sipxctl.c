@@ -70,6 +70,7 @@ static const struct ctl_command {
 	{ "hold", OUT_AUTO, false, false, NULL },
 	{ "unhold", OUT_AUTO, false, false, NULL },
 	{ "dtmf", OUT_AUTO, false, false, NULL },
+	{ "transfer", OUT_AUTO, false, false, NULL },
 	{ "transactions", OUT_TABLE, false, false, NULL },
 	{ "trace", OUT_AUTO, true, false, NULL },
 	{ "quit", OUT_AUTO, false, false, NULL },

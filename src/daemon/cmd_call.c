@@ -698,23 +698,30 @@ call_action_not_now(struct cmd_reply *r, enum call_action a, uint64_t id)
 	}
 }
 
+/* ENOENT: ended calls stay in the history, so say which it is. */
+static void
+call_not_found(struct cmd_reply *r, uint64_t id)
+{
+	struct call_detail d;
+	unsigned long long n = (unsigned long long)id;
+
+	if (call_detail_get(daemon_calls(), id, &d) == 0)
+		cmd_reply_err(r, "not-found", "no call %llu (it has ended)", n);
+	else
+		cmd_reply_err(r, "not-found", "no call %llu", n);
+}
+
 static void
 call_action_result(struct cmd_reply *r, enum call_action a, uint64_t id,
     int rc, const char *name)
 {
 	unsigned long long n = (unsigned long long)id;
-	struct call_detail d;
 
 	switch (rc) {
 	case 0:
 		break;
 	case ENOENT:
-		/* Ended calls stay in the history: say so. */
-		if (call_detail_get(daemon_calls(), id, &d) == 0)
-			cmd_reply_err(r, "not-found", "no call %llu (it has "
-			    "ended)", n);
-		else
-			cmd_reply_err(r, "not-found", "no call %llu", n);
+		call_not_found(r, id);
 		return;
 	case EALREADY:
 		call_action_not_now(r, a, id);
@@ -851,4 +858,31 @@ cmd_dtmf(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	}
 	call_action_result(r, CALL_DTMF, id,
 	    call_dtmf(daemon_calls(), id, argv[2]), argv[0]);
+}
+
+void
+cmd_transfer(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	char err[200];
+	uint64_t id;
+	int rc;
+
+	if (!call_action_id(r, argv[1], &id))
+		return;
+	rc = call_transfer(daemon_calls(), id, argv[2], err, sizeof(err));
+	switch (rc) {
+	case 0:
+		cmd_reply_ok(r, "transferring call %llu to %s",
+		    (unsigned long long)id, argv[2]);
+		return;
+	case ENOENT:
+		call_not_found(r, id);
+		return;
+	case EINVAL:
+		cmd_reply_err(r, "usage", "%s", err);
+		return;
+	default:
+		cmd_reply_err(r, "failed", "%s", err);
+		return;
+	}
 }

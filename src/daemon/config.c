@@ -1052,6 +1052,7 @@ load_account_calls(struct cfgctx *cx, const config_setting_t *g,
     struct account_cfg *a)
 {
 	static const char *const sdp_names[] = { "early", "late", NULL };
+	static const char *const refer_names[] = { "accept", "reject", NULL };
 	/* In enum rtp_mode order: get_choice() returns the index. */
 	static const char *const media_names[] = {
 		[RTP_MODE_NONE] = "none",
@@ -1104,6 +1105,8 @@ load_account_calls(struct cfgctx *cx, const config_setting_t *g,
 	else if (a->media != RTP_MODE_PLAY && a->play_file != NULL)
 		cfg_warning(cx, where, "only used with media = \"play\" "
 		    "(this account's media is \"%s\")", media_names[a->media]);
+	/* A REFER makes us call anyone the peer names: off by default. */
+	a->refer_accept = get_choice(cx, g, "refer", refer_names, 1) == 0;
 }
 
 static struct account_cfg *
@@ -1114,6 +1117,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	    "transport", "register", "expires", "retry", "incoming", "codecs",
 	    "outbound", "ring_timeout", "reject_code", "call_timeout", "sdp",
 	    "session_expires", "follow_redirects", "media", "play_file",
+	    "refer",
 	    NULL };
 	static const char *const retry_known[] = { "base", "max", "fatal",
 	    NULL };

@@ -52,212 +52,16 @@
 #include "sip/sip_transport.h"
 #include "sip/sip_uri.h"
 #include "call.h"
+#include "call_priv.h"
 #include "events.h"
 #include "reg.h"
 #include "ua_priv.h"
-
-#define CALL_FORKS_MAX		8	/* early dialogs of one INVITE */
-#define CALL_TARGETS_MAX	8	/* RFC 3263 targets tried */
-#define CALL_AUTH_TRIES		2	/* challenged INVITEs in a row */
-#define CALL_REDIRECTS_MAX	3
-#define CALL_TIMELINE_MAX	2048	/* bytes of one call's timeline */
-#define CALL_HEADERS_MAX	8	/* extra headers of call_place */
-#define CALL_MIN_SE_DEFAULT	90	/* RFC 4028 §5 */
-#define CALL_RETRY_AFTER	5	/* s, our 503 */
-#define CALL_TRIM_PEAK		1024	/* live calls worth a heap trim */
-
-/* One deadline per job a call's single timer serves. */
-enum call_timer {
-	CALL_T_ANSWER,		/* ours unanswered / theirs ringing too long */
-	CALL_T_2XX,		/* UAS: send our 2xx again (§13.3.1.4) */
-	CALL_T_2XX_END,		/* UAS: no ACK in 64*T1 */
-	CALL_T_REL1XX,		/* UAS: our reliable 1xx again (RFC 3262) */
-	CALL_T_REFRESH,		/* RFC 4028: we refresh now */
-	CALL_T_EXPIRE,		/* RFC 4028: they did not */
-	CALL_T_GLARE,		/* §14.1: our re-INVITE again after 491 */
-	CALL_T_CANCEL,		/* §9.1: no final 64*T1 after our CANCEL */
-	CALL_T__COUNT
-};
-
-/* In-dialog requests waiting for the next hop to resolve. */
-enum call_op {
-	CALL_OP_ACK	= 1u << 0,
-	CALL_OP_PRACK	= 1u << 1,
-	CALL_OP_REINVITE = 1u << 2,
-	CALL_OP_UPDATE	= 1u << 3,
-	CALL_OP_BYE	= 1u << 4,
-};
-
-/* What a re-INVITE or UPDATE of ours is for. */
-enum call_reinv {
-	CALL_REINV_NONE,
-	CALL_REINV_HOLD,
-	CALL_REINV_UNHOLD,
-	CALL_REINV_REFRESH,
-};
-
-struct call_agent;
-
-struct call {
-	uint64_t		 id;
-	struct call_agent	*ag;
-	struct call		*hnext;		/* id table */
-	struct call		*next, *prev;	/* live list, or history */
-	enum call_dir		 dir;
-	enum call_state		 state;
-	bool			 live;
-	char			*account;
-	char			*remote;	/* the peer's URI */
-	char			*user;		/* our Contact's user part */
-	char			**codecs;	/* ours, one block */
-	size_t			 ncodecs;
-	enum account_transport	 transport;
-	unsigned		 session_expires;	/* asked, 0: off */
-
-	struct sip_dialog	 dlg;		/* the call's dialog */
-	bool			 has_dlg;	/* dlg filled in */
-	struct sip_dialog	**forks;	/* early, UAC; CALL_FORKS_MAX */
-	size_t			 nforks;
-	char			*contact;	/* our Contact value */
-
-	/* UAC: the initial INVITE. */
-	struct sip_ctrans	*inv_ct;
-	char			*ruri;
-	char			*from_uri;	/* From and To values, no tag */
-	char			*to_uri;
-	char			*from_tag;
-	char			*call_id;
-	char			*route0;	/* pre-loaded Route, or NULL */
-	char			*hop0;		/* where the INVITE goes */
-	struct sip_resolve_query *q0;
-	struct sip_resolve_target *targets;
-	size_t			 ntargets, next_target;
-	struct sip_dest		*inv_dst;	/* for CANCEL (§9.1); UAC only */
-	uint32_t		 inv_cseq;
-	unsigned		 auth_tries, redirects;
-	bool			 se_retried;	/* 422 once */
-	char			*chal;		/* the challenge to answer */
-	bool			 chal_proxy;
-	char			**hdrs;		/* extra headers */
-	size_t			 nhdrs;
-	bool			 got_1xx;	/* CANCEL allowed (§9.1) */
-	bool			 cancel_wanted;	/* hangup before a 1xx */
-	bool			 cancel_sent;
-	uint32_t		 last_rseq;	/* RFC 3262 §4 */
-	bool			 rseq_seen;
-	uint32_t		 prack_rseq, prack_cseq;
-	struct sip_dialog	*prack_dlg;
-	bool			 ack_sdp;	/* late offer: answer in ACK */
-	char			*ack;		/* our ACK for the 2xx */
-	size_t			 ack_len;
-
-	/* UAS. */
-	struct sip_strans	*inv_st;
-	char			*resp;		/* 2xx or reliable 1xx again */
-	size_t			 resp_len;
-	struct sip_strans	*resp_st;	/* the transaction it is for */
-	unsigned		 resp_ms;	/* current interval */
-	bool			 want_ack;	/* our 2xx waits for an ACK */
-	bool			 offer_in_2xx;	/* answer comes in the ACK */
-	bool			 rel1xx;	/* INVITE requires 100rel */
-	uint32_t		 rseq;		/* our last RSeq */
-	bool			 prack_wait;
-	bool			 bye_after_ack;
-	bool			 sdp_in_1xx;	/* offer went in a reliable 1xx */
-	bool			 answer_wanted;	/* answer once the PRACK came */
-	bool			 prack_sdp;	/* our answer goes in the PRACK */
-	char			*sdp_before;	/* agreed SDP while a hold is out */
-	char			*auth_hdr;	/* INVITE's credentials, for ACK */
-	bool			 auth_proxy;
-	uint32_t		 ack_cseq;	/* of the INVITE our 2xx answers */
-	uint64_t		 rel_end_us;	/* RFC 3262: give up then */
-	unsigned		 req_se;	/* their Session-Expires */
-	char			 req_refresher;
-	bool			 req_timer;	/* they support timer */
-
-	/* In dialog. */
-	struct sip_dest		 hop;
-	bool			 hop_valid;
-	char			*hop_uri;	/* what hop was resolved for */
-	struct sip_resolve_query *hq;
-	unsigned		 ops;		/* enum call_op waiting */
-	struct sip_ctrans	*bye_ct;
-	struct sip_ctrans	*reinv_ct;
-	struct sip_ctrans	*upd_ct;
-	enum call_reinv		 reinv;		/* what reinv_ct/upd_ct is for */
-	enum call_reinv		 reinv_next;	/* queued for the hop */
-	bool			 reinv_done;	/* its 2xx came: ACK again */
-	bool			 peer_update;	/* Allow lists UPDATE */
-	bool			 local_hold, remote_hold;
-
-	/* RFC 4028. */
-	unsigned		 se;		/* negotiated, 0: none */
-	bool			 we_refresh;
-
-	/* Offer/answer and media. */
-	char			*local_sdp;
-	char			*remote_sdp;
-	uint64_t		 sess_id, sess_ver;
-	bool			 offer_out;	/* our offer waits for an answer */
-	struct rtp_session	*rtp;
-	enum rtp_mode		 media;
-	struct media_wav	*wav;
-	char			 codec[16];
-	char			 remote_media[64];
-	struct rtp_stats	 stats;		/* frozen at the end */
-
-	/* Times, outcome, timeline. */
-	double			 t_start, t_answer, t_end;
-	uint64_t		 mono_start;
-	unsigned		 status;
-	char			*reason;
-	const char		*ended_by;
-	unsigned		 last_status;	/* last response seen */
-	struct strbuf		 timeline;
-
-	struct event		*tmr;
-	uint64_t		 due[CALL_T__COUNT];	/* mono us, 0: off */
-};
-
-struct call_agent {
-	struct ua		*ua;
-	struct account_set	*set;
-	struct rtp_engine	*rtp;
-	struct call_conf	 conf;
-	call_change_fn		*change;
-	void			*change_arg;
-	struct call		**ids;		/* by id; power of two */
-	size_t			 nids_buckets, nids;
-	struct call		*live_head, *live_tail;
-	size_t			 nlive;
-	size_t			 peak;		/* live calls since a trim */
-	size_t			 counts[CALL_STATE__COUNT];
-	struct call		*hist_head, *hist_tail;	/* newest first */
-	size_t			 nhist;
-	struct call		*dead;		/* freed from the loop */
-	struct event		*reaper;
-	/* user part → account, rebuilt on every set_conf (reload). */
-	struct account		**users;
-	size_t			 nusers_buckets;
-	bool			 stopping;
-	void			(*stop_done)(void *);
-	void			*stop_arg;
-	struct event		*stop_ev;
-	/* Scratch for call_detail_get. */
-	char			 dlg_id[256];
-	char			 local_media[64];
-	struct strbuf		 routes;
-	const char		**tl;
-	size_t			 ntl;
-	char			*tl_copy;
-};
 
 static void call_timer_arm(struct call *);
 static void call_terminate(struct call *, unsigned status, const char *reason,
     const char *by);
 static void call_send_bye(struct call *);
 static void call_flush_ops(struct call *);
-static void call_end(struct call *, const char *reason, const char *by);
 static void call_uas_refuse(struct call *, unsigned status,
     const char *reason, const char *why, const char *by);
 static void call_cancel(struct call *);
@@ -337,7 +141,7 @@ call_elapsed(const struct call *c)
 }
 
 /* One line of the timeline, capped: the first events matter most. */
-static void
+void
 call_note(struct call *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -353,7 +157,7 @@ call_note(struct call *c, const char *fmt, ...)
 		strbuf_adds(&c->timeline, "t=… (timeline full)\n");
 }
 
-static struct account *
+struct account *
 call_account(const struct call *c)
 {
 	return account_set_find(c->ag->set, c->account);
@@ -456,7 +260,7 @@ call_ids_grow(struct call_agent *ag)
 	free(old);
 }
 
-static struct call *
+struct call *
 call_find(const struct call_agent *ag, uint64_t id)
 {
 	for (struct call *c = ag->ids[call_bucket(ag, id)]; c != NULL;
@@ -602,6 +406,8 @@ call_set_state(struct call *c, enum call_state st)
 	    call_state_name(st));
 	call_note(c, "%s", call_state_name(st));
 	call_publish_state(c, prev, false);
+	if (c->referred_by != 0)
+		xfer_on_state(c);
 	if (ag->change != NULL)
 		ag->change(ag->change_arg);
 }
@@ -619,7 +425,7 @@ call_publish_hold(struct call *c, bool held, const char *by)
 
 /* ---- the one timer --------------------------------------------------------- */
 
-static void
+void
 call_timer_set(struct call *c, enum call_timer t, uint64_t ms)
 {
 	c->due[t] = ms == 0 ? 0 : time_mono_us() + ms * 1000;
@@ -712,6 +518,7 @@ call_detach_all(struct call *c)
 	if (c->hq != NULL)
 		sip_resolve_cancel(c->hq);
 	c->q0 = c->hq = NULL;
+	xfer_free(c);
 	for (int i = 0; i < CALL_T__COUNT; i++)
 		c->due[i] = 0;
 	if (c->tmr != NULL) {
@@ -1676,9 +1483,13 @@ call_send_ack(struct call *c, struct sip_dialog *d, uint32_t cseq,
 	sip_build_free(&b);
 }
 
-/* Starts a request in the call's dialog, sent to the hop. */
+/*
+ * Starts a request in the call's dialog, sent to the hop: extra() adds
+ * headers, body goes in as ctype.
+ */
 static int
-call_dlg_request(struct call *c, const char *method, const char *body,
+call_dlg_send(struct call *c, const char *method, const char *ctype,
+    const char *body,
     void (*extra)(struct call *, struct sip_build *),
     struct sip_ctrans **out_ct)
 {
@@ -1698,7 +1509,7 @@ call_dlg_request(struct call *c, const char *method, const char *body,
 	if (extra != NULL)
 		extra(c, &b);
 	if (body != NULL)
-		sip_build_body(&b, "application/sdp", body, strlen(body));
+		sip_build_body(&b, ctype, body, strlen(body));
 	sip_build_finish(&b, &out);
 	err = sip_ctrans_send(c->ag->ua->trans, out.p, out.n, &dst,
 	    call_on_dlg_ctrans, c, out_ct);
@@ -1708,6 +1519,31 @@ out:
 	strbuf_free(&out);
 	sip_build_free(&b);
 	return err;
+}
+
+static int
+call_dlg_request(struct call *c, const char *method, const char *body,
+    void (*extra)(struct call *, struct sip_build *),
+    struct sip_ctrans **out_ct)
+{
+	return call_dlg_send(c, method, "application/sdp", body, extra,
+	    out_ct);
+}
+
+int
+call_xfer_send(struct call *c, const char *method,
+    void (*extra)(struct call *, struct sip_build *), const char *ctype,
+    const char *body, struct sip_ctrans **ct)
+{
+	if (!c->hop_valid)
+		return EAGAIN;
+	return call_dlg_send(c, method, ctype, body, extra, ct);
+}
+
+void
+call_xfer_kick(struct call *c)
+{
+	call_dialog_op(c, &c->dlg, CALL_OP_XFER);
 }
 
 static void
@@ -1847,6 +1683,8 @@ call_flush_ops(struct call *c)
 	if ((ops & (CALL_OP_REINVITE | CALL_OP_UPDATE)) && c->live &&
 	    !(ops & CALL_OP_BYE))
 		call_send_reinvite(c);
+	if (ops & CALL_OP_XFER)
+		xfer_flush(c);
 	if (ops & CALL_OP_BYE)
 		call_send_bye(c);
 }
@@ -1855,7 +1693,7 @@ call_flush_ops(struct call *c)
  * Ends a call that has a dialog: BYE (the call is `terminating` until
  * its answer).  status/reason/by are what the history will say.
  */
-static void
+void
 call_end(struct call *c, const char *reason, const char *by)
 {
 	if (!c->live || c->bye_ct != NULL || (c->ops & CALL_OP_BYE) ||
@@ -3073,6 +2911,22 @@ call_on_dialog(struct ua *ua, const struct ua_req *rq, struct sip_dialog *d,
 	case SIP_METHOD_OPTIONS:
 		ua_respond(ua, rq, 200, "OK", ua_caps_hdrs(ua));
 		return;
+	case SIP_METHOD_REFER:
+		if (d != &c->dlg || c->state != CALL_STATE_CONFIRMED) {
+			ua_respond(ua, rq, 481, "Call/Transaction Does Not "
+			    "Exist", NULL);
+			return;
+		}
+		xfer_on_refer(c, rq);
+		return;
+	case SIP_METHOD_NOTIFY:
+		if (d != &c->dlg) {
+			ua_respond(ua, rq, 481, "Subscription Does Not Exist",
+			    NULL);
+			return;
+		}
+		xfer_on_notify(c, rq);
+		return;
 	default:
 		ua_respond(ua, rq, m->method == SIP_METHOD_OTHER ? 501 : 405,
 		    m->method == SIP_METHOD_OTHER ? "Not Implemented" :
@@ -3101,6 +2955,8 @@ call_on_dlg_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 	    (ev == SIP_TRANS_EV_RESPONSE && m->status >= 200);
 
 	(void)err;
+	if (xfer_on_response(c, ct, ev, m))
+		return;
 	if (ev == SIP_TRANS_EV_TERMINATED) {
 		if (c->bye_ct == ct)
 			c->bye_ct = NULL;
@@ -3293,6 +3149,9 @@ call_on_timer(struct call *c, enum call_timer t)
 		call_note(c, "no final answer after our CANCEL");
 		call_terminate(c, 0, c->reason != NULL ? c->reason :
 		    "cancelled", c->ended_by != NULL ? c->ended_by : "local");
+		return;
+	case CALL_T_XFER:
+		xfer_on_timer(c);
 		return;
 	case CALL_T__COUNT:
 		break;
@@ -3591,7 +3450,7 @@ call_agent_new(struct ua *ua, struct account_set *set, struct rtp_engine *rtp,
 {
 	struct call_agent *ag = xcalloc(1, sizeof(*ag));
 	static const char *const in_dialog[] = { "BYE", "PRACK", "UPDATE",
-		"INFO" };
+		"INFO", "REFER" };
 
 	ag->ua = ua;
 	ag->set = set;

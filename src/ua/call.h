@@ -123,6 +123,16 @@ int	call_hangup(struct call_agent *, uint64_t id);
 int	call_hold(struct call_agent *, uint64_t id);
 int	call_unhold(struct call_agent *, uint64_t id);
 int	call_dtmf(struct call_agent *, uint64_t id, const char *digits);
+/*
+ * Blind transfer (RFC 3515): REFER to uri in the call's dialog.
+ * Progress comes as call.transfer events (state trying, accepted,
+ * progress, done, failed); when the transferee reports a 2xx, our leg
+ * ends with BYE.  0; ENOENT, EINVAL (not a sip:/sips: URI), EALREADY
+ * (the call is not confirmed), EBUSY (a transfer is in progress); err
+ * says why.
+ */
+int	call_transfer(struct call_agent *, uint64_t id, const char *uri,
+	    char *err, size_t errlen);
 
 /* ---- what the control protocol shows ----------------------------------- */
 
