@@ -184,6 +184,15 @@ call_dtmf(struct call_agent *ag, uint64_t id, const char *digits)
 	return fake_action("dtmf", id);
 }
 
+int
+call_transfer(struct call_agent *ag, uint64_t id, const char *uri,
+    char *err, size_t errlen)
+{
+	snprintf(call_fake.digits, sizeof(call_fake.digits), "%s", uri);
+	snprintf(err, errlen, "fake: transfer refused");
+	return fake_action("transfer", id);
+}
+
 void
 call_foreach(struct call_agent *ag,
     void (*fn)(const struct call_summary *, void *), void *arg)

@@ -41,7 +41,7 @@ struct call_fake {
 	char			 action[16];
 	uint64_t		 action_id;
 	unsigned		 code;
-	char			 digits[64];
+	char			 digits[64];	/* dtmf digits, or the transfer URI */
 	/* what call_detail_get, the foreach and the counts show */
 	bool			 known;		/* call_detail_get finds it */
 	uint64_t		 known_id;

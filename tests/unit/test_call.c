@@ -309,8 +309,23 @@ pdlg_init(struct pdlg *d, const char *user)
  * initial INVITE, its CANCEL).
  */
 static void
+peer_request_typed(struct pdlg *d, const char *method, uint32_t cseq,
+    const char *branch, bool to_tag, const char *hdrs, const char *ctype,
+    const char *body);
+
+static void
 peer_request(struct pdlg *d, const char *method, uint32_t cseq,
     const char *branch, bool to_tag, const char *hdrs, const char *sdp)
+{
+	peer_request_typed(d, method, cseq, branch, to_tag, hdrs,
+	    "application/sdp", sdp);
+}
+
+/* The same with a body of any type (NOTIFY's sipfrag). */
+static void
+peer_request_typed(struct pdlg *d, const char *method, uint32_t cseq,
+    const char *branch, bool to_tag, const char *hdrs, const char *ctype,
+    const char *sdp)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char br[48];
@@ -339,8 +354,8 @@ peer_request(struct pdlg *d, const char *method, uint32_t cseq,
 	if (hdrs != NULL)
 		strbuf_adds(&sb, hdrs);
 	if (sdp != NULL)
-		strbuf_addf(&sb, "Content-Type: application/sdp\r\n"
-		    "Content-Length: %zu\r\n\r\n%s", strlen(sdp), sdp);
+		strbuf_addf(&sb, "Content-Type: %s\r\n"
+		    "Content-Length: %zu\r\n\r\n%s", ctype, strlen(sdp), sdp);
 	else
 		strbuf_adds(&sb, "Content-Length: 0\r\n\r\n");
 	peer_send(sb.p);
@@ -513,6 +528,7 @@ peer_default(struct pm *q)
 	case SIP_METHOD_UPDATE:
 	case SIP_METHOD_INFO:
 	case SIP_METHOD_OPTIONS:
+	case SIP_METHOD_NOTIFY:
 		peer_respond(q, 200, "OK", NULL, NULL, NULL);
 		break;
 	default:
@@ -2446,6 +2462,261 @@ on_stop_done(void *arg)
 	stop_done++;
 }
 
+/* ---- transfer (RFC 3515) ------------------------------------------------ */
+
+/* The peer answers our INVITE and takes a REFER with refer_status. */
+static unsigned refer_status = 202;
+
+static void
+script_refer(struct pm *q)
+{
+	if (is_method(q, SIP_METHOD_REFER)) {
+		peer_respond(q, refer_status, refer_status == 202 ?
+		    "Accepted" : "Decline", NULL, NULL, NULL);
+		return;
+	}
+	script_answer(q);
+}
+
+/* The peer's side of a dialog we opened with our INVITE inv. */
+static void
+pdlg_of_uac(struct pdlg *d, const struct pm *inv)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->call_id, sizeof(d->call_id), "%s", cs(inv->msg->call_id));
+	snprintf(d->from_tag, sizeof(d->from_tag), "peer-1");
+	snprintf(d->to_tag, sizeof(d->to_tag), "%s", cs(inv->msg->from.tag));
+	snprintf(d->ruri, sizeof(d->ruri), "%s",
+	    cs(inv->msg->contact[0].addr.uri_str));
+}
+
+static void
+peer_notify(struct pdlg *d, uint32_t cseq, const char *substate,
+    const char *frag)
+{
+	char h[160];
+
+	snprintf(h, sizeof(h), "Event: refer\r\nSubscription-State: %s\r\n"
+	    "Contact: <%s>\r\n", substate, peer_contact);
+	peer_request_typed(d, "NOTIFY", cseq, NULL, true, h,
+	    "message/sipfrag;version=2.0", frag);
+}
+
+START_TEST(test_transfer_out)
+{
+	char err[200], target[96];
+	struct pm *inv, *refer;
+	struct pdlg p;
+	uint64_t id;
+	int i;
+
+	start(ACCOUNT_INCOMING_RING);
+	refer_status = 202;
+	mock.script = script_refer;
+	id = place(NULL);
+	/* Only a confirmed call can be transferred. */
+	ck_assert_int_eq(call_transfer(ag, id, "sip:carol@127.0.0.1", err,
+	    sizeof(err)), EALREADY);
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 2000);
+	WAIT_FOR(nreq(SIP_METHOD_ACK) == 1, 1000);
+	ck_assert_int_eq(call_transfer(ag, id, "mailto:carol@example.com",
+	    err, sizeof(err)), EINVAL);
+	ck_assert_int_eq(call_transfer(ag, id + 100, "sip:carol@127.0.0.1",
+	    err, sizeof(err)), ENOENT);
+	snprintf(target, sizeof(target), "sip:carol@127.0.0.1:%d", mock.port);
+	ck_assert_int_eq(call_transfer(ag, id, target, err, sizeof(err)), 0);
+	ck_assert_int_eq(call_transfer(ag, id, target, err, sizeof(err)),
+	    EBUSY);
+	WAIT_FOR(nreq(SIP_METHOD_REFER) == 1, 1000);
+	inv = req(SIP_METHOD_INVITE, 0);
+	refer = req(SIP_METHOD_REFER, 0);
+	check_same_dialog(refer, inv);
+	ck_assert_str_eq(cs(refer->msg->to.tag), "peer-1");
+	ck_assert_uint_eq(refer->msg->cseq.num, inv->msg->cseq.num + 1);
+	ck_assert(refer->msg->has_refer_to);
+	ck_assert_str_eq(cs(refer->msg->refer_to.uri_str), target);
+	ck_assert_ptr_nonnull(hval(refer, "Referred-By"));
+	WAIT_FOR(ev_count("call.transfer", id, "state", "accepted") == 1,
+	    1000);
+
+	/* The transferee's progress (RFC 3515 §2.4.5). */
+	pdlg_of_uac(&p, inv);
+	peer_notify(&p, 1, "active;expires=60", "SIP/2.0 100 Trying\r\n");
+	peer_notify(&p, 2, "active;expires=60", "SIP/2.0 180 Ringing\r\n");
+	WAIT_FOR(nrsp_cseq(200, SIP_METHOD_NOTIFY, 2) == 1, 1000);
+	WAIT_FOR(ev_count("call.transfer", id, "status", "180") == 1, 1000);
+	/* Some other package in this dialog: 489 (RFC 6665 §8.2.2). */
+	peer_request_typed(&p, "NOTIFY", 3, NULL, true,
+	    "Event: presence\r\nSubscription-State: active\r\n",
+	    "text/plain", "x");
+	WAIT_FOR(nrsp_cseq(489, SIP_METHOD_NOTIFY, 3) == 1, 1000);
+	ck_assert_int_eq(state_of(id), CALL_STATE_CONFIRMED);
+
+	/* The new call is up: our leg ends with BYE. */
+	peer_notify(&p, 4, "terminated;reason=noresource",
+	    "SIP/2.0 200 OK\r\n");
+	WAIT_FOR(nreq(SIP_METHOD_BYE) == 1, 1000);
+	WAIT_FOR(state_of(id) == CALL_STATE_TERMINATED, 1000);
+	i = ev_last("call.transfer", id);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(ev_val((size_t)i, "state"), "done");
+	ck_assert_str_eq(ev_val((size_t)i, "dir"), "out");
+	ck_assert_str_eq(detail(id).sum.reason, "transferred");
+	/* A NOTIFY after that finds no dialog. */
+	peer_notify(&p, 5, "terminated", "SIP/2.0 200 OK\r\n");
+	WAIT_FOR(nrsp_cseq(481, SIP_METHOD_NOTIFY, 5) == 1, 1000);
+}
+END_TEST
+
+START_TEST(test_transfer_out_refused)
+{
+	char err[200];
+	uint64_t id;
+	int i;
+
+	start(ACCOUNT_INCOMING_RING);
+	refer_status = 603;
+	mock.script = script_refer;
+	id = place(NULL);
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 2000);
+	ck_assert_int_eq(call_transfer(ag, id, "sip:carol@127.0.0.1", err,
+	    sizeof(err)), 0);
+	WAIT_FOR(ev_count("call.transfer", id, "state", "failed") == 1, 2000);
+	i = ev_last("call.transfer", id);
+	ck_assert_str_eq(ev_val((size_t)i, "status"), "603");
+	/* The call goes on, and a new transfer may be tried. */
+	ck_assert_int_eq(state_of(id), CALL_STATE_CONFIRMED);
+	ck_assert_int_eq(call_transfer(ag, id, "sip:carol@127.0.0.1", err,
+	    sizeof(err)), 0);
+	refer_status = 202;
+}
+END_TEST
+
+/* The transfer target (user carol) rings, then answers. */
+static void
+script_target(struct pm *q)
+{
+	if (is_method(q, SIP_METHOD_INVITE) &&
+	    !slice_present(q->msg->to.tag) &&
+	    slice_eq_cstr(q->msg->ruri.user, "carol")) {
+		peer_respond(q, 180, "Ringing", "carol-1", NULL, NULL);
+		peer_respond(q, 200, "OK", "carol-1", NULL,
+		    peer_sdp(1, "sendrecv", false));
+		return;
+	}
+	peer_default(q);
+}
+
+/* The NOTIFYs we sent in the dialog of the peer's call p, in order. */
+static size_t
+notifies(const struct pdlg *p, const struct pm **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < mock.n && n < max; i++)
+		if (is_method(&mock.in[i], SIP_METHOD_NOTIFY) &&
+		    !mock.in[i].retx &&
+		    slice_eq_cstr(mock.in[i].msg->call_id, p->call_id))
+			out[n++] = &mock.in[i];
+	return n;
+}
+
+START_TEST(test_transfer_in)
+{
+	struct account_cfg *cfg = mk_cfg(ACCOUNT_INCOMING_ANSWER);
+	const struct pm *nt[8];
+	struct pdlg p;
+	char h[256];
+	uint64_t id, nid;
+	size_t n;
+	int i;
+
+	cfg->refer_accept = true;
+	start_with(cfg);
+	mock.script = script_target;
+	pdlg_init(&p, "alice");
+	peer_invite(&p, NULL, peer_sdp(1, "sendrecv", true));
+	WAIT_FOR(nanswer(&p, 200) >= 1, 1000);
+	pdlg_learn(&p);
+	peer_ack(&p, NULL);
+	id = incoming_id();
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 1000);
+
+	/* An attended transfer (Replaces) is not ours to do. */
+	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d?Replaces="
+	    "abc%%3Bto-tag%%3D1%%3Bfrom-tag%%3D2>\r\n", mock.port);
+	peer_request(&p, "REFER", 2, NULL, true, h, NULL);
+	WAIT_FOR(nrsp_cseq(501, SIP_METHOD_REFER, 2) == 1, 1000);
+
+	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d>\r\n"
+	    "Referred-By: <sip:peer@127.0.0.1>\r\n", mock.port);
+	peer_request(&p, "REFER", 3, NULL, true, h, NULL);
+	WAIT_FOR(nrsp_cseq(202, SIP_METHOD_REFER, 3) == 1, 1000);
+	/* The new call, its 180 and 200, each told in a NOTIFY. */
+	WAIT_FOR(notifies(&p, nt, 8) >= 2 && strstr(body(nt[notifies(&p,
+	    nt, 8) - 1]), "200 OK") != NULL, 2000);
+	n = notifies(&p, nt, 8);
+	ck_assert_str_eq(body(nt[0]), "SIP/2.0 100 Trying\r\n");
+	ck_assert_str_eq(hval(nt[0], "Event"), "refer;id=3");
+	ck_assert_ptr_nonnull(strstr(hval(nt[0], "Subscription-State"),
+	    "active"));
+	ck_assert_str_eq(hval(nt[0], "Content-Type"),
+	    "message/sipfrag;version=2.0");
+	ck_assert_str_eq(body(nt[n - 1]), "SIP/2.0 200 OK\r\n");
+	ck_assert_ptr_nonnull(strstr(hval(nt[n - 1], "Subscription-State"),
+	    "terminated"));
+	ck_assert_str_eq(cs(nt[0]->msg->to.tag), p.from_tag);
+	/* The new call carries who referred it (RFC 3892). */
+	i = ev_last("call.transfer", id);
+	ck_assert_str_eq(ev_val((size_t)i, "state"), "done");
+	ck_assert_str_eq(ev_val((size_t)i, "dir"), "in");
+	nid = strtoull(ev_val((size_t)i, "new_id"), NULL, 10);
+	ck_assert_uint_ne(nid, 0);
+	WAIT_FOR(state_of(nid) == CALL_STATE_CONFIRMED, 1000);
+	for (size_t k = 0; k < mock.n; k++)
+		if (is_method(&mock.in[k], SIP_METHOD_INVITE) &&
+		    slice_eq_cstr(mock.in[k].msg->ruri.user, "carol"))
+			ck_assert_str_eq(hval(&mock.in[k], "Referred-By"),
+			    "<sip:peer@127.0.0.1>");
+	/* The transferor hangs up; the new call stays. */
+	peer_request(&p, "BYE", 4, NULL, true, NULL, NULL);
+	WAIT_FOR(state_of(id) == CALL_STATE_TERMINATED, 1000);
+	ck_assert_int_eq(state_of(nid), CALL_STATE_CONFIRMED);
+}
+END_TEST
+
+START_TEST(test_transfer_in_refused)
+{
+	struct pdlg p;
+	char h[128];
+	uint64_t id;
+
+	start(ACCOUNT_INCOMING_ANSWER);
+	pdlg_init(&p, "alice");
+	peer_invite(&p, NULL, peer_sdp(1, "sendrecv", true));
+	WAIT_FOR(nanswer(&p, 200) >= 1, 1000);
+	pdlg_learn(&p);
+	peer_ack(&p, NULL);
+	id = incoming_id();
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 1000);
+	/* refer = reject, the default: nobody makes us call elsewhere. */
+	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d>\r\n",
+	    mock.port);
+	peer_request(&p, "REFER", 2, NULL, true, h, NULL);
+	WAIT_FOR(nrsp_cseq(603, SIP_METHOD_REFER, 2) == 1, 1000);
+	/* No Refer-To at all. */
+	peer_request(&p, "REFER", 3, NULL, true, NULL, NULL);
+	WAIT_FOR(nrsp_cseq(603, SIP_METHOD_REFER, 3) == 1, 1000);
+	/* A NOTIFY for a REFER we never sent. */
+	peer_request_typed(&p, "NOTIFY", 4, NULL, true,
+	    "Event: refer\r\nSubscription-State: active\r\n",
+	    "message/sipfrag", "SIP/2.0 100 Trying\r\n");
+	WAIT_FOR(nrsp_cseq(481, SIP_METHOD_NOTIFY, 4) == 1, 1000);
+	ck_assert_int_eq(state_of(id), CALL_STATE_CONFIRMED);
+	ck_assert_uint_eq(live_calls(), 1);
+}
+END_TEST
+
 START_TEST(test_stop)
 {
 	struct call_params cp = { 0 };
@@ -2661,6 +2932,10 @@ call_suite(void)
 	tc = tcase_create("agent");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_transfer_out);
+	tcase_add_test(tc, test_transfer_out_refused);
+	tcase_add_test(tc, test_transfer_in);
+	tcase_add_test(tc, test_transfer_in_refused);
 	tcase_add_test(tc, test_stop);
 	tcase_add_test(tc, test_media_silence);
 	tcase_add_test(tc, test_place_errors);

@@ -159,6 +159,7 @@ START_TEST(test_table)
 		{ "hold", 1, 1, CMD_WRITE },
 		{ "unhold", 1, 1, CMD_WRITE },
 		{ "dtmf", 2, 2, CMD_WRITE },
+		{ "transfer", 2, 2, CMD_WRITE },
 	};
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -203,6 +204,7 @@ START_TEST(test_access)
 		{ "answer", "7", NULL }, { "reject", "7", NULL },
 		{ "hangup", "7", NULL }, { "hold", "7", NULL },
 		{ "unhold", "7", NULL }, { "dtmf", "7", "1" },
+		{ "transfer", "7", "sip:carol@example.com" },
 	};
 
 	call_fake.known = true;
@@ -396,6 +398,26 @@ START_TEST(test_action_args)
 	run(false, 3, "dtmf", "7", "0123456789*#ABCDabcd,");
 	ck_assert_str_eq(r.status.p, "OK sending digits on call 7");
 	ck_assert_str_eq(call_fake.digits, "0123456789*#ABCDabcd,");
+
+	/* transfer: the usage's own words come back on an error. */
+	run(false, 3, "transfer", "7", "sip:carol@example.com");
+	ck_assert_str_eq(r.status.p, "OK transferring call 7 to "
+	    "sip:carol@example.com");
+	ck_assert_str_eq(call_fake.action, "transfer");
+	ck_assert_str_eq(call_fake.digits, "sip:carol@example.com");
+	call_fake.action_rc = EBUSY;
+	run(false, 3, "transfer", "7", "sip:carol@example.com");
+	ck_assert_str_eq(r.status.p, "ERR failed fake: transfer refused");
+	call_fake.action_rc = EINVAL;
+	run(false, 3, "transfer", "7", "tel:123");
+	ck_assert_str_eq(r.status.p, "ERR usage fake: transfer refused");
+	call_fake.action_rc = ENOENT;
+	call_fake.known = false;
+	run(false, 3, "transfer", "7", "sip:carol@example.com");
+	ck_assert_str_eq(r.status.p, "ERR not-found no call 7");
+	call_fake.action_rc = 0;
+	run(false, 3, "transfer", "x", "sip:carol@example.com");
+	ck_assert(starts(r.status.p, "ERR usage 'x' is not a call id"));
 }
 END_TEST
 
