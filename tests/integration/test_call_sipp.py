@@ -735,6 +735,73 @@ def test_uac_no_codec(env):
     check_eq(live_calls(d), [], "calls after a 488")
 
 
+# ---- blind transfer (RFC 3515) ---------------------------------------------
+
+def test_transfer_out(env):
+    """`sipxctl transfer ID URI`: REFER in the call's dialog, SIPp's 202
+    and two sipfrag NOTIFYs (100, then 200 ending the subscription) come
+    back as call.transfer events, and our leg ends with BYE."""
+    d, ev = start(env)
+    uas = Sipp(env, "call_uas_refer.xml")
+    cid = placed(d, ev, uas)
+    expect_ctl(d.ctl("transfer", "x", "sip:carol@127.0.0.1"), 1,
+               "transfer with a bad id")
+    expect_ctl(d.ctl("transfer", str(cid), "sip:carol@127.0.0.1:5999"), 0,
+               "sipxctl transfer %d" % cid)
+    f = ev.first("call.transfer", 5, id=cid, state="accepted")
+    check_eq(f.get("dir"), "out", "transfer dir")
+    check_eq(f.get("target"), "sip:carol@127.0.0.1:5999", "transfer target")
+    ev.first("call.transfer", 5, id=cid, state="progress")
+    f = ev.first("call.transfer", 5, id=cid, state="done")
+    check_eq(f.get("status"), "200", "the transferee's final status")
+    uas.expect_success()
+    ended(ev, cid, "local")
+    check_eq(history_of(d, cid).get("reason"), "transferred",
+             "history reason")
+
+
+def test_transfer_in(env):
+    """refer = accept: SIPp's REFER gets 202; the daemon calls the
+    Refer-To target (a second SIPp) with Referred-By, and NOTIFYs 100
+    Trying then 200 OK back; the transferor's BYE leaves the new call up
+    until `hangup`."""
+    target = Sipp(env, "call_uas_target.xml", service="carol")
+    d, ev = start(env, "bob", incoming="answer", refer="accept")
+    uac = Sipp(env, "call_uac_refer.xml", target="127.0.0.1:%d" % d.port,
+               service="bob", extra=["-set", "target", target.uri])
+    cid = int(incoming(ev)["id"])
+    f = ev.first("call.transfer", 10, id=cid, state="done")
+    check_eq(f.get("dir"), "in", "transfer dir")
+    check_eq(f.get("target"), target.uri, "transfer target")
+    nid = int(f["new_id"])
+    ev.state(nid, "confirmed", 5)
+    uac.expect_success()
+    ended(ev, cid, "remote")
+    rows = live_calls(d)
+    check([r.get("id") for r in rows] == [str(nid)],
+          "live calls after the transfer: %r" % rows)
+    hangup(d, nid)
+    target.expect_success()
+
+
+def test_transfer_in_refused(env):
+    """refer = reject (the default): the REFER gets 603 and nothing is
+    placed."""
+    d, ev = start(env, "bob", incoming="answer")
+    uac = Sipp(env, "call_uac_refer.xml", target="127.0.0.1:%d" % d.port,
+               service="bob", extra=["-set", "target",
+                                     "sip:carol@127.0.0.1:9"])
+    cid = int(incoming(ev)["id"])
+    ev.state(cid, "confirmed", 5)
+    uac.expect_failure()
+    check("> 603 2 REFER" in uac.flow(),
+          "SIPp saw no 603 to its REFER: %s" % uac.flow())
+    time.sleep(0.3)
+    check(not [f for t, f in ev.seen
+               if t == "call.state" and f.get("dir") == "out"],
+          "a refused REFER placed a call: %s" % ev.tail())
+
+
 TESTS = [
     ("uas_answer", test_uas_answer),
     ("fields", test_fields),
@@ -768,6 +835,9 @@ TESTS = [
     ("uac_reject_policy", test_uac_reject_policy),
     ("uac_ring_timeout", test_uac_ring_timeout),
     ("uac_no_codec", test_uac_no_codec),
+    ("transfer_out", test_transfer_out),
+    ("transfer_in", test_transfer_in),
+    ("transfer_in_refused", test_transfer_in_refused),
     ("uas_session_timer", test_uas_session_timer),
 ]
 
