@@ -356,6 +356,7 @@ start_calls(void)
 	a->call_timeout = 120;
 	a->session_expires = 1800;
 	a->media = RTP_MODE_NONE;
+	a->refer_accept = true;
 	cfgs[0] = a;
 	account_set_init(&accounts);
 	account_set_apply(&accounts, cfgs, 1, true, &diff);
