@@ -989,6 +989,10 @@ static const struct diag_case diag_cases[] = {
 	    ACCOUNT("    follow_redirects = \"yes\";  #<\n"),
 	    1, 0, { { .key = "accounts[0].follow_redirects",
 	    .frag = "expected a boolean, got a string" } } },
+	{ "call: refer not a policy",
+	    ACCOUNT("    refer = \"yes\";  #<\n"),
+	    1, 0, { { .key = "accounts[0].refer",
+	    .frag = "'yes' is not one of accept, reject" } } },
 	{ "call: media not a mode",
 	    ACCOUNT("    media = \"music\";  #<\n"),
 	    1, 0, { { .key = "accounts[0].media",
@@ -1601,6 +1605,7 @@ check_account_defaults(const struct account_cfg *a)
 	ck_assert(!a->follow_redirects);
 	ck_assert_int_eq(a->media, RTP_MODE_SILENCE);
 	ck_assert_ptr_null(a->play_file);
+	ck_assert(!a->refer_accept);
 }
 
 /* auth_user and registrar come from the aor when not given. */
@@ -1697,7 +1702,7 @@ START_TEST(test_explicit_values)
 	    "    codecs = [ \"G722\", \"opus\", \"telephone-event\" ];\n"
 	    "    ring_timeout = 15; reject_code = 603; call_timeout = 30;\n"
 	    "    sdp = \"late\"; session_expires = 0;\n"
-	    "    follow_redirects = true;\n"
+	    "    follow_redirects = true; refer = \"accept\";\n"
 	    "    media = \"play\"; play_file = \"/etc/passwd\";\n"
 	    "  },\n"
 	    "  { name = \"second\"; aor = \"sip:second@example.com\";  #<a1\n"
@@ -1786,6 +1791,7 @@ START_TEST(test_explicit_values)
 	ck_assert(a->late_offer);
 	ck_assert_int_eq(a->session_expires, 0);
 	ck_assert(a->follow_redirects);
+	ck_assert(a->refer_accept);
 	ck_assert_int_eq(a->media, RTP_MODE_PLAY);
 	ck_assert_str_eq(a->play_file, "/etc/passwd");
 	ck_assert_int_eq(a->line, line_of(text, "#<a0"));
