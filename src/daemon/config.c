@@ -407,7 +407,11 @@ is_hex(const char *s, size_t n)
 	return true;
 }
 
-static const char *const transport_names[] = { "udp", "tcp", "tls", NULL };
+/* A listener's; an account's adds WebSocket (client only, RFC 7118). */
+static const char *const listen_transport_names[] = { "udp", "tcp", "tls",
+	NULL };
+static const char *const transport_names[] = { "udp", "tcp", "tls", "ws",
+	"wss", NULL };
 
 /*
  * A file sipxd will need later (certificate, key, CA): say so now, at
@@ -474,7 +478,8 @@ load_listen(struct cfgctx *cx, const config_setting_t *sipxd,
 		if (config_setting_get_member(g, "transport") == NULL)
 			cfg_error(cx, g, "missing required key 'transport'");
 		l->transport = (enum account_transport)get_choice(cx, g,
-		    "transport", transport_names, ACCOUNT_TRANSPORT_UDP);
+		    "transport", listen_transport_names,
+		    ACCOUNT_TRANSPORT_UDP);
 		v = get_string(cx, g, "address", &where);
 		if (v == NULL) {
 			if (where == NULL &&

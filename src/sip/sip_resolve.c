@@ -164,15 +164,15 @@ static void	q_stage_done(struct sip_resolve_query *);
 static void	q_answer_dispatch(struct sip_resolve_query *, int, int, int,
 		    const unsigned char *, int);
 
-static const char *const tp_names[] = { "UDP", "TCP", "TLS" };
-/* RFC 3263 §4.1: the SRV prefix of each transport. */
+static const char *const tp_names[] = { "UDP", "TCP", "TLS", "WS", "WSS" };
+/* RFC 3263 §4.1: the SRV prefix of each transport (WebSocket: none). */
 static const char *const tp_srv[] = { "_sip._udp.", "_sip._tcp.",
-	"_sips._tcp." };
+	"_sips._tcp.", NULL, NULL };
 
 const char *
 sip_resolve_tp_name(enum sip_resolve_tp tp)
 {
-	if ((unsigned)tp > SIP_RESOLVE_TLS)
+	if ((unsigned)tp > SIP_RESOLVE_WSS)
 		return "?";
 	return tp_names[tp];
 }
@@ -186,14 +186,20 @@ sip_resolve_config_default(struct sip_resolve_config *c)
 	c->cache_max = 1024;
 	c->ttl_max = 3600;
 	c->neg_ttl = 30;
-	c->transports = SIP_RESOLVE_TP_ALL;
+	c->transports = SIP_RESOLVE_TP_ALL | SIP_RESOLVE_TP_WEBSOCKET;
 	c->family = SIP_RESOLVE_V6_FIRST;
 }
 
 static uint16_t
 tp_default_port(enum sip_resolve_tp tp)
 {
-	return tp == SIP_RESOLVE_TLS ? 5061 : 5060;
+	switch (tp) {
+	case SIP_RESOLVE_TLS:	return 5061;
+	/* RFC 7118 §7: the HTTP ports. */
+	case SIP_RESOLVE_WS:	return 80;
+	case SIP_RESOLVE_WSS:	return 443;
+	default:		return 5060;
+	}
 }
 
 /* c-ares status to the errno the callback reports; -1: resolver dying. */
@@ -1020,7 +1026,7 @@ q_answer_dispatch(struct sip_resolve_query *q, int tag, int type,
 static enum sip_resolve_tp
 q_first_tp(const struct sip_resolve_query *q)
 {
-	for (int tp = SIP_RESOLVE_UDP; tp <= SIP_RESOLVE_TLS; tp++)
+	for (int tp = SIP_RESOLVE_UDP; tp <= SIP_RESOLVE_WSS; tp++)
 		if (q->tps & SIP_RESOLVE_TP_BIT(tp))
 			return (enum sip_resolve_tp)tp;
 	return SIP_RESOLVE_UDP;
@@ -1284,6 +1290,12 @@ uri_transports(const struct sip_uri *uri, unsigned supported, unsigned *out)
 		    SIP_RESOLVE_TLS : SIP_RESOLVE_TCP);
 	else if (slice_caseeq_cstr(uri->transport, "tls"))
 		want = SIP_RESOLVE_TP_BIT(SIP_RESOLVE_TLS);
+	else if (slice_caseeq_cstr(uri->transport, "ws"))
+		/* RFC 7118 §5.3: a SIPS URI over ws means a secure one. */
+		want = SIP_RESOLVE_TP_BIT(uri->scheme == SIP_URI_SIPS ?
+		    SIP_RESOLVE_WSS : SIP_RESOLVE_WS);
+	else if (slice_caseeq_cstr(uri->transport, "wss"))
+		want = SIP_RESOLVE_TP_BIT(SIP_RESOLVE_WSS);
 	else
 		want = 0;
 	*out = want & supported;
@@ -1372,11 +1384,15 @@ sip_resolve_uri(struct sip_resolve *res, const struct sip_uri *uri,
 		}
 		q_add_target(q, tp, &ss, len, q->host);
 		q_finish(q, 0);
-	} else if (q->has_port) {
-		/* RFC 3263 §4.2: a port: AAAA/A of the host, no SRV. */
+	} else if (q->has_port || (tps & SIP_RESOLVE_TP_WEBSOCKET) != 0) {
+		/*
+		 * RFC 3263 §4.2: a port: AAAA/A of the host, no SRV.  RFC
+		 * 7118 defines no NAPTR service or SRV name: the same.
+		 */
 		enum sip_resolve_tp tp = q_first_tp(q);
 
-		slot_add(q, tp, q->host, q->port);
+		slot_add(q, tp, q->host, q->has_port ? q->port :
+		    tp_default_port(tp));
 		q_start_addr(q);
 	} else if (slice_present(uri->transport)) {
 		/* RFC 3263 §4.1: transport given: SRV for it, no NAPTR. */

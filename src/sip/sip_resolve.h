@@ -35,9 +35,18 @@ enum sip_resolve_tp {
 	SIP_RESOLVE_UDP,
 	SIP_RESOLVE_TCP,
 	SIP_RESOLVE_TLS,
+	/*
+	 * RFC 7118 WebSocket: only when a URI names it (transport=ws;
+	 * sips: or transport=wss for WSS); no NAPTR or SRV, the host's
+	 * AAAA/A at port 80 (WSS 443) unless the URI gives one.
+	 */
+	SIP_RESOLVE_WS,
+	SIP_RESOLVE_WSS,
 };
 #define SIP_RESOLVE_TP_BIT(tp)		(1u << (tp))
+/* What RFC 3263 may pick when the URI names no transport. */
 #define SIP_RESOLVE_TP_ALL		0x7u
+#define SIP_RESOLVE_TP_WEBSOCKET	0x18u
 
 /* Order of the addresses of one host name in the target list. */
 enum sip_resolve_family {
@@ -63,7 +72,8 @@ struct sip_resolve_config {
 	 * carries no SOA to take the RFC 2308 negative TTL from.
 	 */
 	uint32_t		 neg_ttl;
-	unsigned		 transports;	/* SIP_RESOLVE_TP_BITs */
+	unsigned		 transports;	/* SIP_RESOLVE_TP_BITs;
+						 * default all five */
 	enum sip_resolve_family	 family;
 };
 
@@ -126,7 +136,9 @@ int	sip_resolve_set_servers(struct sip_resolve *,
  * host).  The list comes in this order:
  *  - IP address: that one target, no DNS.
  *  - a port: the host's AAAA and A (per cfg.family), that port.
- *  - transport=: SRV for that transport only, no NAPTR.
+ *  - transport=: SRV for that transport only, no NAPTR; ws or wss
+ *    (RFC 7118 has no DNS records of its own): the host's AAAA and A,
+ *    port 80 for ws, 443 for wss.
  *  - else NAPTR: every usable record (flag "s", a service we support
  *    that the URI allows), by order then preference, each one's SRV in
  *    turn; none usable, or no NAPTR: SRV for _sip._udp, _sip._tcp,
@@ -170,7 +182,7 @@ void	sip_resolve_cache_flush(struct sip_resolve *);
 void	sip_resolve_get_stats(const struct sip_resolve *,
 	    struct sip_resolve_stats *);
 
-/* "UDP", "TCP", "TLS": the Via transport token. */
+/* "UDP", "TCP", "TLS", "WS", "WSS": the Via transport token. */
 const char	*sip_resolve_tp_name(enum sip_resolve_tp);
 
 #endif

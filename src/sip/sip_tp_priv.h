@@ -3,9 +3,10 @@
  * listener, connection and transport structs and the helpers the parts
  * share.  sip_transport.c owns the transport object, addresses, the
  * send dispatch, Via and the receive path common to every transport;
- * sip_tp_udp.c datagrams; sip_tp_stream.c stream connections (TCP and
- * TLS alike: connect, accept, timers, framing); sip_tp_tls.c OpenSSL
- * contexts and TLS sessions.  Nothing outside src/sip/sip_t*.c includes
+ * sip_tp_udp.c datagrams; sip_tp_stream.c stream connections (TCP,
+ * TLS and WebSocket alike: connect, accept, timers, framing);
+ * sip_tp_tls.c OpenSSL contexts and TLS sessions; sip_tp_ws.c the
+ * WebSocket framer (handshake, frames, ping/pong, close).  Nothing outside src/sip/sip_t*.c includes
  * this header.
  */
 #ifndef SIPX_SIP_TP_PRIV_H
@@ -25,6 +26,7 @@
 
 struct bufferevent;
 struct evbuffer;
+struct tp_ws;
 struct event;
 struct evconnlistener;
 
@@ -50,6 +52,7 @@ struct sip_tp_conn {
 	struct sockaddr_storage	 peer, local;
 	socklen_t		 peer_len, local_len;
 	const struct sip_tp_framer *framer;
+	struct tp_ws		*ws;		/* WS, WSS: sip_tp_ws.c */
 	/* TLS client: the name (or IP) the certificate was checked for. */
 	char			*server_name;
 	struct event		*timer;		/* see conn_timer_arm */
@@ -57,12 +60,15 @@ struct sip_tp_conn {
 	uint64_t		 last_msg_us;	/* SIP message in or out */
 	uint64_t		 last_ping_us;
 	uint64_t		 partial_since_us; /* 0: no partial message */
+	uint64_t		 closing_us;	/* tp_conn_linger */
 	uint64_t		 msgs_in;
 	unsigned		 keepalive_ms;	/* 0: no pings */
 	bool			 outbound;
 	bool			 connected;
 	bool			 ping_out;	/* waiting for a pong */
 	bool			 dead;
+	/* Our last bytes (a WebSocket close) go out, then it closes. */
+	bool			 closing;
 	bool			 report;	/* tell fail_h when reaped */
 	int			 err;
 };
@@ -112,8 +118,7 @@ struct sip_tp {
  * answered; it returns 0 when it needs more bytes (what is left in in
  * is a partial message), or EBADMSG with *why when the stream is out of
  * step and the connection must close.  write() (NULL: the bytes go as
- * they are) puts one message or keepalive into out, framed; 0 or errno.
- * WebSocket (RFC 7118) will be one more framer.
+ * they are) puts one message into out, framed; 0 or errno.
  */
 struct sip_tp_framer {
 	const char	*name;
@@ -125,6 +130,8 @@ struct sip_tp_framer {
 
 /* Content-Length framing, RFC 3261 §18.3. */
 extern const struct sip_tp_framer tp_framer_clen;
+/* WebSocket framing, RFC 7118 (sip_tp_ws.c). */
+extern const struct sip_tp_framer tp_framer_ws;
 
 /* sip_transport.c: addresses */
 uint16_t	 tp_sa_port(const struct sockaddr *);
@@ -165,6 +172,12 @@ struct sip_tp_conn *tp_conn_by_id(const struct sip_tp *, uint64_t);
 int		 tp_conn_write(struct sip_tp_conn *, const char *, size_t,
 		    bool msg);
 void		 tp_conn_close(struct sip_tp_conn *, int err, bool report);
+/*
+ * Stops reading and sending SIP; closes once the output has gone (at
+ * most SIP_TP_WS_CLOSE_WAIT_MS), reporting err as tp_conn_close.
+ */
+void		 tp_conn_linger(struct sip_tp_conn *, int err);
+void		 tp_conn_timer_arm(struct sip_tp_conn *);
 /* Takes the message buffer. */
 void		 tp_conn_message(struct sip_tp_conn *, char *, size_t);
 /* Starts accepting on a bound stream socket; 0 or errno (fd not taken). */
@@ -182,5 +195,22 @@ struct bufferevent *tp_tls_bev_accept(struct sip_tp_listener *,
 void		 tp_tls_bev_setup(struct bufferevent *);
 /* True, and why filled, when OpenSSL reported an error on c. */
 bool		 tp_tls_conn_error(struct sip_tp_conn *, char *why, size_t);
+
+/* sip_tp_ws.c */
+/*
+ * Makes c a WebSocket client connection: its framer, a fresh key, the
+ * GET for host and port in its output (ahead of everything else).
+ * 0 or EIO (no random key).
+ */
+int		 tp_ws_start(struct sip_tp_conn *, const char *host,
+		    uint16_t port);
+void		 tp_ws_free(struct sip_tp_conn *);
+/* The 101 has come: SIP may flow. */
+bool		 tp_ws_open(const struct sip_tp_conn *);
+/* Bytes of SIP waiting for the 101. */
+size_t		 tp_ws_queued(const struct sip_tp_conn *);
+/* A fragmented message is half-received. */
+bool		 tp_ws_partial(const struct sip_tp_conn *);
+int		 tp_ws_ping(struct sip_tp_conn *);
 
 #endif

@@ -1,10 +1,11 @@
 /*
- * SIP over streams (TCP and TLS alike; RFC 3261 §18.3, RFC 5626
- * §3.5.1): outbound connections (reuse, connect timeout), accepted
- * connections (the connection cap, pausing the listener when out of
- * descriptors, the TLS handshake timeout), idle and partial-message
- * timeouts, CRLF keepalives, and framing through a per-connection
- * framer (Content-Length here; WebSocket, RFC 7118, will be another).
+ * SIP over streams (TCP, TLS and WebSocket alike; RFC 3261 §18.3, RFC
+ * 5626 §3.5.1, RFC 7118): outbound connections (reuse, connect
+ * timeout), accepted connections (the connection cap, pausing the
+ * listener when out of descriptors, the TLS handshake timeout), idle
+ * and partial-message timeouts, keepalives, and framing through a
+ * per-connection framer (Content-Length here; WebSocket in
+ * sip_tp_ws.c).
  *
  * Lifetimes: a connection that closes leaves the live list at once (its
  * id stops resolving) and is freed by the reaper event, which also
@@ -33,7 +34,8 @@
 static struct sip_tp_conn *conn_open(struct sip_tp *, enum sip_tp_proto,
 		    const struct sockaddr *, socklen_t, const char *name,
 		    int *err);
-static void	conn_timer_arm(struct sip_tp_conn *);
+#define conn_timer_arm	tp_conn_timer_arm
+static void	conn_event_cb(struct bufferevent *, short, void *);
 
 /*
  * Calls and forgets every observer of connection id, one at a time: an
@@ -74,6 +76,7 @@ tp_reaper_cb(evutil_socket_t fd, short what, void *arg)
 		    c->err != 0 ? c->err : ECONNRESET);
 		bufferevent_free(c->bev);
 		event_free(c->timer);
+		tp_ws_free(c);
 		free(c->server_name);
 		free(c);
 	}
@@ -101,7 +104,7 @@ conn_verified_for(const struct sip_tp_conn *c, const char *name)
 {
 	char ip[INET6_ADDRSTRLEN];
 
-	if (c->proto != SIP_TP_TLS)
+	if (!sip_tp_proto_secure(c->proto))
 		return true;
 	if (name == NULL) {
 		tp_sa_ip((const struct sockaddr *)&c->peer, ip, sizeof(ip));
@@ -119,7 +122,7 @@ conn_by_addr(const struct sip_tp *tp, enum sip_tp_proto proto,
 	struct sip_tp_conn *c;
 
 	TAILQ_FOREACH(c, &tp->conns, entry) {
-		if (c->proto != proto ||
+		if (c->proto != proto || c->closing ||
 		    !tp_sa_eq((struct sockaddr *)&c->peer, sa))
 			continue;
 		if (!conn_verified_for(c, name))
@@ -132,7 +135,9 @@ conn_by_addr(const struct sip_tp *tp, enum sip_tp_proto proto,
 bool
 sip_tp_conn_alive(const struct sip_tp *tp, uint64_t id)
 {
-	return tp_conn_by_id(tp, id) != NULL;
+	const struct sip_tp_conn *c = tp_conn_by_id(tp, id);
+
+	return c != NULL && !c->closing;
 }
 
 size_t
@@ -146,8 +151,10 @@ tp_conn_write(struct sip_tp_conn *c, const char *buf, size_t len, bool msg)
 {
 	struct sip_tp *tp = c->tp;
 
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) + len >
-	    SIP_TP_OUTPUT_MAX)
+	if (c->closing)
+		return ENOTCONN;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    tp_ws_queued(c) + len > SIP_TP_OUTPUT_MAX)
 		return ENOBUFS;
 	if (c->framer->write != NULL) {
 		int err = c->framer->write(c, bufferevent_get_output(c->bev),
@@ -178,7 +185,8 @@ sip_tp_open(struct sip_tp *tp, struct sip_dest *dst, const char *name)
 	if (dst->proto == SIP_TP_UDP)
 		return 0;
 	c = tp_conn_by_id(tp, dst->conn_id);
-	if (c != NULL && name != NULL && !conn_verified_for(c, name))
+	if (c != NULL && (c->closing || (name != NULL &&
+	    !conn_verified_for(c, name))))
 		c = NULL;
 	if (c == NULL)
 		c = conn_by_addr(tp, dst->proto,
@@ -200,10 +208,17 @@ sip_tp_ping(struct sip_tp *tp, uint64_t id)
 	struct sip_tp_conn *c = tp_conn_by_id(tp, id);
 	int err;
 
-	if (c == NULL)
+	if (c == NULL || c->closing)
 		return ENOTCONN;
-	/* RFC 5626 §3.5.1: the client pings with CRLFCRLF. */
-	if ((err = tp_conn_write(c, "\r\n\r\n", 4, false)) != 0)
+	/*
+	 * RFC 5626 §3.5.1: the client pings with CRLFCRLF; RFC 7118 §6
+	 * leaves keepalives to WebSocket's own ping.
+	 */
+	if (c->ws != NULL)
+		err = tp_ws_ping(c);
+	else
+		err = tp_conn_write(c, "\r\n\r\n", 4, false);
+	if (err != 0)
 		return err;
 	c->ping_out = true;
 	c->last_ping_us = time_mono_us();
@@ -246,7 +261,7 @@ sip_tp_conn_set_keepalive(struct sip_tp *tp, uint64_t id, unsigned seconds)
 {
 	struct sip_tp_conn *c = tp_conn_by_id(tp, id);
 
-	if (c == NULL)
+	if (c == NULL || c->closing)
 		return ENOTCONN;
 	c->keepalive_ms = seconds * 1000u;
 	c->last_ping_us = time_mono_us();
@@ -323,8 +338,15 @@ min_u64(uint64_t a, uint64_t b)
  * inbound, TLS handshake) deadline; the idle deadline; the deadline of
  * a half-received message; the next keepalive ping.
  */
-static void
-conn_timer_arm(struct sip_tp_conn *c)
+static unsigned
+pong_wait_ms(const struct sip_tp_conn *c)
+{
+	return c->keepalive_ms > 0 && c->keepalive_ms <
+	    SIP_TP_WS_PONG_WAIT_MS ? c->keepalive_ms : SIP_TP_WS_PONG_WAIT_MS;
+}
+
+void
+tp_conn_timer_arm(struct sip_tp_conn *c)
 {
 	const struct sip_tp_conf *cf = &c->tp->conf;
 	uint64_t due = UINT64_MAX, now = time_mono_us();
@@ -333,7 +355,10 @@ conn_timer_arm(struct sip_tp_conn *c)
 
 	if (c->dead)
 		return;
-	if (!c->connected) {
+	if (c->closing) {
+		due = c->closing_us + (uint64_t)SIP_TP_WS_CLOSE_WAIT_MS * 1000;
+	} else if (!c->connected || (c->ws != NULL && !tp_ws_open(c))) {
+		/* A WebSocket is up with its 101, within the same time. */
 		ms = c->outbound ? cf->connect_timeout_ms :
 		    cf->tls_handshake_timeout_ms;
 		if (ms > 0)
@@ -348,6 +373,10 @@ conn_timer_arm(struct sip_tp_conn *c)
 		if (c->keepalive_ms > 0)
 			due = min_u64(due, c->last_ping_us +
 			    (uint64_t)c->keepalive_ms * 1000);
+		/* RFC 6455 §5.5.2: a ping is answered; none is death. */
+		if (c->ws != NULL && c->ping_out)
+			due = min_u64(due, c->last_ping_us +
+			    (uint64_t)pong_wait_ms(c) * 1000);
 	}
 	if (due == UINT64_MAX) {
 		evtimer_del(c->timer);
@@ -367,7 +396,8 @@ tp_conn_close(struct sip_tp_conn *c, int err, bool report)
 	if (c->dead)
 		return;
 	c->dead = true;
-	c->err = err;
+	/* What made us linger is the cause, not the peer's closing. */
+	c->err = c->closing && c->err != 0 ? c->err : err;
 	/*
 	 * Only connections we opened are reported: a response whose
 	 * inbound connection is gone still goes out over a new one
@@ -393,10 +423,15 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	char peer[INET6_ADDRSTRLEN + 8];
 
 	sip_tp_addr_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
-	if (!c->connected) {
+	if (c->closing) {
+		tp_conn_close(c, c->err, true);
+		return;
+	}
+	if (!c->connected || (c->ws != NULL && !tp_ws_open(c))) {
 		if (c->outbound)
-			log_info("sip_tp: %s connection to %s timed out",
-			    sip_tp_proto_name(c->proto), peer);
+			log_info("sip_tp: %s connection to %s timed out%s",
+			    sip_tp_proto_name(c->proto), peer,
+			    c->connected ? " (no WebSocket upgrade)" : "");
 		else
 			log_limited(&tp->rl_peer, LOG_LEVEL_INFO, "sip_tp: "
 			    "TLS handshake with %s timed out", peer);
@@ -420,9 +455,43 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		tp_conn_close(c, ETIMEDOUT, true);
 		return;
 	}
+	if (c->ws != NULL && c->ping_out && now - c->last_ping_us >=
+	    (uint64_t)pong_wait_ms(c) * 1000) {
+		log_info("sip_tp: %s connection %s: no pong in %u ms, closed",
+		    sip_tp_proto_name(c->proto), peer, pong_wait_ms(c));
+		tp_conn_close(c, ETIMEDOUT, true);
+		return;
+	}
 	if (c->keepalive_ms > 0 && now - c->last_ping_us >=
-	    (uint64_t)c->keepalive_ms * 1000)
-		(void)sip_tp_ping(tp, c->id);
+	    (uint64_t)c->keepalive_ms * 1000 &&
+	    sip_tp_ping(tp, c->id) != 0)
+		c->last_ping_us = now;		/* no busy loop on ENOBUFS */
+	conn_timer_arm(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct sip_tp_conn *c = arg;
+
+	if (c->closing)
+		tp_conn_close(c, c->err, true);
+}
+
+void
+tp_conn_linger(struct sip_tp_conn *c, int err)
+{
+	if (c->dead || c->closing)
+		return;
+	c->closing = true;
+	c->err = err;
+	c->closing_us = time_mono_us();
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		tp_conn_close(c, err, true);
+		return;
+	}
+	bufferevent_setcb(c->bev, NULL, conn_write_cb, conn_event_cb, c);
 	conn_timer_arm(c);
 }
 
@@ -430,8 +499,9 @@ void
 tp_conn_message(struct sip_tp_conn *c, char *buf, size_t len)
 {
 	struct sip_tp *tp = c->tp;
+	unsigned flags = c->ws != NULL ? 0 : SIP_PARSE_STREAM;
 	struct sip_parse_error pe;
-	struct sip_msg *m;
+	struct sip_msg *m = NULL;
 
 	tp->stats.tp[c->proto].bytes_in += len;
 	tp->stats.tp[c->proto].msgs_in++;
@@ -439,9 +509,21 @@ tp_conn_message(struct sip_tp_conn *c, char *buf, size_t len)
 	c->msgs_in++;
 	tp_trace(tp, SIP_TP_IN, c->proto, c->id, &c->local, c->local_len,
 	    &c->peer, c->peer_len, buf, len);
-	/* Borrowed, so that a refused message is still there to answer. */
-	if (sip_msg_parse(buf, len, SIP_PARSE_STREAM | SIP_PARSE_BORROW, &m,
-	    &pe) != 0) {
+	/*
+	 * Borrowed, so that a refused message is still there to answer.
+	 * A WebSocket message is whole (RFC 7118 §5.2): Content-Length is
+	 * not needed, but must be right when present.
+	 */
+	if (sip_msg_parse(buf, len, flags | SIP_PARSE_BORROW, &m, &pe) == 0 &&
+	    c->ws != NULL && m->content_length >= 0 && m->len != len) {
+		pe.status = 400;
+		pe.reason = "Content-Length does not match the WebSocket "
+		    "message";
+		pe.request = m->request;
+		sip_msg_free(m);
+		m = NULL;
+	}
+	if (m == NULL) {
 		/*
 		 * The framing held, so the stream is still in step: answer
 		 * and keep the connection.
@@ -451,8 +533,7 @@ tp_conn_message(struct sip_tp_conn *c, char *buf, size_t len)
 		return;
 	}
 	m->owned = buf;
-	tp_deliver(tp, c->proto, c->id, &c->peer, c->peer_len, m,
-	    SIP_PARSE_STREAM);
+	tp_deliver(tp, c->proto, c->id, &c->peer, c->peer_len, m, flags);
 }
 
 static void
@@ -464,7 +545,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	const char *why = NULL;
 	char peer[INET6_ADDRSTRLEN + 8];
 
-	if (c->framer->feed(c, in, &why) != 0 && !c->dead) {
+	if (c->framer->feed(c, in, &why) != 0 && !c->dead && !c->closing) {
 		sip_tp_addr_str((struct sockaddr *)&c->peer, peer,
 		    sizeof(peer));
 		log_limited(&c->tp->rl_peer, LOG_LEVEL_NOTICE,
@@ -475,10 +556,10 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		tp_conn_close(c, EBADMSG, true);
 		return;
 	}
-	if (c->dead)
+	if (c->dead || c->closing)
 		return;
 	/* The clock of a half-received message starts with its first byte. */
-	if (evbuffer_get_length(in) == 0)
+	if (evbuffer_get_length(in) == 0 && !tp_ws_partial(c))
 		c->partial_since_us = 0;
 	else if (c->partial_since_us == 0 || c->msgs_in != before) {
 		c->partial_since_us = time_mono_us();
@@ -509,14 +590,19 @@ conn_event_cb(struct bufferevent *bev, short events, void *arg)
 		return;
 	}
 	if (events & BEV_EVENT_EOF) {
-		log_debug("sip_tp: %s connection %s closed by the peer",
-		    sip_tp_proto_name(c->proto), peer);
+		if (c->ws != NULL && !tp_ws_open(c))
+			log_info("sip_tp: %s connection %s closed by the "
+			    "peer before the WebSocket upgrade",
+			    sip_tp_proto_name(c->proto), peer);
+		else
+			log_debug("sip_tp: %s connection %s closed by the "
+			    "peer", sip_tp_proto_name(c->proto), peer);
 		tp_conn_close(c, ECONNRESET, true);
 		return;
 	}
 	if (events & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
 		err = EVUTIL_SOCKET_ERROR();
-		if (c->proto == SIP_TP_TLS &&
+		if (sip_tp_proto_secure(c->proto) &&
 		    tp_tls_conn_error(c, why, sizeof(why))) {
 			if (c->outbound)
 				log_info("sip_tp: TLS connection %s: %s", peer,
@@ -557,7 +643,7 @@ conn_new(struct sip_tp *tp, enum sip_tp_proto proto, struct bufferevent *bev,
 	c->timer = evtimer_new(tp->base, conn_timer_cb, c);
 	if (c->timer == NULL)
 		fatalx("sip_tp: evtimer_new failed");
-	if (proto == SIP_TP_TLS)
+	if (sip_tp_proto_secure(proto))
 		tp_tls_bev_setup(bev);
 	bufferevent_setcb(bev, conn_read_cb, NULL, conn_event_cb, c);
 	TAILQ_INSERT_TAIL(&tp->conns, c, entry);
@@ -574,7 +660,7 @@ conn_open(struct sip_tp *tp, enum sip_tp_proto proto,
 	struct sip_tp_conn *c;
 	char ip[INET6_ADDRSTRLEN];
 
-	if (proto == SIP_TP_TLS)
+	if (sip_tp_proto_secure(proto))
 		bev = tp_tls_bev_connect(tp, sa, name);
 	else
 		bev = bufferevent_socket_new(tp->base, -1,
@@ -584,19 +670,37 @@ conn_open(struct sip_tp *tp, enum sip_tp_proto proto,
 		return NULL;
 	}
 	c = conn_new(tp, proto, bev, sa, salen, true);
-	/* What the certificate is checked against (conn_verified_for). */
-	if (name == NULL && proto == SIP_TP_TLS) {
+	/*
+	 * What the certificate is checked against (conn_verified_for),
+	 * and a WebSocket's Host.
+	 */
+	if (name == NULL && (sip_tp_proto_secure(proto) ||
+	    sip_tp_proto_ws(proto))) {
 		tp_sa_ip(sa, ip, sizeof(ip));
 		name = ip;
 	}
 	if (name != NULL)
 		c->server_name = xstrdup(name);
+	if (sip_tp_proto_ws(proto) &&
+	    (*err = tp_ws_start(c, name, tp_sa_port(sa))) != 0) {
+		tp_conn_close(c, *err, false);
+		c->report = false;
+		return NULL;
+	}
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(bev, sa, (int)salen) != 0) {
 		*err = errno != 0 ? errno : ECONNREFUSED;
 		tp_conn_close(c, *err, false);
 		return NULL;
 	}
+	/*
+	 * The local address is bound by now: a WebSocket's Via and
+	 * Contact name it before the connection is up (sip_tp_sent_by).
+	 */
+	c->local_len = sizeof(c->local);
+	if (getsockname(bufferevent_getfd(bev), (struct sockaddr *)&c->local,
+	    &c->local_len) != 0)
+		c->local_len = 0;
 	if (c->dead) {
 		*err = c->err;
 		c->report = false;

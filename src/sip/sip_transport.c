@@ -1,11 +1,12 @@
 /*
- * SIP transports: UDP, TCP and TLS sockets on the caller's libevent loop
- * (RFC 3261 §18, RFC 3581, RFC 5626 §3.5.1).  This file owns the
+ * SIP transports: UDP, TCP and TLS sockets, and outbound WebSocket
+ * connections, on the caller's libevent loop (RFC 3261 §18, RFC 3581,
+ * RFC 5626 §3.5.1, RFC 7118).  This file owns the
  * transport object, listeners, addresses, the send dispatch (including
  * the §18.1.1 switch to TCP), our Via, the §18.2.1 fix-up of incoming
  * requests and the 400 for malformed ones.  Datagram I/O lives in
  * sip_tp_udp.c, stream connections in sip_tp_stream.c, OpenSSL in
- * sip_tp_tls.c.  It knows no transaction: messages go up through the
+ * sip_tp_tls.c, WebSocket framing in sip_tp_ws.c.  It knows no transaction: messages go up through the
  * receive callback, lost connections through the failure callback, both
  * from the loop.
  */
@@ -30,7 +31,8 @@
 #include "sip_hdr.h"
 #include "sip_tp_priv.h"
 
-static const char *const proto_names[SIP_TP__COUNT] = { "UDP", "TCP", "TLS" };
+static const char *const proto_names[SIP_TP__COUNT] = { "UDP", "TCP", "TLS",
+	"WS", "WSS" };
 
 const char *
 sip_tp_proto_name(enum sip_tp_proto p)
@@ -47,6 +49,35 @@ sip_tp_proto_from(const char *s, enum sip_tp_proto *out)
 			return 0;
 		}
 	return EINVAL;
+}
+
+bool
+sip_tp_proto_secure(enum sip_tp_proto p)
+{
+	return p == SIP_TP_TLS || p == SIP_TP_WSS;
+}
+
+bool
+sip_tp_proto_ws(enum sip_tp_proto p)
+{
+	return p == SIP_TP_WS || p == SIP_TP_WSS;
+}
+
+const char *
+sip_tp_contact_scheme(enum sip_tp_proto p)
+{
+	return p == SIP_TP_TLS ? "sips" : "sip";
+}
+
+const char *
+sip_tp_contact_param(enum sip_tp_proto p)
+{
+	switch (p) {
+	case SIP_TP_TCP:	return ";transport=tcp";
+	case SIP_TP_WS:
+	case SIP_TP_WSS:	return ";transport=ws";
+	default:		return "";
+	}
 }
 
 void
@@ -446,8 +477,13 @@ sip_tp_send_ex(struct sip_tp *tp, const struct sip_dest *dst,
 	}
 	if (dst->conn_id != 0) {
 		c = tp_conn_by_id(tp, dst->conn_id);
-		/* §18.2.2: a response falls back to a new connection. */
-		if (c == NULL && !tp_is_response(buf, len))
+		/*
+		 * §18.2.2: a response falls back to a new connection; not
+		 * on WebSocket, where a new connection of ours would reach
+		 * the server's HTTP side, not the flow the request came on.
+		 */
+		if (c == NULL && (!tp_is_response(buf, len) ||
+		    sip_tp_proto_ws(dst->proto)))
 			return ENOTCONN;
 	}
 	if (c == NULL) {
@@ -512,6 +548,12 @@ sip_tp_sent_by(struct sip_tp *tp, const struct sip_dest *dst, char *out,
 
 	if (dst->proto >= SIP_TP__COUNT)
 		return EINVAL;
+	if (sip_tp_proto_ws(dst->proto) &&
+	    (c = tp_conn_by_id(tp, dst->conn_id)) != NULL &&
+	    c->local_len > 0) {
+		sip_tp_addr_str((struct sockaddr *)&c->local, out, len);
+		return 0;
+	}
 	l = tp_listener_for(tp, dst->proto, sa->sa_family, true);
 	if (l == NULL)
 		return EADDRNOTAVAIL;
@@ -780,12 +822,19 @@ tp_garbage(struct sip_tp *tp, struct sip_tp_conn *c, struct sip_tp_listener *l,
  * port means the transport's default.
  */
 static bool
-via_is_ours(const struct sip_tp *tp, const struct sip_via *v)
+via_is_ours(const struct sip_tp *tp, const struct sip_via *v,
+    const struct sip_tp_conn *c)
 {
 	struct sockaddr_storage ss;
 
 	if (!tp_host_to_sa(v->host, &ss))
 		return false;		/* we never put a name there */
+	/* WebSocket: the connection's own address (sip_tp_sent_by). */
+	if (c != NULL && c->ws != NULL && c->local_len > 0 &&
+	    tp_sa_same_ip((const struct sockaddr *)&c->local,
+	    (const struct sockaddr *)&ss) &&
+	    tp_sa_port((const struct sockaddr *)&c->local) == v->port)
+		return true;
 	for (unsigned i = 0; i < tp->nls; i++) {
 		const struct sip_tp_listener *l = tp->ls[i];
 		const struct sockaddr *la = (const struct sockaddr *)&l->addr;
@@ -812,7 +861,8 @@ tp_deliver(struct sip_tp *tp, enum sip_tp_proto proto, uint64_t id,
 
 	sip_tp_dest_make(&d, proto, (const struct sockaddr *)src, srclen);
 	d.conn_id = id;
-	if (!m->request && (m->nvia == 0 || !via_is_ours(tp, &m->via[0]))) {
+	if (!m->request && (m->nvia == 0 || !via_is_ours(tp, &m->via[0],
+	    proto == SIP_TP_UDP ? NULL : tp_conn_by_id(tp, id)))) {
 		char from[INET6_ADDRSTRLEN + 8];
 
 		/* RFC 3261 §18.1.2: not for us; silently discarded. */
@@ -952,7 +1002,8 @@ sip_tp_listen(struct sip_tp *tp, const struct sip_tp_listen_conf *lc,
 	int fd = -1, on = 1, err;
 	char where[INET6_ADDRSTRLEN + 8], why[512];
 
-	if ((unsigned)lc->transport >= SIP_TP__COUNT ||
+	/* WebSocket is client-only here: no listener. */
+	if ((unsigned)lc->transport > SIP_TP_TLS ||
 	    tp->nls == SIP_TP_LISTENERS_MAX)
 		return EINVAL;
 	if (lc->transport == SIP_TP_TLS && (lc->cert == NULL ||

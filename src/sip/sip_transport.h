@@ -1,6 +1,7 @@
 /*
- * SIP transports (RFC 3261 §18, RFC 3581, RFC 5626 §3.5.1): UDP, TCP
- * and TLS listeners and connections on the caller's libevent loop.
+ * SIP transports (RFC 3261 §18, RFC 3581, RFC 5626 §3.5.1, RFC 7118):
+ * UDP, TCP and TLS listeners and connections, and outbound WebSocket
+ * (WS, WSS) connections, on the caller's libevent loop.
  * Owns every socket of the SIP stack: datagram I/O, stream framing by
  * Content-Length, outbound connections (reuse per transport and remote
  * address, connect timeout, idle close, CRLF keepalives), TLS with peer
@@ -36,11 +37,17 @@
 struct event_base;
 struct sip_tp;
 
-/* Same numbers as enum sip_resolve_tp. */
+/* Same numbers as enum sip_resolve_tp and enum account_transport. */
 enum sip_tp_proto {
 	SIP_TP_UDP,
 	SIP_TP_TCP,
 	SIP_TP_TLS,
+	/*
+	 * RFC 7118: SIP over WebSocket over TCP (WS) or TLS (WSS).
+	 * Outbound only: no listener takes them.
+	 */
+	SIP_TP_WS,
+	SIP_TP_WSS,
 	SIP_TP__COUNT
 };
 
@@ -62,14 +69,30 @@ enum sip_tp_proto {
 #define SIP_TP_TLS_HANDSHAKE_TIMEOUT_DEFAULT 10
 /* A stream listener out of descriptors stops accepting this long. */
 #define SIP_TP_ACCEPT_PAUSE_MS		1000
+/* RFC 5626 §4.4.1: a WebSocket ping unanswered this long is death. */
+#define SIP_TP_WS_PONG_WAIT_MS		10000
+/* After our close frame, the server has this long to close TCP. */
+#define SIP_TP_WS_CLOSE_WAIT_MS		2000
 /* Listeners per transport instance. */
 #define SIP_TP_LISTENERS_MAX		32
 /* Receive and send buffer asked for each UDP socket (bytes). */
 #define SIP_TP_UDP_BUFFER		(4 * 1024 * 1024)
 
 const char	*sip_tp_proto_name(enum sip_tp_proto);	/* "UDP", "TCP"… */
-/* "udp", "tcp", "tls" in any case; 0 or EINVAL. */
+/* "udp", "tcp", "tls", "ws", "wss" in any case; 0 or EINVAL. */
 int		 sip_tp_proto_from(const char *, enum sip_tp_proto *);
+/* TLS underneath: TLS and WSS. */
+bool		 sip_tp_proto_secure(enum sip_tp_proto);
+/* WebSocket framing: WS and WSS. */
+bool		 sip_tp_proto_ws(enum sip_tp_proto);
+/*
+ * How a Contact of ours names proto: the scheme ("sips" over TLS,
+ * else "sip") and the transport parameter (";transport=tcp", and
+ * ";transport=ws" for WS and WSS alike as RFC 7118 §5.2 writes it;
+ * "" for UDP and TLS).
+ */
+const char	*sip_tp_contact_scheme(enum sip_tp_proto);
+const char	*sip_tp_contact_param(enum sip_tp_proto);
 
 struct sip_tp_conf {
 	unsigned	 connect_timeout_ms;	/* default 10000 */
@@ -80,7 +103,8 @@ struct sip_tp_conf {
 						 * 32000, 0: never */
 	unsigned	 tls_handshake_timeout_ms; /* inbound; default
 						 * 10000, 0: never */
-	unsigned	 keepalive_ms;		/* CRLFCRLF ping on idle
+	unsigned	 keepalive_ms;		/* CRLFCRLF ping (WS: a
+						 * ping frame) on idle
 						 * outbound streams; 0: off */
 	size_t		 mtu;			/* default 1300 */
 	bool		 no_mtu_switch;		/* keep big requests on UDP */
@@ -101,7 +125,7 @@ struct sip_tp_conf {
 void	sip_tp_conf_default(struct sip_tp_conf *);
 
 struct sip_tp_listen_conf {
-	enum sip_tp_proto	 transport;
+	enum sip_tp_proto	 transport;	/* UDP, TCP or TLS */
 	/*
 	 * "IP:port" or "[IPv6]:port"; port 0 binds an ephemeral port
 	 * (see sip_tp_listener_addr), no port means 5060 (5061 for TLS).
@@ -187,7 +211,8 @@ const struct sip_tp_stats *sip_tp_stats(const struct sip_tp *);
 
 /*
  * Opens a listener.  Returns 0 and *id (may be NULL), EINVAL for a bad
- * address or a TLS listener without cert/key, EPROTO for a certificate
+ * address, a WS or WSS listener (not supported) or a TLS listener
+ * without cert/key, EPROTO for a certificate
  * or key OpenSSL refuses, or the socket's errno.
  */
 int	sip_tp_listen(struct sip_tp *, const struct sip_tp_listen_conf *,
@@ -209,11 +234,14 @@ int	sip_tp_listener_addr(const struct sip_tp *, uint64_t id,
 int	sip_tp_dest_make(struct sip_dest *, enum sip_tp_proto,
 	    const struct sockaddr *, socklen_t);
 /*
- * TCP/TLS: finds a live connection to (proto, addr) or starts one and
- * sets dst->conn_id; sends queue until the connection is up.  For TLS,
- * server_name (the target's domain, RFC 5922) is sent as SNI and
- * matched against the certificate; NULL matches the address against
- * the certificate's IP entries.  UDP: nothing to do.  0 or errno.
+ * TCP/TLS/WS/WSS: finds a live connection to (proto, addr) or starts
+ * one and sets dst->conn_id; sends queue until the connection is up.
+ * For TLS and WSS, server_name (the target's domain, RFC 5922) is sent
+ * as SNI and matched against the certificate; NULL matches the address
+ * against the certificate's IP entries.  A WebSocket connection first
+ * sends the RFC 6455 upgrade (Host: server_name, else the address;
+ * path "/"), and SIP waits for the server's 101.  UDP: nothing to do.
+ * 0 or errno.
  */
 int	sip_tp_open(struct sip_tp *, struct sip_dest *dst,
 	    const char *server_name);
@@ -236,7 +264,10 @@ void	sip_tp_conn_unobserve(struct sip_tp *, uint64_t handle);
 /*
  * RFC 5626 §4.4.1: CRLFCRLF pings every seconds on stream connection
  * conn_id (0 stops them), instead of the transport's keepalive_ms
- * (which only outbound connections get).  0 or ENOTCONN.
+ * (which only outbound connections get).  On WS and WSS the ping is a
+ * WebSocket ping frame, and a pong that does not come within the
+ * interval (at most SIP_TP_WS_PONG_WAIT_MS) closes the connection
+ * with ETIMEDOUT, as observers hear.  0 or ENOTCONN.
  */
 int	sip_tp_conn_set_keepalive(struct sip_tp *, uint64_t conn_id,
 	    unsigned seconds);
@@ -265,7 +296,8 @@ int	sip_tp_send_ex(struct sip_tp *, const struct sip_dest *dst,
 /* True if a request of len bytes to dst must go over TCP (§18.1.1). */
 bool	sip_tp_wants_stream(const struct sip_tp *, const struct sip_dest *,
 	    size_t len);
-/* Sends a CRLFCRLF ping on a stream connection now; 0 or ENOTCONN. */
+/* Sends a CRLFCRLF ping (WS: a ping frame) on a stream connection
+ * now; 0 or ENOTCONN. */
 int	sip_tp_ping(struct sip_tp *, uint64_t conn_id);
 
 extern const struct sip_tp_ops sip_tp_ops;
@@ -289,7 +321,11 @@ int	sip_tp_via(struct sip_tp *, const struct sip_dest *dst,
 /*
  * The sent-by of that Via alone, "192.0.2.1:5060" or "[2001:db8::1]:5060":
  * where a peer reaches us over dst's transport (a registration's
- * Contact).  0, or EADDRNOTAVAIL as sip_tp_via.
+ * Contact).  0, or EADDRNOTAVAIL as sip_tp_via.  On WS and WSS, which
+ * have no listener, it is the local address and port of dst's
+ * connection: the peer that wants to reach us finds that connection by
+ * this address (a registrar's lookup without NAT handling does), and
+ * responses whose Via says it are ours.
  */
 int	sip_tp_sent_by(struct sip_tp *, const struct sip_dest *dst,
 	    char *out, size_t len);

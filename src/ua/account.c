@@ -37,6 +37,8 @@ account_transport_name(enum account_transport t)
 	case ACCOUNT_TRANSPORT_UDP: return "udp";
 	case ACCOUNT_TRANSPORT_TCP: return "tcp";
 	case ACCOUNT_TRANSPORT_TLS: return "tls";
+	case ACCOUNT_TRANSPORT_WS: return "ws";
+	case ACCOUNT_TRANSPORT_WSS: return "wss";
 	}
 	return "?";
 }

@@ -10,10 +10,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Same numbers as enum sip_tp_proto. */
 enum account_transport {
 	ACCOUNT_TRANSPORT_UDP,
 	ACCOUNT_TRANSPORT_TCP,
 	ACCOUNT_TRANSPORT_TLS,
+	ACCOUNT_TRANSPORT_WS,		/* RFC 7118, accounts only */
+	ACCOUNT_TRANSPORT_WSS,
 };
 
 enum account_incoming {

@@ -1094,9 +1094,9 @@ call_add_via(struct call *c, struct sip_build *b, const struct sip_dest *dst,
 	if (set_contact && c->contact == NULL) {
 		struct strbuf sb = STRBUF_INIT;
 
-		strbuf_addf(&sb, "<%s:%s@%s%s>", dst->proto == SIP_TP_TLS ?
-		    "sips" : "sip", c->user, sent_by, dst->proto == SIP_TP_TCP ?
-		    ";transport=tcp" : "");
+		strbuf_addf(&sb, "<%s:%s@%s%s>",
+		    sip_tp_contact_scheme(dst->proto), c->user, sent_by,
+		    sip_tp_contact_param(dst->proto));
 		c->contact = call_detach(&sb);
 	}
 	return 0;
@@ -2605,9 +2605,8 @@ call_on_invite(struct ua *ua, const struct ua_req *rq, void *arg)
 	src = sip_strans_dest(rq->st);
 	if (sip_tp_sent_by(ag->ua->tp, src, sent_by, sizeof(sent_by)) != 0)
 		snprintf(sent_by, sizeof(sent_by), "127.0.0.1");
-	strbuf_addf(&sb, "<%s:%s@%s%s>", src->proto == SIP_TP_TLS ? "sips" :
-	    "sip", c->user, sent_by, src->proto == SIP_TP_TCP ?
-	    ";transport=tcp" : "");
+	strbuf_addf(&sb, "<%s:%s@%s%s>", sip_tp_contact_scheme(src->proto),
+	    c->user, sent_by, sip_tp_contact_param(src->proto));
 	c->contact = call_detach(&sb);
 	strbuf_free(&sb);
 	call_note(c, "INVITE received from %s", c->remote);

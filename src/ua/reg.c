@@ -677,12 +677,11 @@ reg_make_contact(struct reg *r, const struct sip_dest *dst,
 	if (r->public_addr != NULL && dst->proto == SIP_TP_UDP)
 		hostport = r->public_addr;
 	user = reg_aor_user(r, &u);
-	strbuf_addf(&sb, "%s:", dst->proto == SIP_TP_TLS ? "sips" : "sip");
+	strbuf_addf(&sb, "%s:", sip_tp_contact_scheme(dst->proto));
 	if (user.n > 0)
 		strbuf_addf(&sb, "%.*s@", SLICE_ARG(user));
 	strbuf_adds(&sb, hostport);
-	if (dst->proto == SIP_TP_TCP)
-		strbuf_adds(&sb, ";transport=tcp");
+	strbuf_adds(&sb, sip_tp_contact_param(dst->proto));
 	if (r->contact == NULL || strcmp(r->contact, sb.p) != 0)
 		istr_set(&r->contact, r->contact_in, sizeof(r->contact_in),
 		    sb.p);

@@ -503,6 +503,8 @@ ua_proto_of(enum sip_resolve_tp t)
 	switch (t) {
 	case SIP_RESOLVE_TCP: return SIP_TP_TCP;
 	case SIP_RESOLVE_TLS: return SIP_TP_TLS;
+	case SIP_RESOLVE_WS: return SIP_TP_WS;
+	case SIP_RESOLVE_WSS: return SIP_TP_WSS;
 	case SIP_RESOLVE_UDP: break;
 	}
 	return SIP_TP_UDP;
@@ -525,7 +527,8 @@ ua_resolve(struct ua *ua, const char *uri, int tp,
     void (*cb)(int, const struct sip_resolve_target *, size_t, void *),
     void *arg, struct sip_resolve_query **q)
 {
-	static const char *const tp_names[] = { "udp", "tcp", "tls" };
+	static const char *const tp_names[] = { "udp", "tcp", "tls", "ws",
+	    "wss" };
 	struct strbuf sb = STRBUF_INIT;
 	struct sip_uri u;
 	const char *why;
@@ -536,7 +539,7 @@ ua_resolve(struct ua *ua, const char *uri, int tp,
 		strbuf_free(&sb);
 		return EINVAL;
 	}
-	if (tp >= 0 && tp <= 2 && !slice_present(u.transport) &&
+	if (tp >= 0 && tp <= 4 && !slice_present(u.transport) &&
 	    u.scheme == SIP_URI_SIP && !slice_present(u.headers)) {
 		strbuf_addf(&sb, ";transport=%s", tp_names[tp]);
 		if (sip_uri_parse(&u, sb.p, sb.n, &why) != 0) {

@@ -100,7 +100,8 @@ struct ua {
  * of a resolved target, a destination for it with its connection
  * opened (SNI from the target's domain), and RFC 3263 resolution of a
  * URI with the account's transport when the URI names none (tp: 0 udp,
- * 1 tcp, 2 tls; -1: the URI as written).  0 or an errno value; EINVAL
+ * 1 tcp, 2 tls, 3 ws, 4 wss, as enum account_transport; -1: the URI as
+ * written).  0 or an errno value; EINVAL
  * for a URI that does not parse.
  */
 enum sip_resolve_tp;

@@ -631,6 +631,13 @@ static const struct diag_case diag_cases[] = {
 	    "); };\n",
 	    1, 0, { { .key = "sipxd.listen[0].transport",
 	    .frag = "'sctp' is not one of udp, tcp, tls" } } },
+	/* WebSocket is for accounts only: sipxd is never its server. */
+	{ "listen: ws is not a listener",
+	    "sipxd = { listen = (\n"
+	    "  { transport = \"ws\"; address = \"127.0.0.1:8080\"; }  #<\n"
+	    "); };\n",
+	    1, 0, { { .key = "sipxd.listen[0].transport",
+	    .frag = "'ws' is not one of udp, tcp, tls" } } },
 	{ "listen: empty list is a warning",
 	    "sipxd = {\n"
 	    "  listen = ( );  #<\n"
@@ -847,7 +854,7 @@ static const struct diag_case diag_cases[] = {
 	{ "account: unknown transport",
 	    ACCOUNT("    transport = \"sctp\";  #<\n"),
 	    1, 0, { { .key = "accounts[0].transport",
-	    .frag = "'sctp' is not one of udp, tcp, tls" } } },
+	    .frag = "'sctp' is not one of udp, tcp, tls, ws, wss" } } },
 	{ "account: unknown incoming",
 	    ACCOUNT("    incoming = \"voicemail\";  #<\n"),
 	    1, 0, { { .key = "accounts[0].incoming",

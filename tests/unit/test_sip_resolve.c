@@ -577,6 +577,39 @@ START_TEST(test_no_srv)
 }
 END_TEST
 
+/* RFC 7118: no NAPTR or SRV of its own; the HTTP ports by default. */
+START_TEST(test_websocket)
+{
+	struct result r;
+	struct sip_resolve_stats st;
+
+	resolve("sip:10.0.0.1;transport=ws", &r);
+	ck_assert_uint_eq(r.n, 1);
+	check_target(&r, 0, SIP_RESOLVE_WS, "10.0.0.1", 80);
+	resolve("sip:10.0.0.1:8080;transport=WS", &r);
+	check_target(&r, 0, SIP_RESOLVE_WS, "10.0.0.1", 8080);
+	/* Secure: sips: over ws, or transport=wss. */
+	resolve("sips:10.0.0.1;transport=ws", &r);
+	check_target(&r, 0, SIP_RESOLVE_WSS, "10.0.0.1", 443);
+	resolve("sip:10.0.0.1;transport=wss", &r);
+	check_target(&r, 0, SIP_RESOLVE_WSS, "10.0.0.1", 443);
+	ck_assert_uint_eq(stats().queries, 0);
+	/* A name: its A and AAAA only, even where SRV records exist. */
+	resolve("sip:plain.test;transport=wss", &r);
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(r.n, 1);
+	check_target(&r, 0, SIP_RESOLVE_WSS, "127.0.5.1", 443);
+	ck_assert_str_eq(r.t[0].domain, "plain.test");	/* SNI and Host */
+	/* t.test has SRV records and no address: nothing for ws. */
+	resolve("sip:t.test;transport=ws", &r);
+	ck_assert_int_eq(r.err, ENOENT);
+	st = stats();
+	ck_assert_uint_eq(st.queries_naptr, 0);
+	ck_assert_uint_eq(st.queries_srv, 0);
+	ck_assert_str_eq(sip_resolve_tp_name(SIP_RESOLVE_WSS), "WSS");
+}
+END_TEST
+
 START_TEST(test_dual_stack)
 {
 	struct result r;
@@ -933,6 +966,7 @@ main(void)
 	tcase_add_test(tc, test_transport_param);
 	tcase_add_test(tc, test_sips_tls);
 	tcase_add_test(tc, test_no_srv);
+	tcase_add_test(tc, test_websocket);
 	tcase_add_test(tc, test_dual_stack);
 	tcase_add_test(tc, test_nxdomain);
 	tcase_add_test(tc, test_cancel);
