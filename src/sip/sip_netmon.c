@@ -634,8 +634,12 @@ nm_dump_msg(struct sip_netmon *nm, const struct sip_netmon_msg *m)
 	if (m->type == SIP_NETMON_MSG_ERROR) {
 		if (m->error == 0)
 			return;
+		char why[96];
+
 		nm->dump = NM_IDLE;
-		nm_lost(nm, strerror(m->error));
+		snprintf(why, sizeof(why), "the kernel refused the list "
+		    "request (%s)", strerror(m->error));
+		nm_lost(nm, why);
 		return;
 	}
 	if (nm->dump == NM_DUMP_LINKS) {
