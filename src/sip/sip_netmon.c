@@ -294,11 +294,10 @@ struct sip_netmon {
 	ssize_t			(*recv)(int, void *, size_t, bool *);
 	enum nm_dump		 dump;
 	uint32_t		 seq;		/* of our last request */
-	bool			 redo;		/* read the list again once
-						 * this dump is done */
+	/* Read the list again once this dump is done. */
+	bool			 redo;
 	bool			 ready;		/* baseline taken */
-	bool			 dirty;		/* changes since the last
-						 * report */
+	bool			 dirty;		/* changed since reported */
 	/* The kernel's tables as heard (during a dump: as rebuilt). */
 	struct sip_netmon_addr	*kaddrs;
 	size_t			 nkaddrs;

@@ -46,8 +46,8 @@ struct sip_netmon;
 
 /* One address of the host. */
 struct sip_netmon_addr {
-	struct sockaddr_storage	 addr;		/* port 0; IPv6 link-local
-						 * scoped to ifindex */
+	/* Port 0; an IPv6 link-local address scoped to ifindex. */
+	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 	unsigned		 ifindex;
 	unsigned		 prefixlen;
@@ -66,15 +66,15 @@ enum sip_netmon_type {
 	SIP_NETMON_MSG_DELLINK,
 	SIP_NETMON_MSG_DONE,		/* the end of a dump */
 	SIP_NETMON_MSG_ERROR,		/* error (0: an acknowledgement) */
-	SIP_NETMON_MSG_OVERRUN,		/* NLMSG_OVERRUN: data was lost */
+	SIP_NETMON_MSG_OVERRUN,		/* NLMSG_OVERRUN: data lost */
 };
 
 struct sip_netmon_msg {
 	enum sip_netmon_type	 type;
 	uint32_t		 seq;
 	uint32_t		 pid;
-	bool			 dump_intr;	/* the dump was inconsistent:
-						 * read it again */
+	/* NLM_F_DUMP_INTR: the dump was inconsistent, read it again. */
+	bool			 dump_intr;
 	/* NEWADDR, DELADDR (IPv4 and IPv6 only; others are OTHER) */
 	struct sip_netmon_addr	 addr;
 	/* NEWLINK, DELLINK */
@@ -130,7 +130,8 @@ struct sip_netmon_conf {
 	 */
 	int		 protocol;
 	int		 fd;
-	ssize_t		(*recv)(int fd, void *buf, size_t len, bool *trunc);
+	ssize_t		(*recv)(int fd, void *buf, size_t len,
+			    bool *trunc);
 };
 
 struct sip_netmon_stats {
@@ -139,7 +140,7 @@ struct sip_netmon_stats {
 	uint64_t	 removed;
 	uint64_t	 overruns;	/* lost messages: ENOBUFS, cut or
 					 * malformed datagrams */
-	uint64_t	 dumps;		/* full lists read (start included) */
+	uint64_t	 dumps;		/* full lists read (start too) */
 	uint64_t	 ignored;	/* over the table limits */
 };
 

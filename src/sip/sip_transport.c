@@ -1040,7 +1040,7 @@ sip_tp_listener_addr(const struct sip_tp *tp, uint64_t id,
 	return 0;
 }
 
-/* ---- address changes ------------------------------------------------------ */
+/* ---- address changes ---------------------------------------------------- */
 
 size_t
 sip_tp_addr_gone(struct sip_tp *tp, const struct sockaddr *sa,

@@ -25,7 +25,7 @@ struct ua_net_stats {
 	uint64_t	 added;		/* addresses */
 	uint64_t	 removed;
 	uint64_t	 reregistered;	/* registrations started again */
-	uint64_t	 conns_closed;	/* streams from a vanished address */
+	uint64_t	 conns_closed;	/* streams from a vanished one */
 };
 
 /* Listeners bound to an address that is gone now. */
