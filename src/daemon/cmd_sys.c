@@ -117,6 +117,30 @@ status_call_counts(struct cmd_reply *r)
 	}
 }
 
+/* The address watch: net_watch=on|off|unavailable and its counts. */
+static void
+status_net(struct cmd_reply *r)
+{
+	struct daemon_net_info ni;
+
+	daemon_net_info(&ni);
+	cmd_record_kv(r, "net_watch", ni.state);
+	cmd_record_kvf(r, "net_addresses", "%zu", ni.addresses);
+	cmd_record_kvf(r, "net_changes", "%llu",
+	    (unsigned long long)ni.st.changes);
+	cmd_record_kvf(r, "net_added", "%llu",
+	    (unsigned long long)ni.st.added);
+	cmd_record_kvf(r, "net_removed", "%llu",
+	    (unsigned long long)ni.st.removed);
+	cmd_record_kvf(r, "net_reregistered", "%llu",
+	    (unsigned long long)ni.st.reregistered);
+	cmd_record_kvf(r, "net_conns_closed", "%llu",
+	    (unsigned long long)ni.st.conns_closed);
+	cmd_record_kvf(r, "net_listeners_gone", "%zu", ni.listeners_gone);
+	cmd_record_kvf(r, "net_overruns", "%llu",
+	    (unsigned long long)ni.overruns);
+}
+
 static void
 cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 {
@@ -150,6 +174,7 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 		cmd_record_kvf(r, "connections", "%llu", (unsigned long long)
 		    (ts->conns_opened - ts->conns_closed));
 	}
+	status_net(r);
 	cmd_record_kvf(r, "clients", "%zu", daemon_control_clients());
 	cmd_record_kvf(r, "subscribers", "%zu", events_subscriber_count());
 	cmd_record_kv(r, "log_level", log_level_name(log_get_level()));

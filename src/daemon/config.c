@@ -27,6 +27,7 @@
 #include "base/strbuf.h"
 #include "base/xalloc.h"
 #include "media/rtp.h"
+#include "sip/sip_netmon.h"
 #include "config.h"
 
 #define CONFIG_ERRORS_MAX	50
@@ -953,6 +954,25 @@ load_calls(struct cfgctx *cx, const config_setting_t *root,
 	    &cfg->call_history);
 }
 
+static void
+load_network(struct cfgctx *cx, const config_setting_t *root,
+    struct sipxd_config *cfg)
+{
+	static const char *const known[] = { "watch", "settle_ms", NULL };
+	config_setting_t *g = get_group(cx, root, "network");
+
+	cfg->net_watch = true;
+	cfg->net_settle_ms = SIP_NETMON_SETTLE_DEFAULT;
+	if (g == NULL)
+		return;
+	check_known(cx, g, known);
+	get_bool(cx, g, "watch", &cfg->net_watch);
+	/* A change is to be acted on within a second: the settle time
+	 * cannot take all of it. */
+	get_int(cx, g, "settle_ms", 0, SIP_NETMON_SETTLE_MAX,
+	    &cfg->net_settle_ms);
+}
+
 static const char *const known_codecs[] = { "PCMU", "PCMA", "G722", "G729",
 	"GSM", "iLBC", "L16", "opus", "telephone-event", NULL };
 
@@ -1327,7 +1347,7 @@ config_load(const char *path, struct sipxd_config **out,
     struct config_msgs *msgs)
 {
 	static const char *const known[] = { "sipxd", "control", "log",
-	    "media", "calls", "accounts", NULL };
+	    "media", "calls", "network", "accounts", NULL };
 	struct sipxd_config *cfg;
 	struct cfgctx cx = { path, msgs, false };
 	config_t lc;
@@ -1386,6 +1406,7 @@ config_load(const char *path, struct sipxd_config **out,
 	load_log(&cx, config_root_setting(&lc), cfg);
 	load_media(&cx, config_root_setting(&lc), cfg);
 	load_calls(&cx, config_root_setting(&lc), cfg);
+	load_network(&cx, config_root_setting(&lc), cfg);
 	load_accounts(&cx, config_root_setting(&lc), cfg);
 	check_secret_mode(&cx, path);
 	config_destroy(&lc);

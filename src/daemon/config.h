@@ -73,6 +73,9 @@ struct sipxd_config {
 	/* calls: limits. */
 	int			  max_calls;
 	int			  call_history;
+	/* network: the host's address changes (sip_netmon). */
+	bool			  net_watch;
+	int			  net_settle_ms;
 	struct control_cfg	  control;
 	enum log_level		  log_level;
 	struct account_cfg	**accounts;

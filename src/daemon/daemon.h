@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "ua/account.h"
+#include "ua/ua_net.h"
 #include "config.h"
 
 enum daemon_state {
@@ -29,6 +30,17 @@ struct ua		*daemon_ua(void);
 struct reg_agent	*daemon_reg(void);
 struct call_agent	*daemon_calls(void);
 struct rtp_engine	*daemon_rtp(void);
+
+/* The address watch (network group), for `status`. */
+struct daemon_net_info {
+	const char		*state;		/* on, off, unavailable */
+	size_t			 addresses;	/* usable now */
+	uint64_t		 overruns;	/* lists read again */
+	size_t			 listeners_gone; /* bound to a vanished
+						 * address */
+	struct ua_net_stats	 st;
+};
+void	daemon_net_info(struct daemon_net_info *);
 
 /*
  * Re-reads the config file.  On success applies it and fills diff; on

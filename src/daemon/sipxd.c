@@ -29,6 +29,7 @@
 #include "ua/reg.h"
 #include "ua/events.h"
 #include "ua/ua.h"
+#include "ua/ua_net.h"
 #include "cmd_sys.h"
 #include "config.h"
 #include "control.h"
@@ -80,9 +81,13 @@ static struct {
 	size_t			 nhooks;
 	int			 holds;
 	rlim_t			 nofile;	/* RLIMIT_NOFILE in force */
+	struct sip_netmon	*netmon;	/* NULL: not watching */
+	bool			 netmon_failed;	/* no netlink here */
+	struct ua_net_stats	 net;
 } d;
 
 static void daemon_update_users(void);
+static void daemon_net_apply(const struct sipxd_config *);
 
 const char *
 daemon_state_name(enum daemon_state s)
@@ -489,6 +494,7 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 	if (!d.debug)
 		daemon_set_log_level(cfg->log_level);
 	daemon_apply_policy(cfg);
+	daemon_net_apply(cfg);
 	{
 		struct reg_conf rc = daemon_reg_conf(cfg);
 
@@ -531,6 +537,73 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 	notify_ready();
 	daemon_update_status();
 	return 0;
+}
+
+/* ---- network: the host's address changes -------------------------------- */
+
+static void
+daemon_net_changed(const struct sip_netmon_change *ch, void *arg)
+{
+	if (d.state == DAEMON_STOPPING)
+		return;
+	ua_net_apply(d.ua, d.reg, ch, &d.net);
+}
+
+/*
+ * network.watch: the monitor starts, stops or takes the new settle
+ * time.  A kernel without netlink (or a sandbox that forbids it) is
+ * said once and the daemon goes on without noticing address changes.
+ */
+static void
+daemon_net_apply(const struct sipxd_config *cfg)
+{
+	struct sip_netmon_conf nc = { .settle_ms =
+	    (unsigned)cfg->net_settle_ms, .fd = -1 };
+	int err;
+
+	if (!cfg->net_watch) {
+		if (d.netmon != NULL)
+			log_info("network: no longer watching address "
+			    "changes (network.watch = false)");
+		sip_netmon_free(d.netmon);
+		d.netmon = NULL;
+		d.netmon_failed = false;
+		return;
+	}
+	if (d.netmon != NULL) {
+		sip_netmon_set_settle(d.netmon, nc.settle_ms);
+		return;
+	}
+	err = sip_netmon_new(&d.netmon, d.base, &nc, daemon_net_changed,
+	    NULL);
+	if (err != 0) {
+		d.netmon_failed = true;
+		log_warnx("network: cannot watch address changes (netlink: "
+		    "%s); sipxd runs on, but a registration whose address "
+		    "goes away waits for its next refresh to move",
+		    strerror(err));
+		return;
+	}
+	d.netmon_failed = false;
+	log_info("network: watching address changes (settle %d ms)",
+	    cfg->net_settle_ms);
+}
+
+void
+daemon_net_info(struct daemon_net_info *ni)
+{
+	const struct sip_netmon_addr *as;
+
+	memset(ni, 0, sizeof(*ni));
+	ni->state = d.netmon != NULL ? "on" : d.netmon_failed ?
+	    "unavailable" : "off";
+	ni->st = d.net;
+	if (d.netmon != NULL) {
+		ni->addresses = sip_netmon_addrs(d.netmon, &as);
+		ni->overruns = sip_netmon_stats(d.netmon)->overruns;
+	}
+	if (d.ua != NULL)
+		ni->listeners_gone = ua_net_listeners_gone(d.ua);
 }
 
 /* ---- stop ------------------------------------------------------------- */
@@ -990,6 +1063,7 @@ main(int argc, char **argv)
 		    daemon_reg_changed, NULL);
 		daemon_on_stop(daemon_calls_stop, NULL);
 	}
+	daemon_net_apply(d.cfg);
 	daemon_open_control();
 	daemon_start_watchdog();
 	daemon_set_state(DAEMON_RUNNING);
@@ -1005,6 +1079,7 @@ main(int argc, char **argv)
 	/* Subscribers get to see the stop they are watching. */
 	control_flush_all(d.ctl);
 	control_free(d.ctl);
+	sip_netmon_free(d.netmon);
 	reg_agent_free(d.reg);
 	call_agent_free(d.calls);
 	rtp_engine_free(d.rtp);

@@ -41,6 +41,8 @@ struct sip_tp_listener {
 	struct evconnlistener	*lev;		/* TCP, TLS */
 	struct event		*ev_resume;	/* after EMFILE */
 	SSL_CTX			*ssl;		/* TLS */
+	bool			 addr_gone;	/* its address left the host
+						 * (sip_tp_addr_gone) */
 };
 
 struct sip_tp_conn {

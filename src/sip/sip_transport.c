@@ -354,18 +354,24 @@ tp_listener_by_id(const struct sip_tp *tp, uint64_t id)
 	return NULL;
 }
 
-/* The first listener of proto and family; any proto if none. */
+/*
+ * The first listener of proto and family; any proto if none.  A
+ * listener whose address left the host is never chosen: nothing sent
+ * from it would arrive, and nothing said in its name could be answered.
+ */
 struct sip_tp_listener *
 tp_listener_for(const struct sip_tp *tp, enum sip_tp_proto proto, int family,
     bool any_proto)
 {
 	for (unsigned i = 0; i < tp->nls; i++)
 		if (tp->ls[i]->proto == proto &&
-		    tp->ls[i]->addr.ss_family == family)
+		    tp->ls[i]->addr.ss_family == family &&
+		    !tp->ls[i]->addr_gone)
 			return tp->ls[i];
 	if (any_proto)
 		for (unsigned i = 0; i < tp->nls; i++)
-			if (tp->ls[i]->addr.ss_family == family)
+			if (tp->ls[i]->addr.ss_family == family &&
+			    !tp->ls[i]->addr_gone)
 				return tp->ls[i];
 	return NULL;
 }
@@ -1085,3 +1091,77 @@ sip_tp_listener_addr(const struct sip_tp *tp, uint64_t id,
 	return 0;
 }
 
+/* ---- address changes ---------------------------------------------------- */
+
+size_t
+sip_tp_addr_gone(struct sip_tp *tp, const struct sockaddr *sa,
+    size_t *listeners)
+{
+	struct sip_tp_conn *c, *next;
+	char where[INET6_ADDRSTRLEN + 8];
+	size_t nl = 0, nc = 0;
+
+	for (unsigned i = 0; i < tp->nls; i++) {
+		struct sip_tp_listener *l = tp->ls[i];
+
+		if (l->addr_gone || tp_sa_is_any((struct sockaddr *)&l->addr) ||
+		    !tp_sa_same_ip((struct sockaddr *)&l->addr, sa))
+			continue;
+		/*
+		 * The socket keeps its binding and hears again when the
+		 * address comes back: nothing to re-bind, only to say.
+		 */
+		l->addr_gone = true;
+		nl++;
+		sip_tp_addr_str((struct sockaddr *)&l->addr, where,
+		    sizeof(where));
+		log_warnx("sip_tp: listener %s %s: its address left the host; "
+		    "it hears nothing and sends nothing until the address is "
+		    "back", sip_tp_proto_name(l->proto), where);
+	}
+	/* A stream over the vanished address is dead: its packets go
+	 * nowhere, and waiting for TCP to notice takes minutes. */
+	TAILQ_FOREACH_SAFE(c, &tp->conns, entry, next) {
+		if (c->local_len == 0 ||
+		    !tp_sa_same_ip((struct sockaddr *)&c->local, sa))
+			continue;
+		tp_conn_close(c, EADDRNOTAVAIL, true);
+		nc++;
+	}
+	if (listeners != NULL)
+		*listeners = nl;
+	return nc;
+}
+
+size_t
+sip_tp_addr_back(struct sip_tp *tp, const struct sockaddr *sa)
+{
+	char where[INET6_ADDRSTRLEN + 8];
+	size_t n = 0;
+
+	for (unsigned i = 0; i < tp->nls; i++) {
+		struct sip_tp_listener *l = tp->ls[i];
+
+		if (!l->addr_gone ||
+		    !tp_sa_same_ip((struct sockaddr *)&l->addr, sa))
+			continue;
+		l->addr_gone = false;
+		n++;
+		sip_tp_addr_str((struct sockaddr *)&l->addr, where,
+		    sizeof(where));
+		log_notice("sip_tp: listener %s %s: its address is back; it "
+		    "hears again", sip_tp_proto_name(l->proto), where);
+	}
+	return n;
+}
+
+size_t
+sip_tp_listeners_gone(const struct sip_tp *tp)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < tp->nls; i++)
+		if (tp->ls[i]->addr_gone)
+			n++;
+	return n;
+}

@@ -228,6 +228,24 @@ int	sip_tp_check_tls(const char *cert, const char *key, char *err,
 int	sip_tp_listener_addr(const struct sip_tp *, uint64_t id,
 	    struct sockaddr_storage *, socklen_t *);
 
+/*
+ * Address changes of the host (sip_netmon).  sip_tp_addr_gone: address
+ * sa (port ignored) left the host.  Listeners bound to it (not
+ * wildcards) are logged and no longer chosen to send from or to name
+ * in a Via; their sockets keep the binding and hear again once the
+ * address is back.  Stream connections whose local end is sa are
+ * closed with EADDRNOTAVAIL, reported from the loop as any lost
+ * connection (fail callback, observers).  Returns the connections
+ * closed; *listeners (may be NULL) the listeners affected.
+ * sip_tp_addr_back: sa is there again; returns the listeners that
+ * hear again.
+ */
+size_t	sip_tp_addr_gone(struct sip_tp *, const struct sockaddr *sa,
+	    size_t *listeners);
+size_t	sip_tp_addr_back(struct sip_tp *, const struct sockaddr *sa);
+/* Listeners whose address is gone now. */
+size_t	sip_tp_listeners_gone(const struct sip_tp *);
+
 /* ---- sending -------------------------------------------------------------- */
 
 /* A destination for proto at addr (port set); conn_id 0. */

@@ -47,12 +47,13 @@ static const struct {
 	{ "call", EVENTS_KIND_CALL },
 	{ "message", EVENTS_KIND_MESSAGE },
 	{ "trace", EVENTS_KIND_TRACE },
+	{ "net", EVENTS_KIND_NET },
 };
 
 const char *
 events_kinds_list(void)
 {
-	return "daemon, config, account, reg, call, message, trace";
+	return "daemon, config, account, reg, call, message, trace, net";
 }
 
 static unsigned

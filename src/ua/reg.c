@@ -2029,6 +2029,98 @@ reg_agent_free(struct reg_agent *ag)
 	free(ag);
 }
 
+/*
+ * The host's addresses changed (see reg.h).  A live binding whose
+ * Contact names a vanished address cannot be reached there: it is
+ * registered again at once, and reg_send picks the address to use
+ * afresh (for UDP on a wildcard listener, the one the kernel now sends
+ * from; over TCP/TLS the connection from the old address is already
+ * closed and a new one made).  Behind a NAT the Contact names the
+ * public side, so any vanished address of its family may have been
+ * ours.  A new address only matters to a registration that failed for
+ * want of one: it tries now instead of after its backoff.
+ */
+size_t
+reg_agent_net_change(struct reg_agent *ag, const struct sockaddr_storage *gone,
+    size_t ngone, bool added)
+{
+	struct reg *r;
+	size_t n = 0;
+
+	if (ag->stopping)
+		return 0;
+	TAILQ_FOREACH(r, &ag->all, aentry) {
+		const struct reg_hist *h = r->nhist > 0 ?
+		    &r->hist[(r->nhist - 1) % REG_HISTORY] : NULL;
+		unsigned char bin[sizeof(struct in6_addr)];
+		char host[INET6_ADDRSTRLEN + 2], cause[160];
+		const char *why;
+		struct sip_uri u;
+		int fam = 0;
+		bool hit = false;
+
+		if (r->orphan || !reg_wants_binding(r) || r->queued ||
+		    r->before != NULL || r->goal != REG_GOAL_BIND)
+			continue;
+		cause[0] = '\0';
+		if (ngone > 0 && r->contact != NULL &&
+		    (r->state == REG_STATE_REGISTERED || r->running) &&
+		    sip_uri_parse(&u, r->contact, strlen(r->contact),
+		    &why) == 0 && u.host.n > 0 && u.host.n < sizeof(host)) {
+			struct slice hs = u.host;
+
+			if (hs.n >= 2 && hs.p[0] == '[') {
+				hs.p++;
+				hs.n -= 2;
+			}
+			memcpy(host, hs.p, hs.n);
+			host[hs.n] = '\0';
+			if (inet_pton(AF_INET, host, bin) == 1)
+				fam = AF_INET;
+			else if (inet_pton(AF_INET6, host, bin) == 1)
+				fam = AF_INET6;
+		}
+		for (size_t i = 0; fam != 0 && i < ngone && !hit; i++) {
+			const void *a = gone[i].ss_family == AF_INET6 ?
+			    (const void *)&((const struct sockaddr_in6 *)
+			    &gone[i])->sin6_addr : (const void *)&((const
+			    struct sockaddr_in *)&gone[i])->sin_addr;
+
+			if (gone[i].ss_family != fam)
+				continue;
+			if (memcmp(a, bin, fam == AF_INET ? 4 : 16) == 0)
+				snprintf(cause, sizeof(cause), "address %s of "
+				    "its Contact left the host", host);
+			else if (r->public_addr != NULL)
+				snprintf(cause, sizeof(cause), "an address "
+				    "left the host and the NAT's mapping may "
+				    "have been from it");
+			hit = cause[0] != '\0';
+		}
+		if (!hit && added && !r->running &&
+		    r->state == REG_STATE_RETRY_WAIT && r->last_status == 0 &&
+		    h != NULL && (h->err == ENETUNREACH ||
+		    h->err == EHOSTUNREACH || h->err == EADDRNOTAVAIL ||
+		    h->err == ENETDOWN)) {
+			snprintf(cause, sizeof(cause), "an address came to "
+			    "the host");
+			hit = true;
+		}
+		if (!hit)
+			continue;
+		if (r->running)
+			reg_abort(r);
+		if (r->state == REG_STATE_REGISTERED)
+			reg_set_state(r, REG_STATE_REGISTERING, cause, 0, -1);
+		log_info("account %s: %s: registering again", reg_name(r),
+		    cause);
+		r->goal = REG_GOAL_BIND;
+		reg_kick(r);
+		n++;
+	}
+	return n;
+}
+
 /* ---- control ------------------------------------------------------------ */
 
 static int64_t

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "account.h"
 
@@ -57,6 +58,18 @@ void	reg_agent_set_conf(struct reg_agent *, const struct reg_conf *);
 void	reg_agent_stop(struct reg_agent *, void (*done)(void *), void *arg);
 /* Frees every client without sending anything. */
 void	reg_agent_free(struct reg_agent *);
+
+/*
+ * The host's addresses changed: gone[ngone] left it (ports ignored),
+ * added says whether any came.  A registration whose Contact names a
+ * vanished address (behind a NAT: any vanished address of its family)
+ * registers again at once, from an address that exists; with added,
+ * one waiting out a failure for want of an address (no route, nothing
+ * to send from) tries now.  Others are not touched.  Returns how many
+ * registrations were started again.
+ */
+size_t	reg_agent_net_change(struct reg_agent *,
+	    const struct sockaddr_storage *gone, size_t ngone, bool added);
 
 /*
  * The Service-Route of the account's last successful registration

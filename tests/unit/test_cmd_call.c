@@ -98,6 +98,13 @@ daemon_set_log_level(enum log_level l)
 {
 }
 
+void
+daemon_net_info(struct daemon_net_info *ni)
+{
+	memset(ni, 0, sizeof(*ni));
+	ni->state = "off";
+}
+
 int
 daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 {

@@ -1239,6 +1239,25 @@ static const struct diag_case diag_cases[] = {
 	    1, 0, { { .key = "calls",
 	    .frag = "expected a group, got an integer" } } },
 
+	/* network */
+	{ "network: unknown key",
+	    "network = {\n"
+	    "  settle = 100;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "network.settle", .frag = "unknown key" } } },
+	{ "network: settle_ms past a second",
+	    "network = {\n"
+	    "  settle_ms = 1001;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "network.settle_ms",
+	    .frag = "1001 is out of range (0..1000)" } } },
+	{ "network: watch as a string",
+	    "network = {\n"
+	    "  watch = \"yes\";  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "network.watch",
+	    .frag = "expected a boolean, got a string" } } },
+
 	/* several errors at once: all of them, each at its place */
 	{ "several errors in one file",
 	    "sipxd = {\n"
@@ -1582,6 +1601,8 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->media_timeout, 10);
 	ck_assert_int_eq(c->max_calls, 10000);
 	ck_assert_int_eq(c->call_history, 1000);
+	ck_assert(c->net_watch);
+	ck_assert_int_eq(c->net_settle_ms, 200);
 	ck_assert_uint_eq(c->naccounts, 0);
 	load_free(&ld);
 }
@@ -1681,6 +1702,7 @@ START_TEST(test_explicit_values)
 	    "media = { address = \"192.0.2.10\"; port_min = 40000;\n"
 	    "  port_max = 40999; timeout = 0; };\n"
 	    "calls = { max = 20; history = 0; };\n"
+	    "network = { watch = false; settle_ms = 0; };\n"
 	    "control = {\n"
 	    "  path = \"/tmp/sipxd-test/control.sock\";\n"
 	    "  mode = \"0600\";\n"
@@ -1753,6 +1775,8 @@ START_TEST(test_explicit_values)
 	ck_assert_int_eq(c->media_timeout, 0);
 	ck_assert_int_eq(c->max_calls, 20);
 	ck_assert_int_eq(c->call_history, 0);
+	ck_assert(!c->net_watch);
+	ck_assert_int_eq(c->net_settle_ms, 0);
 
 	ck_assert_str_eq(c->control.path, "/tmp/sipxd-test/control.sock");
 	ck_assert_uint_eq(c->control.mode, 0600);

@@ -1130,6 +1130,89 @@ START_TEST(test_conn_observers)
 }
 END_TEST
 
+/*
+ * The host loses an address: a listener bound to it is passed over for
+ * Via and sending (the wildcard answers for it) until it is back, and a
+ * stream whose local end it was is closed, its observers told.  A
+ * wildcard listener and connections on other addresses are untouched.
+ */
+START_TEST(test_addr_gone_and_back)
+{
+	struct sockaddr_storage sa, wa, ta, gone;
+	socklen_t sl, wl, tl;
+	struct sip_tp *a = tp_make(&ra, NULL), *b = tp_make(&rb, NULL);
+	struct obs_rec o = { 0 };
+	struct sip_dest d, u;
+	char sb[64], want[64];
+	size_t nl = 9;
+
+	/* 127.0.0.2 is ours without configuring it (127/8 is local). */
+	tp_listen(a, SIP_TP_UDP, "127.0.0.2", 0, &sa, &sl);
+	tp_listen(a, SIP_TP_UDP, "0.0.0.0", 0, &wa, &wl);
+	tp_listen(b, SIP_TP_TCP, "127.0.0.1", 0, &ta, &tl);
+	sip_tp_dest_make(&u, SIP_TP_UDP, (struct sockaddr *)&ta, tl);
+	ck_assert_int_eq(sip_tp_sent_by(a, &u, sb, sizeof(sb)), 0);
+	snprintf(want, sizeof(want), "127.0.0.2:%u",
+	    ntohs(((struct sockaddr_in *)&sa)->sin_port));
+	ck_assert_str_eq(sb, want);
+	/* a's TCP connection to b leaves from 127.0.0.1. */
+	sip_tp_dest_make(&d, SIP_TP_TCP, (struct sockaddr *)&ta, tl);
+	send_req(a, &d, "gone1", 0);
+	pump(&rb.n, 1, 2000);
+	ck_assert_int_eq(rb.n, 1);
+	ck_assert_uint_ne(sip_tp_conn_observe(a, d.conn_id, obs_cb, &o), 0);
+
+	/* 127.0.0.3 was nobody's: nothing happens. */
+	memset(&gone, 0, sizeof(gone));
+	gone.ss_family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.3", &((struct sockaddr_in *)&gone)->
+	    sin_addr);
+	ck_assert_uint_eq(sip_tp_addr_gone(a, (struct sockaddr *)&gone, &nl),
+	    0);
+	ck_assert_uint_eq(nl, 0);
+	/* 127.0.0.2 goes: its listener is passed over, the wildcard
+	 * names the address the kernel picks. */
+	inet_pton(AF_INET, "127.0.0.2", &((struct sockaddr_in *)&gone)->
+	    sin_addr);
+	ck_assert_uint_eq(sip_tp_addr_gone(a, (struct sockaddr *)&gone, &nl),
+	    0);
+	ck_assert_uint_eq(nl, 1);
+	ck_assert_uint_eq(sip_tp_listeners_gone(a), 1);
+	ck_assert_int_eq(sip_tp_sent_by(a, &u, sb, sizeof(sb)), 0);
+	snprintf(want, sizeof(want), "127.0.0.1:%u",
+	    ntohs(((struct sockaddr_in *)&wa)->sin_port));
+	ck_assert_str_eq(sb, want);
+	/* Said twice: said once. */
+	ck_assert_uint_eq(sip_tp_addr_gone(a, (struct sockaddr *)&gone, &nl),
+	    0);
+	ck_assert_uint_eq(nl, 0);
+	ck_assert_int_eq(o.n, 0);
+	/* Back: chosen again. */
+	ck_assert_uint_eq(sip_tp_addr_back(a, (struct sockaddr *)&gone), 1);
+	ck_assert_uint_eq(sip_tp_listeners_gone(a), 0);
+	ck_assert_int_eq(sip_tp_sent_by(a, &u, sb, sizeof(sb)), 0);
+	snprintf(want, sizeof(want), "127.0.0.2:%u",
+	    ntohs(((struct sockaddr_in *)&sa)->sin_port));
+	ck_assert_str_eq(sb, want);
+
+	/* 127.0.0.1 goes: the TCP connection from it is closed and its
+	 * observer hears why; the wildcard listener stays. */
+	inet_pton(AF_INET, "127.0.0.1", &((struct sockaddr_in *)&gone)->
+	    sin_addr);
+	ck_assert_uint_eq(sip_tp_addr_gone(a, (struct sockaddr *)&gone, &nl),
+	    1);
+	ck_assert_uint_eq(nl, 0);
+	ck_assert(!sip_tp_conn_alive(a, d.conn_id));
+	pump(&o.n, 1, 2000);
+	ck_assert_int_eq(o.n, 1);
+	ck_assert_int_eq(o.err, EADDRNOTAVAIL);
+	ck_assert_int_eq(ra.fails, 1);
+	ck_assert_int_eq(ra.fail_err, EADDRNOTAVAIL);
+	sip_tp_free(a);
+	sip_tp_free(b);
+}
+END_TEST
+
 START_TEST(test_inbound_conn_observed)
 {
 	struct sockaddr_storage aa;
@@ -1343,6 +1426,7 @@ main(void)
 	tcase_add_test(tc, test_check_tls_garbage_key);
 	tcase_add_test(tc, test_conn_observers);
 	tcase_add_test(tc, test_inbound_conn_observed);
+	tcase_add_test(tc, test_addr_gone_and_back);
 	tcase_add_test(tc, test_conn_keepalive);
 	tcase_add_test(tc, test_via_fixed_params);
 	tcase_add_test(tc, test_branch_and_via);
