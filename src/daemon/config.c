@@ -515,7 +515,7 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	    "verify", NULL };
 	static const char *const tcp_known[] = { "idle_timeout",
 	    "message_timeout", "tls_handshake_timeout", "max_connections",
-	    NULL };
+	    "pong_timeout", NULL };
 	config_setting_t *g = get_group(cx, root, "sipxd");
 	config_setting_t *timers, *dns, *servers, *tls, *tcp;
 	const char *ua;
@@ -574,6 +574,7 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	cfg->tcp_idle_timeout = 600;
 	cfg->tcp_message_timeout = 32;
 	cfg->tcp_tls_handshake_timeout = 10;
+	cfg->tcp_pong_timeout = 10;	/* RFC 5626 §4.4.1 */
 	tcp = get_group(cx, g, "tcp");
 	if (tcp != NULL) {
 		check_known(cx, tcp, tcp_known);
@@ -586,6 +587,8 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 		    &cfg->tcp_tls_handshake_timeout);
 		get_int(cx, tcp, "max_connections", 0, 1000000,
 		    &cfg->tcp_max_connections);
+		get_int(cx, tcp, "pong_timeout", 0, 600,
+		    &cfg->tcp_pong_timeout);
 		if (idle_ok && msg_ok && cfg->tcp_idle_timeout > 0 &&
 		    cfg->tcp_message_timeout > cfg->tcp_idle_timeout)
 			cfg_warning(cx, tcp, "message_timeout (%d s) above "

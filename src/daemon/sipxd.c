@@ -870,6 +870,7 @@ daemon_start_sip(void)
 	tpc.message_timeout_ms = (unsigned)d.cfg->tcp_message_timeout * 1000;
 	tpc.tls_handshake_timeout_ms =
 	    (unsigned)d.cfg->tcp_tls_handshake_timeout * 1000;
+	tpc.pong_timeout_ms = (unsigned)d.cfg->tcp_pong_timeout * 1000;
 	tpc.max_conns = daemon_max_conns(d.nofile);
 	log_info("sip: at most %zu inbound TCP/TLS connections",
 	    tpc.max_conns);
