@@ -1109,6 +1109,38 @@ load_account_calls(struct cfgctx *cx, const config_setting_t *g,
 		    "(this account's media is \"%s\")", media_names[a->media]);
 }
 
+/*
+ * qualify = { interval = 30; timeout = 2000; up = 1; down = 2; }: OPTIONS
+ * probes of the account's first hop (ua/qualify.c).  Off by default: at
+ * 100,000 accounts on as many registrars, a probe each is a flood.
+ */
+static void
+load_account_qualify(struct cfgctx *cx, const config_setting_t *g,
+    struct account_cfg *a)
+{
+	static const char *const known[] = { "interval", "timeout", "up",
+	    "down", NULL };
+	config_setting_t *q = get_group(cx, g, "qualify");
+	bool iv_ok, to_ok;
+
+	a->qualify_interval = 0;
+	a->qualify_timeout = 2000;
+	a->qualify_up = 1;
+	a->qualify_down = 2;
+	if (q == NULL)
+		return;
+	check_known(cx, q, known);
+	iv_ok = get_int(cx, q, "interval", 0, 86400, &a->qualify_interval);
+	to_ok = get_int(cx, q, "timeout", 100, 60000, &a->qualify_timeout);
+	get_int(cx, q, "up", 1, 100, &a->qualify_up);
+	get_int(cx, q, "down", 1, 100, &a->qualify_down);
+	/* One probe out at a time: the next would find the last unjudged. */
+	if (iv_ok && to_ok && a->qualify_interval > 0 &&
+	    a->qualify_timeout >= a->qualify_interval * 1000)
+		cfg_error(cx, q, "timeout (%d ms) must be below interval "
+		    "(%d s)", a->qualify_timeout, a->qualify_interval);
+}
+
 static struct account_cfg *
 load_account(struct cfgctx *cx, const config_setting_t *g)
 {
@@ -1117,7 +1149,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	    "transport", "register", "expires", "retry", "incoming", "codecs",
 	    "outbound", "ring_timeout", "reject_code", "call_timeout", "sdp",
 	    "session_expires", "follow_redirects", "media", "play_file",
-	    NULL };
+	    "qualify", NULL };
 	static const char *const retry_known[] = { "base", "max", "fatal",
 	    NULL };
 	static const char *const incoming_names[] = { "answer", "ring",
@@ -1216,6 +1248,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	    incoming_names, ACCOUNT_INCOMING_RING);
 	load_codecs(cx, g, a);
 	load_account_calls(cx, g, a);
+	load_account_qualify(cx, g, a);
 	return a;
 }
 

@@ -29,6 +29,7 @@ struct ua		*daemon_ua(void);
 struct reg_agent	*daemon_reg(void);
 struct call_agent	*daemon_calls(void);
 struct rtp_engine	*daemon_rtp(void);
+struct qualify		*daemon_qualify(void);
 
 /*
  * Re-reads the config file.  On success applies it and fills diff; on

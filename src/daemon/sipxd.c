@@ -26,6 +26,7 @@
 #include "ua/account.h"
 #include "media/rtp.h"
 #include "ua/call.h"
+#include "ua/qualify.h"
 #include "ua/reg.h"
 #include "ua/events.h"
 #include "ua/ua.h"
@@ -66,6 +67,7 @@ static struct {
 	struct reg_agent	*reg;
 	struct rtp_engine	*rtp;
 	struct call_agent	*calls;
+	struct qualify		*qualify;
 	struct event		*ev_status;	/* coalesces STATUS= lines */
 	struct control		*ctl;
 	struct ua		*ua;
@@ -204,6 +206,25 @@ struct rtp_engine *
 daemon_rtp(void)
 {
 	return d.rtp;
+}
+
+struct qualify *
+daemon_qualify(void)
+{
+	return d.qualify;
+}
+
+/* Peer health found a target dead: the registrations there move on. */
+static void
+daemon_peer_down(const char *target, void *arg)
+{
+	reg_peer_down(d.reg, target);
+}
+
+static void
+daemon_qualify_stop(void *arg)
+{
+	qualify_stop(d.qualify);
 }
 
 static struct call_conf
@@ -504,6 +525,7 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 	}
 	accounts = config_take_accounts(cfg, &n);
 	account_set_apply(&d.accounts, accounts, n, false, diff);
+	qualify_sync(d.qualify);
 	{
 		struct call_conf cc = daemon_call_conf(cfg);
 
@@ -991,6 +1013,8 @@ main(int argc, char **argv)
 		    daemon_reg_changed, NULL);
 		daemon_on_stop(daemon_calls_stop, NULL);
 	}
+	d.qualify = qualify_new(d.ua, &d.accounts, daemon_peer_down, NULL);
+	daemon_on_stop(daemon_qualify_stop, NULL);
 	daemon_open_control();
 	daemon_start_watchdog();
 	daemon_set_state(DAEMON_RUNNING);
@@ -1000,12 +1024,14 @@ main(int argc, char **argv)
 	notify_ready();
 	daemon_update_status();
 	reg_agent_start(d.reg);
+	qualify_sync(d.qualify);
 
 	event_base_dispatch(d.base);
 
 	/* Subscribers get to see the stop they are watching. */
 	control_flush_all(d.ctl);
 	control_free(d.ctl);
+	qualify_free(d.qualify);
 	reg_agent_free(d.reg);
 	call_agent_free(d.calls);
 	rtp_engine_free(d.rtp);

@@ -46,13 +46,14 @@ static const struct {
 	{ "reg", EVENTS_KIND_REG },
 	{ "call", EVENTS_KIND_CALL },
 	{ "message", EVENTS_KIND_MESSAGE },
+	{ "peer", EVENTS_KIND_PEER },
 	{ "trace", EVENTS_KIND_TRACE },
 };
 
 const char *
 events_kinds_list(void)
 {
-	return "daemon, config, account, reg, call, message, trace";
+	return "daemon, config, account, reg, call, message, peer, trace";
 }
 
 static unsigned
@@ -167,6 +168,19 @@ events_emit_to(struct events_sub *sub, const char *type, const char *account,
 	va_start(ap, account);
 	ev.nkv = events_collect(kv, ap);
 	va_end(ap);
+	ev.time = time_real();
+	sub->deliver(&ev, sub->arg);
+}
+
+void
+events_emit_tov(struct events_sub *sub, const char *type,
+    const char *account, const struct events_kv *kv, size_t n)
+{
+	struct events_event ev = { type, events_seq, 0, account, kv, n,
+	    false };
+
+	if (!events_matches(sub, events_type_kind(type), account))
+		return;
 	ev.time = time_real();
 	sub->deliver(&ev, sub->arg);
 }

@@ -26,8 +26,10 @@ enum events_kind {
 	EVENTS_KIND_MESSAGE	= 1u << 5,
 	/* Every SIP message in and out: only when asked for by name. */
 	EVENTS_KIND_TRACE	= 1u << 6,
+	EVENTS_KIND_PEER	= 1u << 7,	/* qualify.c: peer health */
 };
-#define EVENTS_KIND_ALL		0x3fu	/* all but trace */
+/* All but trace. */
+#define EVENTS_KIND_ALL		(0x3fu | EVENTS_KIND_PEER)
 
 struct events_sub;
 
@@ -90,6 +92,8 @@ void	events_publishv(const char *type, const char *account,
 /* Same, for one subscriber only, from inside a snapshot function. */
 void	events_emit_to(struct events_sub *, const char *type,
 	    const char *account, ...) __attribute__((sentinel));
+void	events_emit_tov(struct events_sub *, const char *type,
+	    const char *account, const struct events_kv *, size_t n);
 
 uint64_t events_last_seq(void);
 /* True if some subscriber takes this kind: spares formatting otherwise. */

@@ -219,7 +219,8 @@ def test_cli_accounts(env):
     # The text table keeps what says which account is down and why;
     # the settings are in --json (test_reg_ctl.py has the rest).
     check_eq(header, ["NAME", "AOR", "STATE", "TARGET", "EXPIRES", "CODE",
-                      "REASON", "FAILURES", "NEXT_TRY"], "accounts header")
+                      "REASON", "FAILURES", "NEXT_TRY", "QUALIFY"],
+             "accounts header")
     by = {row["NAME"]: row for row in rows}
     check_eq(sorted(by), ["bob", "local"], "account rows")
     check_eq(by["local"]["STATE"], "disabled", "local (register=false)")
