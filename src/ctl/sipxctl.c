@@ -48,8 +48,13 @@ static const struct ctl_command {
 	/* What tells at a glance which account is not registered and why;
 	 * the settings are in `account NAME` and --json. */
 	{ "accounts", OUT_TABLE, false, false,
-	    "name aor state target expires code reason failures next_try" },
+	    "name aor state target expires code reason failures next_try "
+	    "qualify" },
 	{ "account", OUT_SECTIONS, false, false, NULL },
+	/* Which probe target is down, since when and why. */
+	{ "peers", OUT_TABLE, false, false,
+	    "uri transport state target rtt_ms failures since accounts "
+	    "error" },
 	{ "register", OUT_AUTO, false, false, NULL },
 	{ "unregister", OUT_AUTO, false, false, NULL },
 	{ "enable", OUT_AUTO, false, false, NULL },

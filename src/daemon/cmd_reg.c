@@ -1,6 +1,8 @@
 /*
  * Registration commands: `accounts` and `account NAME` show what each
- * account's registration client knows (read-only socket too), and
+ * account's registration client knows, with its peer health, `peers`
+ * the probe targets themselves (all three on the read-only socket too),
+ * and
  * `register`, `unregister`, `enable`, `disable` act on one account
  * (full access only: they send REGISTERs).  The actions answer at once;
  * what follows comes as account.state events.  Each handler translates
@@ -15,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "ua/qualify.h"
 #include "ua/reg.h"
 #include "cmd_reg.h"
 #include "daemon.h"
@@ -78,6 +82,24 @@ attempt_reason(const struct reg_attempt *at)
 	return "";
 }
 
+/* The account's peer health: qualify=STATE rtt_ms=MS, "-" when off. */
+static void
+kv_qualify(struct cmd_reply *r, const struct account *a)
+{
+	struct qualify_info qi;
+
+	if (!qualify_info_of(daemon_qualify(), a, &qi)) {
+		cmd_record_kv(r, "qualify", ABSENT);
+		cmd_record_kv(r, "rtt_ms", ABSENT);
+		return;
+	}
+	cmd_record_kv(r, "qualify", qualify_state_name(qi.state));
+	if (qi.state == QUALIFY_REACHABLE && qi.rtt_ms >= 0)
+		cmd_record_kvf(r, "rtt_ms", "%.1f", qi.rtt_ms);
+	else
+		cmd_record_kv(r, "rtt_ms", ABSENT);
+}
+
 void
 cmd_accounts(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 {
@@ -103,6 +125,7 @@ cmd_accounts(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 		cmd_record_kv(r, "transport",
 		    account_transport_name(a->cfg->transport));
 		cmd_record_kv(r, "registrar", a->cfg->registrar);
+		kv_qualify(r, a);
 		cmd_record_kv(r, "change", account_change_name(a->change));
 		cmd_record_end(r);
 	}
@@ -189,6 +212,14 @@ cmd_account(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	kv_str(r, "auth_alg", ri.auth_alg);
 	kv_bool(r, "outbound", c->outbound);
 	kv_bool(r, "register", c->register_on);
+	kv_qualify(r, a);
+	{
+		struct qualify_info qi;
+		bool on = qualify_info_of(daemon_qualify(), a, &qi);
+
+		kv_str(r, "qualify_peer", on ? qi.uri : NULL);
+		kv_str(r, "qualify_target", on ? qi.target : NULL);
+	}
 	cmd_record_kv(r, "change", account_change_name(a->change));
 	cmd_record_end(r);
 	account_bindings(r, ri.contacts);
@@ -269,4 +300,45 @@ cmd_reg_action(struct cmd_ctx *ctx, int argc, char **argv,
 	err = act->fn(daemon_reg(), a);
 	cmd_reg_result(r, act->cmd, a->cfg->name, reg_state_name(a->reg_state),
 	    err);
+}
+
+void
+cmd_peers(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
+{
+	const struct qualify *q = daemon_qualify();
+	double now = time_real();
+	struct qualify_info qi;
+
+	for (size_t i = 0; i < qualify_count(q); i++) {
+		qualify_info_at(q, i, &qi);
+		cmd_record_begin(r);
+		cmd_record_kv(r, "uri", qi.uri);
+		cmd_record_kv(r, "transport", qi.transport);
+		cmd_record_kv(r, "state", qualify_state_name(qi.state));
+		kv_str(r, "target", qi.target);
+		if (qi.rtt_ms >= 0)
+			cmd_record_kvf(r, "rtt_ms", "%.1f", qi.rtt_ms);
+		else
+			cmd_record_kv(r, "rtt_ms", ABSENT);
+		kv_nonzero(r, "code", qi.last_status);
+		kv_str(r, "error", qi.last_error);
+		cmd_record_kvf(r, "failures", "%u", qi.failures);
+		cmd_record_kvf(r, "accounts", "%zu", qi.accounts);
+		if (qi.changed > 0) {
+			cmd_record_kvf(r, "changed", "%.0f", qi.changed);
+			cmd_record_kvf(r, "since", "%.0f", now > qi.changed ?
+			    now - qi.changed : 0.0);
+		} else {
+			cmd_record_kv(r, "changed", ABSENT);
+			cmd_record_kv(r, "since", ABSENT);
+		}
+		cmd_record_kvf(r, "probes", "%llu",
+		    (unsigned long long)qi.probes);
+		cmd_record_kvf(r, "lost", "%llu", (unsigned long long)qi.lost);
+		cmd_record_kvf(r, "interval", "%u", qi.interval_s);
+		cmd_record_kvf(r, "timeout", "%u", qi.timeout_ms);
+		cmd_record_kvf(r, "up", "%u", qi.up);
+		cmd_record_kvf(r, "down", "%u", qi.down);
+		cmd_record_end(r);
+	}
 }

@@ -6,6 +6,8 @@
 
 void	cmd_accounts(struct cmd_ctx *, int, char **, struct cmd_reply *);
 void	cmd_account(struct cmd_ctx *, int, char **, struct cmd_reply *);
+/* The probe targets of peer health (ua/qualify.h). */
+void	cmd_peers(struct cmd_ctx *, int, char **, struct cmd_reply *);
 /* register, unregister, enable, disable: argv[0] says which. */
 void	cmd_reg_action(struct cmd_ctx *, int, char **, struct cmd_reply *);
 

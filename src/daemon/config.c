@@ -521,7 +521,7 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	    "verify", NULL };
 	static const char *const tcp_known[] = { "idle_timeout",
 	    "message_timeout", "tls_handshake_timeout", "max_connections",
-	    NULL };
+	    "pong_timeout", NULL };
 	config_setting_t *g = get_group(cx, root, "sipxd");
 	config_setting_t *timers, *dns, *servers, *tls, *tcp;
 	const char *ua;
@@ -580,6 +580,7 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 	cfg->tcp_idle_timeout = 600;
 	cfg->tcp_message_timeout = 32;
 	cfg->tcp_tls_handshake_timeout = 10;
+	cfg->tcp_pong_timeout = 10;	/* RFC 5626 §4.4.1 */
 	tcp = get_group(cx, g, "tcp");
 	if (tcp != NULL) {
 		check_known(cx, tcp, tcp_known);
@@ -592,6 +593,8 @@ load_sipxd(struct cfgctx *cx, const config_setting_t *root,
 		    &cfg->tcp_tls_handshake_timeout);
 		get_int(cx, tcp, "max_connections", 0, 1000000,
 		    &cfg->tcp_max_connections);
+		get_int(cx, tcp, "pong_timeout", 0, 600,
+		    &cfg->tcp_pong_timeout);
 		if (idle_ok && msg_ok && cfg->tcp_idle_timeout > 0 &&
 		    cfg->tcp_message_timeout > cfg->tcp_idle_timeout)
 			cfg_warning(cx, tcp, "message_timeout (%d s) above "
@@ -1134,6 +1137,38 @@ load_account_calls(struct cfgctx *cx, const config_setting_t *g,
 	a->refer_accept = get_choice(cx, g, "refer", refer_names, 1) == 0;
 }
 
+/*
+ * qualify = { interval = 30; timeout = 2000; up = 1; down = 2; }: OPTIONS
+ * probes of the account's first hop (ua/qualify.c).  Off by default: at
+ * 100,000 accounts on as many registrars, a probe each is a flood.
+ */
+static void
+load_account_qualify(struct cfgctx *cx, const config_setting_t *g,
+    struct account_cfg *a)
+{
+	static const char *const known[] = { "interval", "timeout", "up",
+	    "down", NULL };
+	config_setting_t *q = get_group(cx, g, "qualify");
+	bool iv_ok, to_ok;
+
+	a->qualify_interval = 0;
+	a->qualify_timeout = 2000;
+	a->qualify_up = 1;
+	a->qualify_down = 2;
+	if (q == NULL)
+		return;
+	check_known(cx, q, known);
+	iv_ok = get_int(cx, q, "interval", 0, 86400, &a->qualify_interval);
+	to_ok = get_int(cx, q, "timeout", 100, 60000, &a->qualify_timeout);
+	get_int(cx, q, "up", 1, 100, &a->qualify_up);
+	get_int(cx, q, "down", 1, 100, &a->qualify_down);
+	/* One probe out at a time: the next would find the last unjudged. */
+	if (iv_ok && to_ok && a->qualify_interval > 0 &&
+	    a->qualify_timeout >= a->qualify_interval * 1000)
+		cfg_error(cx, q, "timeout (%d ms) must be below interval "
+		    "(%d s)", a->qualify_timeout, a->qualify_interval);
+}
+
 static struct account_cfg *
 load_account(struct cfgctx *cx, const config_setting_t *g)
 {
@@ -1142,7 +1177,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	    "transport", "register", "expires", "retry", "incoming", "codecs",
 	    "outbound", "ring_timeout", "reject_code", "call_timeout", "sdp",
 	    "session_expires", "follow_redirects", "media", "play_file",
-	    "refer",
+	    "refer", "qualify",
 	    NULL };
 	static const char *const retry_known[] = { "base", "max", "fatal",
 	    NULL };
@@ -1242,6 +1277,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	    incoming_names, ACCOUNT_INCOMING_RING);
 	load_codecs(cx, g, a);
 	load_account_calls(cx, g, a);
+	load_account_qualify(cx, g, a);
 	return a;
 }
 

@@ -66,6 +66,7 @@ struct sipxd_config {
 	int			  tcp_message_timeout;	/* 0: never */
 	int			  tcp_tls_handshake_timeout;
 	int			  tcp_max_connections;	/* 0: from the fd limit */
+	int			  tcp_pong_timeout;	/* 0: never */
 	/* media: RTP for calls. */
 	char			 *media_address;	/* IP literal */
 	int			  rtp_port_min, rtp_port_max;

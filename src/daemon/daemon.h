@@ -30,6 +30,7 @@ struct ua		*daemon_ua(void);
 struct reg_agent	*daemon_reg(void);
 struct call_agent	*daemon_calls(void);
 struct rtp_engine	*daemon_rtp(void);
+struct qualify		*daemon_qualify(void);
 
 /* The address watch (network group), for `status`. */
 struct daemon_net_info {

@@ -26,6 +26,7 @@
 #include "ua/account.h"
 #include "media/rtp.h"
 #include "ua/call.h"
+#include "ua/qualify.h"
 #include "ua/reg.h"
 #include "ua/events.h"
 #include "ua/ua.h"
@@ -67,6 +68,7 @@ static struct {
 	struct reg_agent	*reg;
 	struct rtp_engine	*rtp;
 	struct call_agent	*calls;
+	struct qualify		*qualify;
 	struct event		*ev_status;	/* coalesces STATUS= lines */
 	struct control		*ctl;
 	struct ua		*ua;
@@ -209,6 +211,25 @@ struct rtp_engine *
 daemon_rtp(void)
 {
 	return d.rtp;
+}
+
+struct qualify *
+daemon_qualify(void)
+{
+	return d.qualify;
+}
+
+/* Peer health found a target dead: the registrations there move on. */
+static void
+daemon_peer_down(const char *target, void *arg)
+{
+	reg_peer_down(d.reg, target);
+}
+
+static void
+daemon_qualify_stop(void *arg)
+{
+	qualify_stop(d.qualify);
 }
 
 static struct call_conf
@@ -510,6 +531,7 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 	}
 	accounts = config_take_accounts(cfg, &n);
 	account_set_apply(&d.accounts, accounts, n, false, diff);
+	qualify_sync(d.qualify);
 	{
 		struct call_conf cc = daemon_call_conf(cfg);
 
@@ -943,6 +965,7 @@ daemon_start_sip(void)
 	tpc.message_timeout_ms = (unsigned)d.cfg->tcp_message_timeout * 1000;
 	tpc.tls_handshake_timeout_ms =
 	    (unsigned)d.cfg->tcp_tls_handshake_timeout * 1000;
+	tpc.pong_timeout_ms = (unsigned)d.cfg->tcp_pong_timeout * 1000;
 	tpc.max_conns = daemon_max_conns(d.nofile);
 	log_info("sip: at most %zu inbound TCP/TLS connections",
 	    tpc.max_conns);
@@ -1064,6 +1087,8 @@ main(int argc, char **argv)
 		daemon_on_stop(daemon_calls_stop, NULL);
 	}
 	daemon_net_apply(d.cfg);
+	d.qualify = qualify_new(d.ua, &d.accounts, daemon_peer_down, NULL);
+	daemon_on_stop(daemon_qualify_stop, NULL);
 	daemon_open_control();
 	daemon_start_watchdog();
 	daemon_set_state(DAEMON_RUNNING);
@@ -1073,6 +1098,7 @@ main(int argc, char **argv)
 	notify_ready();
 	daemon_update_status();
 	reg_agent_start(d.reg);
+	qualify_sync(d.qualify);
 
 	event_base_dispatch(d.base);
 
@@ -1080,6 +1106,7 @@ main(int argc, char **argv)
 	control_flush_all(d.ctl);
 	control_free(d.ctl);
 	sip_netmon_free(d.netmon);
+	qualify_free(d.qualify);
 	reg_agent_free(d.reg);
 	call_agent_free(d.calls);
 	rtp_engine_free(d.rtp);

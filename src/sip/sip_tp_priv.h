@@ -61,6 +61,8 @@ struct sip_tp_conn {
 	uint64_t		 opened_us;
 	uint64_t		 last_msg_us;	/* SIP message in or out */
 	uint64_t		 last_ping_us;
+	uint64_t		 ping_out_us;	/* the oldest ping without
+						 * its pong */
 	uint64_t		 partial_since_us; /* 0: no partial message */
 	uint64_t		 closing_us;	/* tp_conn_linger */
 	uint64_t		 msgs_in;
@@ -68,6 +70,8 @@ struct sip_tp_conn {
 	bool			 outbound;
 	bool			 connected;
 	bool			 ping_out;	/* waiting for a pong */
+	bool			 flow;		/* RFC 5626: kept alive by
+						 * pings, never idle */
 	bool			 dead;
 	/* Our last bytes (a WebSocket close) go out, then it closes. */
 	bool			 closing;

@@ -220,9 +220,13 @@ sip_tp_ping(struct sip_tp *tp, uint64_t id)
 		err = tp_conn_write(c, "\r\n\r\n", 4, false);
 	if (err != 0)
 		return err;
-	c->ping_out = true;
 	c->last_ping_us = time_mono_us();
+	/* The pong clock runs from the first ping left unanswered. */
+	if (!c->ping_out)
+		c->ping_out_us = c->last_ping_us;
+	c->ping_out = true;
 	tp->stats.keepalives_out++;
+	conn_timer_arm(c);
 	return 0;
 }
 
@@ -264,6 +268,7 @@ sip_tp_conn_set_keepalive(struct sip_tp *tp, uint64_t id, unsigned seconds)
 	if (c == NULL || c->closing)
 		return ENOTCONN;
 	c->keepalive_ms = seconds * 1000u;
+	c->flow = seconds > 0;
 	c->last_ping_us = time_mono_us();
 	conn_timer_arm(c);
 	return 0;
@@ -336,15 +341,9 @@ min_u64(uint64_t a, uint64_t b)
 /*
  * One timer per connection, armed for the earliest of: the connect (or,
  * inbound, TLS handshake) deadline; the idle deadline; the deadline of
- * a half-received message; the next keepalive ping.
+ * a half-received message; the pong a ping waits for; the next
+ * keepalive ping.
  */
-static unsigned
-pong_wait_ms(const struct sip_tp_conn *c)
-{
-	return c->keepalive_ms > 0 && c->keepalive_ms <
-	    SIP_TP_WS_PONG_WAIT_MS ? c->keepalive_ms : SIP_TP_WS_PONG_WAIT_MS;
-}
-
 void
 tp_conn_timer_arm(struct sip_tp_conn *c)
 {
@@ -364,7 +363,7 @@ tp_conn_timer_arm(struct sip_tp_conn *c)
 		if (ms > 0)
 			due = c->opened_us + (uint64_t)ms * 1000;
 	} else {
-		if (cf->idle_timeout_ms > 0)
+		if (cf->idle_timeout_ms > 0 && !c->flow)
 			due = c->last_msg_us +
 			    (uint64_t)cf->idle_timeout_ms * 1000;
 		if (c->partial_since_us != 0 && cf->message_timeout_ms > 0)
@@ -373,10 +372,10 @@ tp_conn_timer_arm(struct sip_tp_conn *c)
 		if (c->keepalive_ms > 0)
 			due = min_u64(due, c->last_ping_us +
 			    (uint64_t)c->keepalive_ms * 1000);
-		/* RFC 6455 §5.5.2: a ping is answered; none is death. */
-		if (c->ws != NULL && c->ping_out)
-			due = min_u64(due, c->last_ping_us +
-			    (uint64_t)pong_wait_ms(c) * 1000);
+		/* RFC 5626 §4.4.1, RFC 6455 §5.5.2: a ping is answered. */
+		if (c->ping_out && cf->pong_timeout_ms > 0)
+			due = min_u64(due, c->ping_out_us +
+			    (uint64_t)cf->pong_timeout_ms * 1000);
 	}
 	if (due == UINT64_MAX) {
 		evtimer_del(c->timer);
@@ -448,17 +447,24 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		tp_conn_close(c, ETIMEDOUT, true);
 		return;
 	}
-	if (cf->idle_timeout_ms > 0 &&
-	    now - c->last_msg_us >= (uint64_t)cf->idle_timeout_ms * 1000) {
-		log_debug("sip_tp: %s connection %s idle, closed",
-		    sip_tp_proto_name(c->proto), peer);
+	/*
+	 * RFC 5626 §4.4.1: no pong in time, the flow has failed.  This is
+	 * also how a connection that the network silently dropped (a NAT
+	 * binding gone, a peer host off) is found: writes into it still
+	 * succeed for minutes.
+	 */
+	if (c->ping_out && cf->pong_timeout_ms > 0 &&
+	    now - c->ping_out_us >= (uint64_t)cf->pong_timeout_ms * 1000) {
+		log_notice("sip_tp: %s connection %s closed: no pong within "
+		    "%u ms of a keepalive ping", sip_tp_proto_name(c->proto),
+		    peer, cf->pong_timeout_ms);
 		tp_conn_close(c, ETIMEDOUT, true);
 		return;
 	}
-	if (c->ws != NULL && c->ping_out && now - c->last_ping_us >=
-	    (uint64_t)pong_wait_ms(c) * 1000) {
-		log_info("sip_tp: %s connection %s: no pong in %u ms, closed",
-		    sip_tp_proto_name(c->proto), peer, pong_wait_ms(c));
+	if (cf->idle_timeout_ms > 0 && !c->flow &&
+	    now - c->last_msg_us >= (uint64_t)cf->idle_timeout_ms * 1000) {
+		log_debug("sip_tp: %s connection %s idle, closed",
+		    sip_tp_proto_name(c->proto), peer);
 		tp_conn_close(c, ETIMEDOUT, true);
 		return;
 	}

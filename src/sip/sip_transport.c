@@ -89,6 +89,7 @@ sip_tp_conf_default(struct sip_tp_conf *c)
 	c->message_timeout_ms = SIP_TP_MESSAGE_TIMEOUT_DEFAULT * 1000;
 	c->tls_handshake_timeout_ms = SIP_TP_TLS_HANDSHAKE_TIMEOUT_DEFAULT *
 	    1000;
+	c->pong_timeout_ms = SIP_TP_PONG_TIMEOUT_DEFAULT * 1000;
 	c->mtu = SIP_TP_MTU_DEFAULT;
 	c->max_conns = SIP_TP_CONNS_DEFAULT;
 }

@@ -67,10 +67,10 @@ enum sip_tp_proto {
 #define SIP_TP_IDLE_TIMEOUT_DEFAULT	600
 #define SIP_TP_MESSAGE_TIMEOUT_DEFAULT	32
 #define SIP_TP_TLS_HANDSHAKE_TIMEOUT_DEFAULT 10
+/* RFC 5626 §4.4.1: a ping without its pong for this long: the flow is dead. */
+#define SIP_TP_PONG_TIMEOUT_DEFAULT	10
 /* A stream listener out of descriptors stops accepting this long. */
 #define SIP_TP_ACCEPT_PAUSE_MS		1000
-/* RFC 5626 §4.4.1: a WebSocket ping unanswered this long is death. */
-#define SIP_TP_WS_PONG_WAIT_MS		10000
 /* After our close frame, the server has this long to close TCP. */
 #define SIP_TP_WS_CLOSE_WAIT_MS		2000
 /* Listeners per transport instance. */
@@ -106,6 +106,10 @@ struct sip_tp_conf {
 	unsigned	 keepalive_ms;		/* CRLFCRLF ping (WS: a
 						 * ping frame) on idle
 						 * outbound streams; 0: off */
+	unsigned	 pong_timeout_ms;	/* a ping unanswered this
+						 * long closes the
+						 * connection (ETIMEDOUT);
+						 * default 10000, 0: never */
 	size_t		 mtu;			/* default 1300 */
 	bool		 no_mtu_switch;		/* keep big requests on UDP */
 	size_t		 max_conns;		/* inbound refused above;
@@ -120,7 +124,8 @@ struct sip_tp_conf {
 
 /*
  * connect 10 s, idle 600 s, partial message 32 s, TLS handshake 10 s,
- * keepalive off, MTU 1300, 8192 connections, TLS verification on.
+ * keepalive off, pong 10 s, MTU 1300, 8192 connections, TLS
+ * verification on.
  */
 void	sip_tp_conf_default(struct sip_tp_conf *);
 
@@ -282,10 +287,12 @@ void	sip_tp_conn_unobserve(struct sip_tp *, uint64_t handle);
 /*
  * RFC 5626 §4.4.1: CRLFCRLF pings every seconds on stream connection
  * conn_id (0 stops them), instead of the transport's keepalive_ms
- * (which only outbound connections get).  On WS and WSS the ping is a
- * WebSocket ping frame, and a pong that does not come within the
- * interval (at most SIP_TP_WS_PONG_WAIT_MS) closes the connection
- * with ETIMEDOUT, as observers hear.  0 or ENOTCONN.
+ * (which only outbound connections get).  Such a connection is a flow:
+ * its pongs prove it alive, so the idle timeout no longer closes it; a
+ * ping left without a pong for pong_timeout_ms closes it (ETIMEDOUT,
+ * told to its observers), as does a peer that vanished without a
+ * word.  On WS and WSS the ping is a WebSocket ping frame and
+ * its pong a pong frame.  0 or ENOTCONN.
  */
 int	sip_tp_conn_set_keepalive(struct sip_tp *, uint64_t conn_id,
 	    unsigned seconds);

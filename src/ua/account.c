@@ -151,7 +151,11 @@ account_cfg_equal(const struct account_cfg *a, const struct account_cfg *b)
 	    a->session_expires != b->session_expires ||
 	    a->follow_redirects != b->follow_redirects ||
 	    a->media != b->media || !str_equal(a->play_file, b->play_file) ||
-	    a->refer_accept != b->refer_accept)
+	    a->refer_accept != b->refer_accept ||
+	    a->qualify_interval != b->qualify_interval ||
+	    a->qualify_timeout != b->qualify_timeout ||
+	    a->qualify_up != b->qualify_up ||
+	    a->qualify_down != b->qualify_down)
 		return false;
 	for (size_t i = 0; i < a->ncodecs; i++)
 		if (strcmp(a->codecs[i], b->codecs[i]) != 0)

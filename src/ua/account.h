@@ -72,16 +72,24 @@ struct account_cfg {
 	int			 media;		/* enum rtp_mode */
 	char			*play_file;	/* media = "play" */
 	bool			 refer_accept;	/* REFER: place the call */
+	/* Peer health (qualify.c): OPTIONS to the first hop. */
+	int			 qualify_interval;	/* s, 0: off */
+	int			 qualify_timeout;	/* ms */
+	int			 qualify_up;	/* answers in a row: up */
+	int			 qualify_down;	/* failures in a row: down */
 	int			 line;			/* in the config file */
 };
 
 struct reg;
+struct qualify_peer;
 
 struct account {
 	struct account_cfg	*cfg;
 	enum account_change	 change;	/* what the last apply did */
 	enum reg_state		 reg_state;	/* set by the reg usage */
 	struct reg		*reg;		/* its registration client */
+	struct qualify_peer	*qpeer;		/* its probe (qualify.c),
+						 * NULL: none */
 	struct account		*hnext;		/* the set's name table */
 	bool			 kept;		/* during an apply */
 };

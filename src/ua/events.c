@@ -46,6 +46,7 @@ static const struct {
 	{ "reg", EVENTS_KIND_REG },
 	{ "call", EVENTS_KIND_CALL },
 	{ "message", EVENTS_KIND_MESSAGE },
+	{ "peer", EVENTS_KIND_PEER },
 	{ "trace", EVENTS_KIND_TRACE },
 	{ "net", EVENTS_KIND_NET },
 };
@@ -53,7 +54,7 @@ static const struct {
 const char *
 events_kinds_list(void)
 {
-	return "daemon, config, account, reg, call, message, trace, net";
+	return "daemon, config, account, reg, call, message, peer, net, trace";
 }
 
 static unsigned
@@ -173,6 +174,19 @@ events_emit_to(struct events_sub *sub, const char *type, const char *account,
 }
 
 void
+events_emit_tov(struct events_sub *sub, const char *type,
+    const char *account, const struct events_kv *kv, size_t n)
+{
+	struct events_event ev = { type, events_seq, 0, account, kv, n,
+	    false };
+
+	if (!events_matches(sub, events_type_kind(type), account))
+		return;
+	ev.time = time_real();
+	sub->deliver(&ev, sub->arg);
+}
+
+void
 events_add_snapshot(events_snapshot_fn *fn, void *arg)
 {
 	struct events_source *src = xcalloc(1, sizeof(*src));
@@ -197,12 +211,12 @@ events_remove_snapshot(events_snapshot_fn *fn, void *arg)
 }
 
 /* Subscribers per kind bit: asked for every SIP message (trace). */
-static size_t events_kind_subs[8];
+static size_t events_kind_subs[EVENTS_KIND_BITS];
 
 static void
 events_count(unsigned kinds, int delta)
 {
-	for (unsigned b = 0; b < 8; b++)
+	for (unsigned b = 0; b < EVENTS_KIND_BITS; b++)
 		if (kinds & (1u << b))
 			events_kind_subs[b] += (size_t)delta;
 }
@@ -261,7 +275,7 @@ events_unsubscribe(struct events_sub *sub)
 bool
 events_wanted(unsigned kind)
 {
-	for (unsigned b = 0; b < 8; b++)
+	for (unsigned b = 0; b < EVENTS_KIND_BITS; b++)
 		if ((kind & (1u << b)) && events_kind_subs[b] > 0)
 			return true;
 	return false;

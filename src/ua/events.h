@@ -27,8 +27,12 @@ enum events_kind {
 	/* Every SIP message in and out: only when asked for by name. */
 	EVENTS_KIND_TRACE	= 1u << 6,
 	EVENTS_KIND_NET		= 1u << 7,	/* the host's addresses */
+	EVENTS_KIND_PEER	= 1u << 8,	/* qualify.c: peer health */
 };
-#define EVENTS_KIND_ALL		0xbfu	/* all but trace */
+/* Bits a kind may take: events.c counts subscribers per bit. */
+#define EVENTS_KIND_BITS	16
+/* All but trace. */
+#define EVENTS_KIND_ALL		(0x3fu | EVENTS_KIND_NET | EVENTS_KIND_PEER)
 
 struct events_sub;
 
@@ -91,6 +95,8 @@ void	events_publishv(const char *type, const char *account,
 /* Same, for one subscriber only, from inside a snapshot function. */
 void	events_emit_to(struct events_sub *, const char *type,
 	    const char *account, ...) __attribute__((sentinel));
+void	events_emit_tov(struct events_sub *, const char *type,
+	    const char *account, const struct events_kv *, size_t n);
 
 uint64_t events_last_seq(void);
 /* True if some subscriber takes this kind: spares formatting otherwise. */

@@ -5,7 +5,9 @@
  * transaction; as a client, `sipxctl options`: RFC 3263 resolution, one
  * client transaction per target, failover to the next target on a
  * transport error, a 503, or silence past the failover timeout, and the
- * targets that failed reported to the resolver's blocklist.
+ * targets that failed reported to the resolver's blocklist.  For the
+ * probes of qualify.c, one OPTIONS to one target already resolved, with
+ * no failover and no blocklist: the prober judges the target itself.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -70,6 +72,8 @@ struct ua_options_req {
 	char				 tag[17];
 	uint32_t			 cseq;
 	int				 last_err;
+	bool				 single;	/* one target, no
+							 * blocklist */
 	struct ua_options_result	 res;
 };
 
@@ -132,7 +136,7 @@ ua_options_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void
 ua_options_next(struct ua_options_req *r, int err)
 {
-	if (r->cur != NULL && r->ua->blocklist_ms > 0)
+	if (r->cur != NULL && r->ua->blocklist_ms > 0 && !r->single)
 		sip_resolve_mark_failed(r->ua->res, r->cur,
 		    r->ua->blocklist_ms);
 	if (r->ct != NULL) {
@@ -231,7 +235,7 @@ ua_options_try(struct ua_options_req *r)
 		if (err == 0)
 			err = sip_tp_via(ua->tp, &dst, NULL, &via);
 		if (err != 0) {
-			if (r->ua->blocklist_ms > 0)
+			if (r->ua->blocklist_ms > 0 && !r->single)
 				sip_resolve_mark_failed(ua->res, t,
 				    ua->blocklist_ms);
 			r->last_err = err;
@@ -270,7 +274,7 @@ ua_options_try(struct ua_options_req *r)
 		/* The limit holds for every target: no use going on. */
 		if (err == ENOBUFS)
 			break;
-		if (ua->blocklist_ms > 0)
+		if (ua->blocklist_ms > 0 && !r->single)
 			sip_resolve_mark_failed(ua->res, t, ua->blocklist_ms);
 	}
 	ua_options_finish(r, r->last_err != 0 ? r->last_err : ENOENT);
@@ -299,16 +303,13 @@ ua_options_resolved(int error, const struct sip_resolve_target *targets,
 	ua_options_try(r);
 }
 
-int
-ua_options_send(struct ua *ua, const char *uri, const char *from,
-    unsigned timeout_ms, ua_options_cb *cb, void *arg,
-    struct ua_options_req **out)
+/* A request for uri, not sent yet; NULL for a URI that is not sip:/sips:. */
+static struct ua_options_req *
+ua_options_new(struct ua *ua, const char *uri, const char *from,
+    ua_options_cb *cb, void *arg)
 {
 	struct ua_options_req *r = xcalloc(1, sizeof(*r));
-	struct timeval tv = { timeout_ms / 1000,
-	    (suseconds_t)(timeout_ms % 1000) * 1000 };
 	const char *why;
-	int err;
 
 	r->ua = ua;
 	r->uri_text = xstrdup(uri);
@@ -324,14 +325,55 @@ ua_options_send(struct ua *ua, const char *uri, const char *from,
 	    &why) != 0 || (r->uri.scheme != SIP_URI_SIP &&
 	    r->uri.scheme != SIP_URI_SIPS)) {
 		ua_options_release(r);
-		return EINVAL;
+		return NULL;
 	}
+	return r;
+}
+
+static void
+ua_options_bound(struct ua_options_req *r, unsigned timeout_ms)
+{
+	struct timeval tv = { timeout_ms / 1000,
+	    (suseconds_t)(timeout_ms % 1000) * 1000 };
+
+	evtimer_add(r->timer, &tv);
+}
+
+int
+ua_options_send(struct ua *ua, const char *uri, const char *from,
+    unsigned timeout_ms, ua_options_cb *cb, void *arg,
+    struct ua_options_req **out)
+{
+	struct ua_options_req *r;
+	int err;
+
+	if ((r = ua_options_new(ua, uri, from, cb, arg)) == NULL)
+		return EINVAL;
 	err = sip_resolve_uri(ua->res, &r->uri, ua_options_resolved, r, &r->q);
 	if (err != 0) {
 		ua_options_release(r);
 		return err;
 	}
-	evtimer_add(r->timer, &tv);
+	ua_options_bound(r, timeout_ms);
+	*out = r;
+	return 0;
+}
+
+int
+ua_options_send_target(struct ua *ua, const char *uri, const char *from,
+    const struct sip_resolve_target *t, unsigned timeout_ms,
+    ua_options_cb *cb, void *arg, struct ua_options_req **out)
+{
+	struct ua_options_req *r;
+
+	if ((r = ua_options_new(ua, uri, from, cb, arg)) == NULL)
+		return EINVAL;
+	r->single = true;
+	r->targets[0] = *t;
+	r->ntargets = 1;
+	ua_options_bound(r, timeout_ms);
+	/* A failure to send ends it too: the callback comes from the loop. */
+	ua_options_try(r);
 	*out = r;
 	return 0;
 }

@@ -2288,6 +2288,40 @@ reg_service_route(const struct reg *r)
 	    r->service_route : NULL;
 }
 
+size_t
+reg_peer_down(struct reg_agent *ag, const char *target)
+{
+	uint16_t id = 0;
+	struct reg *r;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ag->ntargets; i++)
+		if (strcmp(ag->targets[i], target) == 0)
+			id = (uint16_t)(i + 1);
+	if (id == 0 || ag->stopping)
+		return 0;
+	TAILQ_FOREACH(r, &ag->all, aentry) {
+		uint64_t ms = (uint64_t)(reg_rnd() * ag->conf.spread_ms);
+		uint64_t now = time_mono_us();
+
+		if (r->target != id || r->orphan || r->running || r->queued ||
+		    r->state != REG_STATE_REGISTERED ||
+		    r->goal != REG_GOAL_BIND || r->before != NULL)
+			continue;
+		/* Spread, and well before the binding runs out. */
+		if (r->bound_until_us > now &&
+		    ms * 1000 > (r->bound_until_us - now) / 2)
+			ms = (r->bound_until_us - now) / 2000;
+		reg_timer_set(r, ms, REG_TIMER_START);
+		n++;
+	}
+	if (n > 0)
+		log_notice("reg: %s is unreachable: %zu account%s registered "
+		    "there register%s again", target, n, n == 1 ? "" : "s",
+		    n == 1 ? "s" : "");
+	return n;
+}
+
 void
 reg_count_states(const struct reg_agent *ag, size_t counts[])
 {

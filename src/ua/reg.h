@@ -135,6 +135,17 @@ int	reg_unregister(struct reg_agent *, struct account *);
 int	reg_disable(struct reg_agent *, struct account *);
 int	reg_enable(struct reg_agent *, struct account *);
 
+/*
+ * Peer health (qualify.c) found target ("UDP 192.0.2.1:5060", as
+ * struct reg_info shows it) unreachable: every binding registered
+ * there registers again now (spread over register_spread), so that the
+ * RFC 3263 resolution, with target at the end of its blocklist, takes
+ * it to the next target before the binding runs out.  Registrations
+ * already busy (an attempt out, a retry waiting) are left to their own
+ * failover and backoff.  Returns how many were moved.
+ */
+size_t	reg_peer_down(struct reg_agent *, const char *target);
+
 /* Accounts per state, indexed by enum reg_state. */
 void	reg_count_states(const struct reg_agent *, size_t counts[]);
 

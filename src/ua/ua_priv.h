@@ -150,6 +150,15 @@ int	ua_auth_add(struct sip_build *, const struct account *,
 
 /* options.c */
 void	ua_options_init(struct ua *);
+/*
+ * One OPTIONS to the target t alone (already resolved from uri, the
+ * Request-URI): no failover, nothing marked in the blocklist; as
+ * ua_options_send() otherwise (res.target names t).  0 or EINVAL.
+ */
+int	ua_options_send_target(struct ua *, const char *uri,
+	    const char *from, const struct sip_resolve_target *t,
+	    unsigned timeout_ms, ua_options_cb *, void *arg,
+	    struct ua_options_req **out);
 
 /* ua.c: the user part of uri is one of the accounts' (or need not be). */
 bool	ua_user_known(const struct ua *, const struct sip_uri *);

@@ -27,7 +27,8 @@ from sipxtest import (SIPXCTL, SIPXD, SRCDIR, Sipxd, TestFailure, account, check
 COMMANDS = {"help", "version", "status", "accounts", "account", "register",
             "unregister", "enable", "disable", "reload", "log", "events",
             "options", "transactions", "trace", "quit", "call", "calls",
-            "answer", "reject", "hangup", "hold", "unhold", "dtmf"}
+            "answer", "reject", "hangup", "hold", "unhold", "dtmf", "transfer",
+            "peers"}
 
 
 
@@ -219,7 +220,8 @@ def test_cli_accounts(env):
     # The text table keeps what says which account is down and why;
     # the settings are in --json (test_reg_ctl.py has the rest).
     check_eq(header, ["NAME", "AOR", "STATE", "TARGET", "EXPIRES", "CODE",
-                      "REASON", "FAILURES", "NEXT_TRY"], "accounts header")
+                      "REASON", "FAILURES", "NEXT_TRY", "QUALIFY"],
+             "accounts header")
     by = {row["NAME"]: row for row in rows}
     check_eq(sorted(by), ["bob", "local"], "account rows")
     check_eq(by["local"]["STATE"], "disabled", "local (register=false)")

@@ -27,13 +27,14 @@ ACCOUNT_KEYS = ["name", "aor", "state", "registrar", "target", "transport",
                 "call_id", "cseq", "expires", "granted", "asked",
                 "refresh_in", "next_try", "code", "reason", "failures",
                 "contact", "public_addr", "service_route", "path",
-                "auth_realm", "auth_alg", "outbound", "register", "change"]
+                "auth_realm", "auth_alg", "outbound", "register", "qualify",
+                "rtt_ms", "qualify_peer", "qualify_target", "change"]
 ACCOUNTS_KEYS = ["name", "aor", "state", "target", "expires", "code",
                  "reason", "failures", "next_try", "register", "transport",
-                 "registrar", "change"]
+                 "registrar", "qualify", "rtt_ms", "change"]
 # What `sipxctl accounts` shows a person; --json has every key.
 ACCOUNTS_COLUMNS = ["NAME", "AOR", "STATE", "TARGET", "EXPIRES", "CODE",
-                    "REASON", "FAILURES", "NEXT_TRY"]
+                    "REASON", "FAILURES", "NEXT_TRY", "QUALIFY"]
 ATTEMPT_COLUMNS = ["ATTEMPT", "TIME", "EXPIRES", "CODE", "REASON", "TARGET"]
 REG_STATES = ["disabled", "unregistered", "registering", "registered",
               "retry-wait", "failed", "unregistering"]

@@ -49,10 +49,11 @@ class Kamailio:
     and started again on the same port; the location table starts empty
     each time (usrloc db_mode 0)."""
 
-    def __init__(self, env, port=None):
+    def __init__(self, env, port=None, name="kamailio", defines=()):
         self.env = env
         self.port = port or free_port()
-        self.dir = env.path("kamailio")
+        self.dir = env.path(name)
+        self.defines = list(defines)
         os.makedirs(self.dir, exist_ok=True)
         self.ctl = "unix:" + os.path.join(self.dir, "ctl")
         self.popen = None
@@ -71,6 +72,8 @@ class Kamailio:
                 "-l", "udp:127.0.0.1:%d" % self.port,
                 "-l", "tcp:127.0.0.1:%d" % self.port,
                 "-A", 'CTL_SOCK="%s"' % self.ctl]
+        for d in self.defines:
+            argv += ["-A", d]
         with open(log, "wb") as out:
             # Its own session, so that its children can be found (and, as
             # a last resort, killed) by its process group id.

@@ -74,6 +74,12 @@ daemon_reg(void)
 	return NULL;
 }
 
+struct qualify *
+daemon_qualify(void)
+{
+	return NULL;
+}
+
 struct rtp_engine *
 daemon_rtp(void)
 {

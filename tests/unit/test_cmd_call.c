@@ -81,6 +81,12 @@ daemon_reg(void)
 	return NULL;
 }
 
+struct qualify *
+daemon_qualify(void)
+{
+	return NULL;
+}
+
 struct rtp_engine *
 daemon_rtp(void)
 {

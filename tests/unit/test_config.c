@@ -547,6 +547,30 @@ static const struct diag_case diag_cases[] = {
 	    1, 0, { { .key = "accounts[0].retry",
 	    .frag = "max (10 s) must not be below base (60 s)" } } },
 
+	{ "qualify timeout not below interval",
+	    ACCOUNT("    qualify = { interval = 2;  #<\n"
+	    "      timeout = 2000; };\n"),
+	    1, 0, { { .key = "accounts[0].qualify",
+	    .frag = "timeout (2000 ms) must be below interval (2 s)" } } },
+	{ "range: qualify down 0",
+	    ACCOUNT("    qualify = { interval = 30; down = 0; };  #<\n"),
+	    1, 0, { { .key = "accounts[0].qualify.down",
+	    .frag = "0 is out of range (1..100)" } } },
+	{ "range: qualify timeout 50",
+	    ACCOUNT("    qualify = { interval = 30; timeout = 50; };  #<\n"),
+	    1, 0, { { .key = "accounts[0].qualify.timeout",
+	    .frag = "50 is out of range (100..60000)" } } },
+	{ "unknown key in an account's qualify",
+	    ACCOUNT("    qualify = { interval = 30; retries = 3; };  #<\n"),
+	    1, 0, { { .key = "accounts[0].qualify.retries",
+	    .frag = "unknown key" } } },
+	{ "range: sipxd.tcp.pong_timeout 601",
+	    "sipxd = { tcp = {\n"
+	    "  pong_timeout = 601;  #<\n"
+	    "}; };\n",
+	    1, 0, { { .key = "sipxd.tcp.pong_timeout",
+	    .frag = "601 is out of range (0..600)" } } },
+
 	/* listeners */
 	{ "listen: address without a port",
 	    "sipxd = { listen = (\n"
@@ -1621,6 +1645,10 @@ check_account_defaults(const struct account_cfg *a)
 	ck_assert_int_eq(a->retry_base, 30);
 	ck_assert_int_eq(a->retry_max, 1800);
 	ck_assert_int_eq(a->retry_fatal, 600);
+	ck_assert_int_eq(a->qualify_interval, 0);
+	ck_assert_int_eq(a->qualify_timeout, 2000);
+	ck_assert_int_eq(a->qualify_up, 1);
+	ck_assert_int_eq(a->qualify_down, 2);
 	ck_assert_int_eq(a->incoming, ACCOUNT_INCOMING_RING);
 	ck_assert_uint_eq(a->ncodecs, 2);
 	ck_assert_str_eq(a->codecs[0], "PCMU");
@@ -1733,6 +1761,7 @@ START_TEST(test_explicit_values)
 	    "    sdp = \"late\"; session_expires = 0;\n"
 	    "    follow_redirects = true; refer = \"accept\";\n"
 	    "    media = \"play\"; play_file = \"/etc/passwd\";\n"
+	    "    qualify = { interval = 30; timeout = 1500; up = 2; down = 3; };\n"
 	    "  },\n"
 	    "  { name = \"second\"; aor = \"sip:second@example.com\";  #<a1\n"
 	    "    password = \"pw\"; transport = \"tcp\";\n"
@@ -1825,6 +1854,10 @@ START_TEST(test_explicit_values)
 	ck_assert(a->refer_accept);
 	ck_assert_int_eq(a->media, RTP_MODE_PLAY);
 	ck_assert_str_eq(a->play_file, "/etc/passwd");
+	ck_assert_int_eq(a->qualify_interval, 30);
+	ck_assert_int_eq(a->qualify_timeout, 1500);
+	ck_assert_int_eq(a->qualify_up, 2);
+	ck_assert_int_eq(a->qualify_down, 3);
 	ck_assert_int_eq(a->line, line_of(text, "#<a0"));
 
 	a = c->accounts[1];
@@ -2310,6 +2343,10 @@ enum mutation {
 	MUT_PLAY_FILE_ADDED,
 	MUT_PLAY_FILE_BOTH,
 	MUT_PLAY_FILE_CHANGED,
+	MUT_QUALIFY_INTERVAL,
+	MUT_QUALIFY_TIMEOUT,
+	MUT_QUALIFY_UP,
+	MUT_QUALIFY_DOWN,
 };
 
 static void
@@ -2416,6 +2453,18 @@ mutate(enum mutation m, struct account_cfg *a, struct account_cfg *b)
 		set_str(&a->play_file, "/x.wav");
 		set_str(&b->play_file, "/y.wav");
 		break;
+	case MUT_QUALIFY_INTERVAL:
+		b->qualify_interval++;
+		break;
+	case MUT_QUALIFY_TIMEOUT:
+		b->qualify_timeout++;
+		break;
+	case MUT_QUALIFY_UP:
+		b->qualify_up++;
+		break;
+	case MUT_QUALIFY_DOWN:
+		b->qualify_down++;
+		break;
 	}
 }
 
@@ -2455,6 +2504,10 @@ static const struct {
 	{ "play_file added", MUT_PLAY_FILE_ADDED, false },
 	{ "the same play_file", MUT_PLAY_FILE_BOTH, true },
 	{ "another play_file", MUT_PLAY_FILE_CHANGED, false },
+	{ "qualify.interval", MUT_QUALIFY_INTERVAL, false },
+	{ "qualify.timeout", MUT_QUALIFY_TIMEOUT, false },
+	{ "qualify.up", MUT_QUALIFY_UP, false },
+	{ "qualify.down", MUT_QUALIFY_DOWN, false },
 };
 
 START_TEST(test_cfg_equal)

@@ -1288,6 +1288,115 @@ START_TEST(test_conn_keepalive)
 }
 END_TEST
 
+/* A listener of the test's own that b connects to; *fd is its end. */
+static void
+raw_peer(struct sip_tp *b, int *lfd, int *fd, struct sip_dest *d)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct sockaddr_in sin = { 0 };
+	int on = 1;
+
+	*lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(*lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(*lfd, 4), 0);
+	ck_assert_int_eq(getsockname(*lfd, (struct sockaddr *)&ss, &sl), 0);
+	sip_tp_dest_make(d, SIP_TP_TCP, (struct sockaddr *)&ss, sl);
+	ck_assert_int_eq(sip_tp_open(b, d, NULL), 0);
+	pump(NULL, 0, 50);
+	*fd = accept(*lfd, NULL, NULL);
+	ck_assert_int_ge(*fd, 0);
+	fcntl(*fd, F_SETFL, O_NONBLOCK);
+}
+
+/*
+ * RFC 5626 §4.4.1: a peer that takes the pings and never answers (a
+ * black-holed flow: the socket stays open, writes succeed) is declared
+ * dead pong_timeout after the first unanswered ping, and its observers
+ * hear ETIMEDOUT.  Pings sent meanwhile do not move that deadline.
+ */
+START_TEST(test_conn_pong_timeout)
+{
+	struct sip_tp_conf cf;
+	struct sip_tp *b;
+	struct obs_rec o = { 0 };
+	struct sip_dest d;
+	char buf[64];
+	int lfd, fd;
+	uint64_t t0, took;
+
+	sip_tp_conf_default(&cf);
+	cf.pong_timeout_ms = 1500;
+	b = tp_make(&rb, &cf);
+	raw_peer(b, &lfd, &fd, &d);
+	ck_assert_uint_ne(sip_tp_conn_observe(b, d.conn_id, obs_cb, &o), 0);
+	/* A ping a second: the second one finds the first unanswered. */
+	ck_assert_int_eq(sip_tp_conn_set_keepalive(b, d.conn_id, 1), 0);
+	ck_assert_int_eq(raw_recv(fd, buf, sizeof(buf), 3000), 4);
+	t0 = time_mono_us();
+	pump(&o.n, 1, 3000);
+	took = time_mono_us() - t0;
+	ck_assert_int_eq(o.n, 1);
+	ck_assert_int_eq(o.err, ETIMEDOUT);
+	ck_assert_uint_eq(o.id, d.conn_id);
+	ck_assert_uint_ge(sip_tp_stats(b)->keepalives_out, 2);
+	ck_assert_msg(took >= 1400000 && took < 1900000, "closed after %llu us",
+	    (unsigned long long)took);
+	ck_assert(!sip_tp_conn_alive(b, d.conn_id));
+	/* The peer sees its end closed, after the pings it was sent. */
+	{
+		ssize_t n;
+
+		while ((n = raw_recv(fd, buf, sizeof(buf), 2000)) > 0)
+			;
+		ck_assert_int_eq(n, 0);
+	}
+	close(fd);
+	close(lfd);
+	sip_tp_free(b);
+}
+END_TEST
+
+/*
+ * A flow answered with pongs lives on, and the idle timeout (which a
+ * ping is not traffic for) does not close it: the registration the
+ * flow carries would lose its way back.
+ */
+START_TEST(test_flow_not_idle)
+{
+	struct sip_tp_conf cf;
+	struct sip_tp *b;
+	struct sip_dest d;
+	char buf[64];
+	int lfd, fd, pings = 0;
+	uint64_t until;
+
+	sip_tp_conf_default(&cf);
+	cf.idle_timeout_ms = 400;
+	cf.pong_timeout_ms = 500;
+	b = tp_make(&rb, &cf);
+	raw_peer(b, &lfd, &fd, &d);
+	ck_assert_int_eq(sip_tp_conn_set_keepalive(b, d.conn_id, 1), 0);
+	until = time_mono_us() + 2600000;
+	while (time_mono_us() < until) {
+		if (raw_recv(fd, buf, sizeof(buf), 50) == 4) {
+			pings++;
+			raw_send(fd, "\r\n", 2);
+		}
+		pump(NULL, 0, 10);
+	}
+	ck_assert_int_ge(pings, 2);
+	ck_assert(sip_tp_conn_alive(b, d.conn_id));
+	ck_assert_int_eq(rb.fails, 0);
+	close(fd);
+	close(lfd);
+	sip_tp_free(b);
+}
+END_TEST
+
 /* ---- misc ----------------------------------------------------------------- */
 
 START_TEST(test_via_fixed_params)
@@ -1428,6 +1537,8 @@ main(void)
 	tcase_add_test(tc, test_inbound_conn_observed);
 	tcase_add_test(tc, test_addr_gone_and_back);
 	tcase_add_test(tc, test_conn_keepalive);
+	tcase_add_test(tc, test_conn_pong_timeout);
+	tcase_add_test(tc, test_flow_not_idle);
 	tcase_add_test(tc, test_via_fixed_params);
 	tcase_add_test(tc, test_branch_and_via);
 	suite_add_tcase(s, tc);

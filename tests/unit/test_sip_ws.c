@@ -730,11 +730,16 @@ mkreq(char *out, size_t cap, const char *via, const char *method,
 static struct sip_tp *
 ws_connected(struct srv *s, struct sip_dest *d, char *via, size_t vcap)
 {
-	struct sip_tp *tp = ws_client(NULL);
+	struct sip_tp_conf cf;
+	struct sip_tp *tp;
 	struct strbuf v = STRBUF_INIT;
 	char key[SIP_WS_KEY_SIZE], host[64], req[1024], got[2048], want[64];
 	size_t n, len;
 
+	/* A ping waits a second for its pong (RFC 5626 §4.4.1 says 10). */
+	sip_tp_conf_default(&cf);
+	cf.pong_timeout_ms = 1000;
+	tp = ws_client(&cf);
 	srv_listen(s);
 	sip_tp_dest_make(d, SIP_TP_WS, (struct sockaddr *)&s->addr,
 	    sizeof(s->addr));
