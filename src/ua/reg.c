@@ -682,6 +682,16 @@ reg_make_contact(struct reg *r, const struct sip_dest *dst,
 		strbuf_addf(&sb, "%.*s@", SLICE_ARG(user));
 	strbuf_adds(&sb, hostport);
 	strbuf_adds(&sb, sip_tp_contact_param(dst->proto));
+	if (r->contact != NULL && strcmp(r->contact, sb.p) != 0 &&
+	    r->bound_until_us > time_mono_us() && !r->cfg->outbound &&
+	    r->try != NULL && r->try->old_contact == NULL)
+		/*
+		 * Our address moved (an address left the host, a new
+		 * stream has another local port): the old binding goes in
+		 * the same REGISTER instead of lingering until it expires.
+		 * An outbound binding is replaced by its instance and reg-id.
+		 */
+		r->try->old_contact = xstrdup(r->contact);
 	if (r->contact == NULL || strcmp(r->contact, sb.p) != 0)
 		istr_set(&r->contact, r->contact_in, sizeof(r->contact_in),
 		    sb.p);
@@ -1807,6 +1817,19 @@ reg_same_binding(const struct account_cfg *a, const struct account_cfg *b)
 	    strcmp(a->auth_user, b->auth_user) == 0;
 }
 
+/* Nothing the registration sends or waits for differs. */
+static bool
+reg_same_settings(const struct account_cfg *a, const struct account_cfg *b)
+{
+	return reg_same_binding(a, b) && a->register_on == b->register_on &&
+	    a->expires == b->expires && a->retry_base == b->retry_base &&
+	    a->retry_max == b->retry_max && a->retry_fatal == b->retry_fatal &&
+	    (a->password == NULL) == (b->password == NULL) &&
+	    (a->password == NULL || strcmp(a->password, b->password) == 0) &&
+	    (a->ha1 == NULL) == (b->ha1 == NULL) &&
+	    (a->ha1 == NULL || strcmp(a->ha1, b->ha1) == 0);
+}
+
 static void reg_hook_removed(struct account *, void *);
 
 static void
@@ -1851,6 +1874,9 @@ reg_hook_changed(struct account *a, const struct account_cfg *old, void *arg)
 		return;
 	}
 	r->cfg = a->cfg;
+	/* A change of call, media or qualify settings: no REGISTER. */
+	if (reg_same_settings(a->cfg, old))
+		return;
 	r->admin = REG_ADMIN_NONE;
 	r->asked = (unsigned)a->cfg->expires;
 	r->failures = 0;

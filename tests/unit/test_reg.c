@@ -1910,6 +1910,34 @@ END_TEST
 
 /* ---- 13. reload --------------------------------------------------------- */
 
+START_TEST(test_reload_call_settings)
+{
+	struct account_cfg *cfgs[1], **next;
+	struct account_diff diff;
+	struct account *a;
+	size_t n;
+
+	cfgs[0] = mk_cfg("calm", NULL, 600);
+	start_agent(cfgs, 1);
+	a = account_set_find(&set, "calm");
+	WAIT_FOR(a->reg_state == REG_STATE_REGISTERED, 3000);
+	n = nreq_of("calm");
+
+	/* What calls, transfers and probes use is no REGISTER's business. */
+	next = xcalloc(1, sizeof(*next));
+	next[0] = mk_cfg("calm", NULL, 600);
+	next[0]->ring_timeout = 5;
+	next[0]->refer_accept = true;
+	next[0]->qualify_interval = 30;
+	account_set_apply(&set, next, 1, false, &diff);
+	ck_assert_uint_eq(diff.changed, 1);
+	run_for(300);
+	ck_assert_uint_eq(nreq_of("calm"), n);
+	ck_assert_int_eq(a->reg_state, REG_STATE_REGISTERED);
+	ck_assert_int_eq(a->cfg->ring_timeout, 5);
+}
+END_TEST
+
 START_TEST(test_reload)
 {
 	struct account_cfg *cfgs[7], **next;
@@ -2106,6 +2134,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_pace);
 	tcase_add_test(tc, test_target_back);
 	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_reload_call_settings);
 	tcase_add_test(tc, test_routes);
 	suite_add_tcase(s, tc);
 	return s;
