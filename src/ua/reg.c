@@ -154,6 +154,7 @@ struct reg {
 	char			 call_id[25];
 	uint16_t		 target;	/* reg_agent.targets index + 1,
 						 * 0: none yet */
+	uint16_t		 bound_target;	/* of the last 2xx */
 	uint32_t		 cseq;
 	unsigned		 asked;		/* expires asked */
 	unsigned		 granted;
@@ -1199,6 +1200,17 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 	if (refresh < REG_REFRESH_MIN_MS)
 		refresh = REG_REFRESH_MIN_MS;
 	reg_timer_set(r, refresh, REG_TIMER_START);
+	/* A refresh that failed over is no state change: say so apart. */
+	if (r->state == REG_STATE_REGISTERED && r->bound_target != 0 &&
+	    r->bound_target != r->target && r->acct != NULL) {
+		const char *from = reg_target_name(r->ag, r->bound_target);
+
+		log_notice("account %s: registered with %s now (was %s)",
+		    reg_name(r), reg_target(r), from);
+		events_publish("account.target", reg_name(r), "aor",
+		    r->cfg->aor, "target", reg_target(r), "prev", from, NULL);
+	}
+	r->bound_target = r->target;
 	reg_set_state(r, REG_STATE_REGISTERED, cause, msg->status, -1);
 }
 
