@@ -23,6 +23,7 @@
 #include "ua/ua.h"
 #include "cmd.h"
 #include "cmd_call.h"
+#include "cmd_msg.h"
 #include "cmd_reg.h"
 #include "cmd_sip.h"
 #include "cmd_sys.h"
@@ -338,6 +339,16 @@ static const struct cmd_entry sys_entries[] = {
 	{ "dtmf", 2, 2, CMD_WRITE, "ID DIGITS",
 	    "send DTMF digits (RFC 4733; 0-9 * # A-D, ',' a pause)",
 	    cmd_dtmf },
+	{ "message", 3, 5, CMD_WRITE, "ACCOUNT URI TEXT [type=T] [timeout=S]",
+	    "send a MESSAGE (RFC 3428) and show the final answer (a job)",
+	    cmd_message },
+	{ "messages", 1, 2, CMD_READ, "ACCOUNT [clear]",
+	    "MESSAGEs received for an account; clear empties the inbox "
+	    "(full socket)", cmd_messages },
+	{ "request", 3, -1, CMD_WRITE, "ACCOUNT METHOD URI "
+	    "[header=\"Name: value\"]... [body=B] [type=T] [timeout=S]",
+	    "send any request as an account and show every response (a job)",
+	    cmd_request },
 	{ "transactions", 0, 0, CMD_READ, "",
 	    "live SIP transactions: method, role, state, age",
 	    cmd_transactions },

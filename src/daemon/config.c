@@ -1114,6 +1114,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	    "transport", "register", "expires", "retry", "incoming", "codecs",
 	    "outbound", "ring_timeout", "reject_code", "call_timeout", "sdp",
 	    "session_expires", "follow_redirects", "media", "play_file",
+	    "inbox",
 	    NULL };
 	static const char *const retry_known[] = { "base", "max", "fatal",
 	    NULL };
@@ -1213,6 +1214,9 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	    incoming_names, ACCOUNT_INCOMING_RING);
 	load_codecs(cx, g, a);
 	load_account_calls(cx, g, a);
+	/* MESSAGEs received and kept (message.c); 0 keeps none. */
+	a->inbox = SIPX_INBOX_DEFAULT;
+	get_int(cx, g, "inbox", 0, SIPX_INBOX_MAX, &a->inbox);
 	return a;
 }
 

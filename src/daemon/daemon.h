@@ -29,6 +29,8 @@ struct ua		*daemon_ua(void);
 struct reg_agent	*daemon_reg(void);
 struct call_agent	*daemon_calls(void);
 struct rtp_engine	*daemon_rtp(void);
+struct request_agent	*daemon_requests(void);
+struct message_agent	*daemon_messages(void);
 
 /*
  * Re-reads the config file.  On success applies it and fills diff; on

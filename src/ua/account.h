@@ -68,6 +68,7 @@ struct account_cfg {
 	bool			 follow_redirects;	/* 3xx: try Contact */
 	int			 media;		/* enum rtp_mode */
 	char			*play_file;	/* media = "play" */
+	int			 inbox;		/* MESSAGEs kept, 0: none */
 	int			 line;			/* in the config file */
 };
 
