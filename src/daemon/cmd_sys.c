@@ -19,6 +19,8 @@
 #include "media/rtp.h"
 #include "ua/call.h"
 #include "ua/events.h"
+#include "ua/message.h"
+#include "ua/request.h"
 #include "ua/reg.h"
 #include "ua/ua.h"
 #include "cmd.h"
@@ -118,6 +120,25 @@ status_call_counts(struct cmd_reply *r)
 	}
 }
 
+/* `request`/`message` in flight, MESSAGEs received and kept. */
+static void
+status_messages(struct cmd_reply *r)
+{
+	struct message_stats ms = { 0 };
+
+	if (daemon_messages() != NULL)
+		message_stats_get(daemon_messages(), &ms);
+	cmd_record_kvf(r, "requests", "%zu", daemon_requests() != NULL ?
+	    request_count(daemon_requests()) : 0);
+	cmd_record_kvf(r, "messages_received", "%llu",
+	    (unsigned long long)ms.received);
+	cmd_record_kvf(r, "messages_refused", "%llu",
+	    (unsigned long long)ms.refused);
+	cmd_record_kvf(r, "messages_kept", "%zu", ms.kept);
+	cmd_record_kvf(r, "messages_dropped", "%llu",
+	    (unsigned long long)ms.dropped);
+}
+
 static void
 cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 {
@@ -137,6 +158,7 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	status_reg_counts(r);
 	status_call_counts(r);
 	status_rtp(r);
+	status_messages(r);
 	cmd_record_kvf(r, "transactions", "%zu",
 	    sip_trans_count(ua_trans(daemon_ua())));
 	cmd_record_kvf(r, "transaction_limit", "%zu",

@@ -407,17 +407,20 @@ message_on_request(struct ua *ua, const struct ua_req *rq, void *arg)
 		message_refuse(ma, rq, 400, "Missing Content-Type", NULL);
 		return;
 	}
-	if (ua_respond(ma->ua, rq, 200, "OK", NULL) != 0) {
-		log_debug("message: could not answer a MESSAGE to %s",
-		    a->cfg->name);
-		return;
-	}
+	/*
+	 * Kept and told before the answer: the transaction frees the
+	 * request with its final response.  A retransmission of the
+	 * request is answered by the transaction, never seen here again.
+	 */
 	ma->st.received++;
 	id = ids_next();
 	now = time_real();
 	if (events_wanted(EVENTS_KIND_MESSAGE))
 		message_publish(a, m, ctype, id);
 	inbox_keep(ma, a, m, ctype, id, now);
+	if (ua_respond(ma->ua, rq, 200, "OK", NULL) != 0)
+		log_debug("message: could not answer a MESSAGE to %s",
+		    a->cfg->name);
 }
 
 /* ---- the client --------------------------------------------------------- */
