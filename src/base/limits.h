@@ -30,6 +30,17 @@
 #define SDP_MAX_FMTS			64	/* formats on one m= line */
 #define SDP_MAX_ATTRS			128	/* a= lines at one level */
 
+/* `request` and `message` (src/ua/request.c, src/ua/message.c). */
+#define SIPX_REQUESTS_MAX		1024	/* live requests, daemon-wide */
+#define SIPX_REQUEST_HEADERS_MAX	16	/* header= of one request */
+#define SIPX_REQUEST_BODY_MAX		16384	/* bytes of a body we send */
+#define SIPX_REQUEST_METHOD_MAX		32	/* bytes of a method name */
+#define SIPX_MESSAGE_UDP_MAX		1300	/* RFC 3428 §8: whole MESSAGE */
+#define SIPX_MESSAGE_IN_MAX		16384	/* body we take; more: 413 */
+#define SIPX_INBOX_MAX			10000	/* an account's `inbox` */
+#define SIPX_INBOX_DEFAULT		100
+#define SIPX_INBOX_BYTES_MAX		(64 * 1024 * 1024) /* all inboxes */
+
 /* Config file. */
 #define SIPX_ACCOUNT_NAME_MAX		64
 #define SIPX_ACCOUNTS_MAX		100000

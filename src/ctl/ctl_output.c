@@ -599,6 +599,49 @@ out_print_call_progress(const char *line, const char *id, bool json,
 	return true;
 }
 
+bool
+out_print_response(const char *line, const char *id, bool show, bool json,
+    FILE *out)
+{
+	const char *v, *enc, *body, *hdrs;
+	struct out_reply ev;
+	struct out_record *rec;
+
+	if (strncmp(line, "EVENT request.response ", 23) != 0)
+		return false;
+	out_reply_init(&ev);
+	if (out_reply_add_line(&ev, line + 23) != 0)
+		return false;
+	rec = &ev.records[0];
+	if ((v = out_record_get(rec, "id")) == NULL || strcmp(v, id) != 0) {
+		out_reply_free(&ev);
+		return false;
+	}
+	if (show && json) {
+		out_print_event(line, true, out);
+	} else if (show) {
+		hdrs = record_get(rec, "headers");
+		body = record_get(rec, "body");
+		enc = record_get(rec, "encoding");
+		fprintf(out, "SIP/2.0 %s %s\n", record_get(rec, "status"),
+		    record_get(rec, "reason"));
+		if (hdrs[0] != '\0')
+			fprintf(out, "%s\n", hdrs);
+		if (body[0] != '\0') {
+			fputc('\n', out);
+			if (enc[0] != '\0')
+				fprintf(out, "[body in %s]\n", enc);
+			fputs(body, out);
+			if (body[strlen(body) - 1] != '\n')
+				fputc('\n', out);
+		}
+		fputc('\n', out);
+		fflush(out);
+	}
+	out_reply_free(&ev);
+	return true;
+}
+
 /* A traced SIP message: a header line, then the message as sent. */
 static void
 print_trace(const char *fields, FILE *out)

@@ -74,6 +74,13 @@ int	out_print_reply(const struct out_reply *, enum out_style,
  */
 bool	out_print_call_progress(const char *line, const char *id, bool json,
 	    FILE *out);
+/*
+ * `request` and `message`: if line is a request.response of job id,
+ * prints it (for people as the response's status line, headers and
+ * body when show is set; as JSON the event) and returns true.
+ */
+bool	out_print_response(const char *line, const char *id, bool show,
+	    bool json, FILE *out);
 /* Prints one "EVENT …" line. */
 void	out_print_event(const char *line, bool json, FILE *out);
 void	out_json_string(FILE *, const char *);

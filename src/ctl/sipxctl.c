@@ -76,6 +76,9 @@ static const struct ctl_command {
 	{ "unhold", OUT_AUTO, false, false, NULL },
 	{ "dtmf", OUT_AUTO, false, false, NULL },
 	{ "transfer", OUT_AUTO, false, false, NULL },
+	/* `message` and `request` have their own path (run_request). */
+	{ "messages", OUT_TABLE_TIMES, false, false,
+	    "id time from content_type encoding body" },
 	{ "transactions", OUT_TABLE, false, false, NULL },
 	{ "trace", OUT_AUTO, true, false, NULL },
 	{ "quit", OUT_AUTO, false, false, NULL },
@@ -424,6 +427,83 @@ run_call(struct conn *c, const char *request, bool wait)
 	return rc;
 }
 
+/*
+ * `message ACCOUNT URI TEXT` and `request ACCOUNT METHOD URI ...`: the
+ * daemon answers "OK id=N" at once, then sends a request.response per
+ * response and a result.  For `request` every response is printed as
+ * it comes (status line, headers, body); for `message` only the final
+ * answer.  Exit 0 for a 2xx, 1 otherwise.
+ */
+static int
+run_request(struct conn *c, const char *request, bool show)
+{
+	struct out_reply r;
+	char id[32];
+	const char *v = NULL;
+	char *line;
+	int got, rc;
+
+	conn_write(c, request, strlen(request));
+	if (!conn_read_reply(c, &r))
+		die("sipxd closed the connection (its log says why)");
+	if (r.ok && r.nrecords == 1)
+		for (size_t i = 0; i < r.records[0].n; i++)
+			if (strcmp(r.records[0].fields[i].key, "id") == 0)
+				v = r.records[0].fields[i].value;
+	if (!r.ok || v == NULL) {
+		rc = out_print_reply(&r, OUT_RECORD, NULL, opt_json, stdout,
+		    stderr);
+		out_reply_free(&r);
+		return rc;
+	}
+	snprintf(id, sizeof(id), "%s", v);
+	out_reply_free(&r);
+	for (;;) {
+		line = conn_readline(c, true);
+		if (line == NULL && interrupted) {
+			/* Closing the connection cancels the request. */
+			fprintf(stderr, "sipxctl: stopped waiting; request %s "
+			    "abandoned\n", id);
+			return 130;
+		}
+		if (line == NULL)
+			die("sipxd closed the connection before the result of "
+			    "request %s", id);
+		if (out_print_response(line, id, show, opt_json, stdout))
+			continue;
+		got = out_reply_from_result(&r, line, id);
+		if (got < 0)
+			die("protocol error: bad result line '%.80s'", line);
+		if (got > 0)
+			break;
+	}
+	if (opt_json) {
+		rc = out_print_reply(&r, OUT_RECORD, NULL, true, stdout,
+		    stderr);
+	} else {
+		const char *status = "", *reason = "";
+
+		for (size_t i = 0; r.nrecords > 0 && i < r.records[0].n;
+		    i++) {
+			if (strcmp(r.records[0].fields[i].key, "status") == 0)
+				status = r.records[0].fields[i].value;
+			else if (strcmp(r.records[0].fields[i].key,
+			    "reason") == 0)
+				reason = r.records[0].fields[i].value;
+		}
+		/* request printed the final with the others. */
+		if (r.ok && !show)
+			printf("%s %s\n", status, reason);
+		if (!r.ok)
+			fprintf(stderr, "sipxctl: %s failed: %s\n", show ?
+			    "request" : "message", r.message);
+		rc = r.ok ? 0 : 1;
+	}
+	fflush(stdout);
+	out_reply_free(&r);
+	return rc;
+}
+
 static int
 run_argv(struct conn *c, int argc, char **argv)
 {
@@ -461,7 +541,13 @@ run_argv(struct conn *c, int argc, char **argv)
 		strbuf_free(&req);
 		return EXIT_CONN;
 	}
-	rc = placing ? run_call(c, req.p, wait) : run_line(c, req.p, argv[0]);
+	if (placing)
+		rc = run_call(c, req.p, wait);
+	else if (strcmp(argv[0], "message") == 0 ||
+	    strcmp(argv[0], "request") == 0)
+		rc = run_request(c, req.p, strcmp(argv[0], "request") == 0);
+	else
+		rc = run_line(c, req.p, argv[0]);
 	strbuf_free(&req);
 	return rc;
 }
@@ -503,7 +589,12 @@ interactive(struct conn *c)
 		strbuf_addc(&req, '\n');
 		free(line);
 		interrupted = 0;
-		rc = run_line(c, req.p, name);
+		if (strcmp(name, "message") == 0 ||
+		    strcmp(name, "request") == 0)
+			rc = run_request(c, req.p, strcmp(name, "request") ==
+			    0);
+		else
+			rc = run_line(c, req.p, name);
 		strbuf_free(&req);
 		if ((strcmp(name, "events") == 0 ||
 		    strcmp(name, "trace") == 0) && interrupted) {
@@ -541,7 +632,10 @@ usage(FILE *fp)
 	    "Without a command on a terminal: an interactive prompt.\n"
 	    "'sipxctl call ACCOUNT URI [OPTIONS] --wait' follows the call "
 	    "until it is\n"
-	    "answered (exit 0) or fails (exit 1).\n",
+	    "answered (exit 0) or fails (exit 1).\n"
+	    "'sipxctl message' and 'sipxctl request' wait for the final "
+	    "answer: exit 0\n"
+	    "for a 2xx, 1 otherwise.\n",
 	    DEFAULT_SOCKET);
 }
 

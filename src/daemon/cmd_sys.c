@@ -19,10 +19,13 @@
 #include "media/rtp.h"
 #include "ua/call.h"
 #include "ua/events.h"
+#include "ua/message.h"
+#include "ua/request.h"
 #include "ua/reg.h"
 #include "ua/ua.h"
 #include "cmd.h"
 #include "cmd_call.h"
+#include "cmd_msg.h"
 #include "cmd_reg.h"
 #include "cmd_sip.h"
 #include "cmd_sys.h"
@@ -141,6 +144,25 @@ status_net(struct cmd_reply *r)
 	    (unsigned long long)ni.overruns);
 }
 
+/* `request`/`message` in flight, MESSAGEs received and kept. */
+static void
+status_messages(struct cmd_reply *r)
+{
+	struct message_stats ms = { 0 };
+
+	if (daemon_messages() != NULL)
+		message_stats_get(daemon_messages(), &ms);
+	cmd_record_kvf(r, "requests", "%zu", daemon_requests() != NULL ?
+	    request_count(daemon_requests()) : 0);
+	cmd_record_kvf(r, "messages_received", "%llu",
+	    (unsigned long long)ms.received);
+	cmd_record_kvf(r, "messages_refused", "%llu",
+	    (unsigned long long)ms.refused);
+	cmd_record_kvf(r, "messages_kept", "%zu", ms.kept);
+	cmd_record_kvf(r, "messages_dropped", "%llu",
+	    (unsigned long long)ms.dropped);
+}
+
 static void
 cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 {
@@ -160,6 +182,7 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	status_reg_counts(r);
 	status_call_counts(r);
 	status_rtp(r);
+	status_messages(r);
 	cmd_record_kvf(r, "transactions", "%zu",
 	    sip_trans_count(ua_trans(daemon_ua())));
 	cmd_record_kvf(r, "transaction_limit", "%zu",
@@ -369,6 +392,16 @@ static const struct cmd_entry sys_entries[] = {
 	{ "transfer", 2, 2, CMD_WRITE, "ID URI",
 	    "blind transfer: REFER the peer to URI (RFC 3515)",
 	    cmd_transfer },
+	{ "message", 3, 5, CMD_WRITE, "ACCOUNT URI TEXT [type=T] [timeout=S]",
+	    "send a MESSAGE (RFC 3428) and show the final answer (a job)",
+	    cmd_message },
+	{ "messages", 1, 2, CMD_READ, "ACCOUNT [clear]",
+	    "MESSAGEs received for an account; clear empties the inbox "
+	    "(full socket)", cmd_messages },
+	{ "request", 3, -1, CMD_WRITE, "ACCOUNT METHOD URI "
+	    "[header=\"Name: value\"]... [body=B] [type=T] [timeout=S]",
+	    "send any request as an account and show every response (a job)",
+	    cmd_request },
 	{ "transactions", 0, 0, CMD_READ, "",
 	    "live SIP transactions: method, role, state, age",
 	    cmd_transactions },

@@ -1178,6 +1178,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	    "outbound", "ring_timeout", "reject_code", "call_timeout", "sdp",
 	    "session_expires", "follow_redirects", "media", "play_file",
 	    "refer", "qualify",
+	    "inbox",
 	    NULL };
 	static const char *const retry_known[] = { "base", "max", "fatal",
 	    NULL };
@@ -1278,6 +1279,9 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	load_codecs(cx, g, a);
 	load_account_calls(cx, g, a);
 	load_account_qualify(cx, g, a);
+	/* MESSAGEs received and kept (message.c); 0 keeps none. */
+	a->inbox = SIPX_INBOX_DEFAULT;
+	get_int(cx, g, "inbox", 0, SIPX_INBOX_MAX, &a->inbox);
 	return a;
 }
 

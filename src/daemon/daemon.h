@@ -43,6 +43,9 @@ struct daemon_net_info {
 };
 void	daemon_net_info(struct daemon_net_info *);
 
+struct request_agent	*daemon_requests(void);
+struct message_agent	*daemon_messages(void);
+
 /*
  * Re-reads the config file.  On success applies it and fills diff; on
  * a bad file keeps the running config, fills msgs and returns EINVAL.

@@ -27,6 +27,8 @@
 #include "media/rtp.h"
 #include "ua/call.h"
 #include "ua/qualify.h"
+#include "ua/message.h"
+#include "ua/request.h"
 #include "ua/reg.h"
 #include "ua/events.h"
 #include "ua/ua.h"
@@ -69,6 +71,8 @@ static struct {
 	struct rtp_engine	*rtp;
 	struct call_agent	*calls;
 	struct qualify		*qualify;
+	struct request_agent	*requests;	/* `request`, MESSAGE out */
+	struct message_agent	*messages;
 	struct event		*ev_status;	/* coalesces STATUS= lines */
 	struct control		*ctl;
 	struct ua		*ua;
@@ -230,6 +234,18 @@ static void
 daemon_qualify_stop(void *arg)
 {
 	qualify_stop(d.qualify);
+}
+
+struct request_agent *
+daemon_requests(void)
+{
+	return d.requests;
+}
+
+struct message_agent *
+daemon_messages(void)
+{
+	return d.messages;
 }
 
 static struct call_conf
@@ -538,6 +554,8 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 		/* After the apply: it re-reads the accounts' user parts. */
 		call_agent_set_conf(d.calls, &cc);
 	}
+	/* After the apply too: user parts and inbox sizes. */
+	message_agent_accounts_changed(d.messages);
 	config_free(d.cfg);
 	d.cfg = cfg;
 	/* libconfig's parse tree is gone: give its pages back. */
@@ -1089,6 +1107,8 @@ main(int argc, char **argv)
 	daemon_net_apply(d.cfg);
 	d.qualify = qualify_new(d.ua, &d.accounts, daemon_peer_down, NULL);
 	daemon_on_stop(daemon_qualify_stop, NULL);
+	d.requests = request_agent_new(d.ua, &d.accounts, 0);
+	d.messages = message_agent_new(d.ua, &d.accounts, d.requests);
 	daemon_open_control();
 	daemon_start_watchdog();
 	daemon_set_state(DAEMON_RUNNING);
@@ -1109,6 +1129,8 @@ main(int argc, char **argv)
 	qualify_free(d.qualify);
 	reg_agent_free(d.reg);
 	call_agent_free(d.calls);
+	message_agent_free(d.messages);
+	request_agent_free(d.requests);
 	rtp_engine_free(d.rtp);
 	event_free(d.ev_status);
 	ua_free(d.ua);

@@ -77,6 +77,7 @@ struct account_cfg {
 	int			 qualify_timeout;	/* ms */
 	int			 qualify_up;	/* answers in a row: up */
 	int			 qualify_down;	/* failures in a row: down */
+	int			 inbox;		/* MESSAGEs kept, 0: none */
 	int			 line;			/* in the config file */
 };
 

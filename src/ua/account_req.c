@@ -5,8 +5,6 @@
  * subscription usages all send through these, so that the rules live
  * in one place.
  */
-#include "autoconf.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -12,8 +12,6 @@
  * time with the newest status waiting behind it (RFC 3515 §2.4.5 asks
  * for the final one; the ones between may be skipped).
  */
-#include "autoconf.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

@@ -2,11 +2,13 @@
 """Calls sipxd places per second, driven through the control socket.
 
     bench_call_place.py -s SOCKET -a ACCOUNT -u URI -r RATE -d SECS
-                        [-c CONNS] [-m MEDIA] [-t TIMEOUT]
+                        [-c CONNS] [-m MEDIA] [-t TIMEOUT] [-l LINE]
 
 Writes `call ACCOUNT URI media=MEDIA timeout=TIMEOUT` lines at RATE a
 second for SECS seconds (RATE * SECS calls), spread over CONNS control
-connections (default 32).  A connection runs at most 32 jobs at once
+connections (default 32).  With -l, LINE is written instead (another
+job, e.g. `message ACCOUNT URI TEXT`, run-message-bench.sh): any
+`EVENT <kind>.result` of a job ends it.  A connection runs at most 32 jobs at once
 (SIPX_CTL_JOBS_MAX: a call's job lasts until it is answered or fails),
 so a call is written on a connection with room; when every connection
 is full the pacer falls behind and catches up as results come (the
@@ -61,8 +63,12 @@ class Conn:
 class Bench:
     def __init__(self, args):
         self.a = args
-        self.line = ("call %s %s media=%s timeout=%d\n" % (
-            args.account, args.uri, args.media, args.timeout)).encode()
+        if args.line:
+            self.line = (args.line + "\n").encode()
+        else:
+            self.line = ("call %s %s media=%s timeout=%d\n" % (
+                args.account, args.uri, args.media,
+                args.timeout)).encode()
         self.sel = selectors.DefaultSelector()
         self.conns = [Conn(args.socket) for _ in range(args.conns)]
         for c in self.conns:
@@ -87,7 +93,8 @@ class Bench:
             c.greeted = True
             return
         if line.startswith(b"EVENT "):
-            if not line.startswith(b"EVENT call.result "):
+            kind = line.split(b" ", 2)[1]
+            if not kind.endswith(b".result"):
                 return
             fields = line.split(b" ")
             cid = None
@@ -239,6 +246,7 @@ def main():
     p.add_argument("-c", dest="conns", type=int, default=32)
     p.add_argument("-m", dest="media", default="none")
     p.add_argument("-t", dest="timeout", type=int, default=10)
+    p.add_argument("-l", dest="line", default=None)
     args = p.parse_args()
     if args.rate <= 0 or args.duration <= 0 or not 1 <= args.conns <= 256:
         p.error("rate and duration must be > 0, conns 1..256")

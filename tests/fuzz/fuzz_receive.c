@@ -54,6 +54,8 @@
 #include "sip/sip_transport.h"
 #include "ua/account.h"
 #include "ua/call.h"
+#include "ua/message.h"
+#include "ua/request.h"
 #include "ua/ua.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -69,6 +71,8 @@ static struct ua		*ua;
 static struct account_set	 accounts;
 static struct rtp_engine	*rtp;
 static struct call_agent	*calls;
+static struct request_agent	*requests;	/* MESSAGE's sender */
+static struct message_agent	*messages;	/* MESSAGE received */
 static struct sockaddr_in	 udp_addr, tcp_addr;	/* sipxd's listeners */
 static int			 cap_udp = -1;		/* client + capture */
 static struct sockaddr_in	 cap_udp_addr;
@@ -321,6 +325,8 @@ stop(void)
 	if (held != -1)
 		close(held);
 	call_agent_free(calls);
+	message_agent_free(messages);
+	request_agent_free(requests);
 	rtp_engine_free(rtp);
 	ua_free(ua);
 	account_set_clear(&accounts);
@@ -357,6 +363,7 @@ start_calls(void)
 	a->session_expires = 1800;
 	a->media = RTP_MODE_NONE;
 	a->refer_accept = true;
+	a->inbox = 4;
 	cfgs[0] = a;
 	account_set_init(&accounts);
 	account_set_apply(&accounts, cfgs, 1, true, &diff);
@@ -365,6 +372,9 @@ start_calls(void)
 		exit(1);
 	}
 	calls = call_agent_new(ua, &accounts, rtp, &cc, NULL, NULL);
+	/* MESSAGEs to alice: answered, kept in a small inbox. */
+	requests = request_agent_new(ua, &accounts, 0);
+	messages = message_agent_new(ua, &accounts, requests);
 }
 
 int

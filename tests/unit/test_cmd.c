@@ -92,6 +92,19 @@ daemon_calls(void)
 	return NULL;
 }
 
+/* The MESSAGE and request commands are not run here. */
+struct request_agent *
+daemon_requests(void)
+{
+	return NULL;
+}
+
+struct message_agent *
+daemon_messages(void)
+{
+	return NULL;
+}
+
 void
 daemon_set_log_level(enum log_level l)
 {
