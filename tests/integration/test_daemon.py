@@ -28,7 +28,7 @@ COMMANDS = {"help", "version", "status", "accounts", "account", "register",
             "unregister", "enable", "disable", "reload", "log", "events",
             "options", "transactions", "trace", "quit", "call", "calls",
             "answer", "reject", "hangup", "hold", "unhold", "dtmf", "transfer",
-            "peers"}
+            "peers", "message", "messages", "request"}
 
 
 
