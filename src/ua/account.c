@@ -148,7 +148,8 @@ account_cfg_equal(const struct account_cfg *a, const struct account_cfg *b)
 	    a->late_offer != b->late_offer ||
 	    a->session_expires != b->session_expires ||
 	    a->follow_redirects != b->follow_redirects ||
-	    a->media != b->media || !str_equal(a->play_file, b->play_file))
+	    a->media != b->media || !str_equal(a->play_file, b->play_file) ||
+	    a->accept_events != b->accept_events)
 		return false;
 	for (size_t i = 0; i < a->ncodecs; i++)
 		if (strcmp(a->codecs[i], b->codecs[i]) != 0)

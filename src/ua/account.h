@@ -68,6 +68,9 @@ struct account_cfg {
 	bool			 follow_redirects;	/* 3xx: try Contact */
 	int			 media;		/* enum rtp_mode */
 	char			*play_file;	/* media = "play" */
+	/* Subscriptions (subscription.c): the event packages watchers may
+	 * subscribe to, bit (1u << enum sub_package); 0: none (489). */
+	unsigned		 accept_events;
 	int			 line;			/* in the config file */
 };
 

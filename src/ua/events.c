@@ -47,12 +47,14 @@ static const struct {
 	{ "call", EVENTS_KIND_CALL },
 	{ "message", EVENTS_KIND_MESSAGE },
 	{ "trace", EVENTS_KIND_TRACE },
+	{ "subscription", EVENTS_KIND_SUBSCRIPTION },
 };
 
 const char *
 events_kinds_list(void)
 {
-	return "daemon, config, account, reg, call, message, trace";
+	return "daemon, config, account, reg, call, message, trace, "
+	    "subscription";
 }
 
 static unsigned

@@ -26,8 +26,9 @@ enum events_kind {
 	EVENTS_KIND_MESSAGE	= 1u << 5,
 	/* Every SIP message in and out: only when asked for by name. */
 	EVENTS_KIND_TRACE	= 1u << 6,
+	EVENTS_KIND_SUBSCRIPTION = 1u << 7,
 };
-#define EVENTS_KIND_ALL		0x3fu	/* all but trace */
+#define EVENTS_KIND_ALL		0xbfu	/* all but trace */
 
 struct events_sub;
 
