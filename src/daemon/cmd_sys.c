@@ -20,11 +20,13 @@
 #include "ua/call.h"
 #include "ua/events.h"
 #include "ua/reg.h"
+#include "ua/subscription.h"
 #include "ua/ua.h"
 #include "cmd.h"
 #include "cmd_call.h"
 #include "cmd_reg.h"
 #include "cmd_sip.h"
+#include "cmd_sub.h"
 #include "cmd_sys.h"
 #include "control.h"
 #include "daemon.h"
@@ -135,6 +137,12 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	    account_set_registered(set));
 	status_reg_counts(r);
 	status_call_counts(r);
+	{
+		size_t counts[SUB_STATE__COUNT];
+
+		cmd_record_kvf(r, "subscriptions", "%zu", daemon_subs() !=
+		    NULL ? sub_count_states(daemon_subs(), counts) : 0);
+	}
 	status_rtp(r);
 	cmd_record_kvf(r, "transactions", "%zu",
 	    sip_trans_count(ua_trans(daemon_ua())));
@@ -338,6 +346,16 @@ static const struct cmd_entry sys_entries[] = {
 	{ "dtmf", 2, 2, CMD_WRITE, "ID DIGITS",
 	    "send DTMF digits (RFC 4733; 0-9 * # A-D, ',' a pause)",
 	    cmd_dtmf },
+	{ "subscribe", 3, 4, CMD_WRITE, "ACCOUNT URI event=message-summary|"
+	    "presence|dialog [expires=S]",
+	    "subscribe to an event package (a job until the first NOTIFY)",
+	    cmd_subscribe },
+	{ "unsubscribe", 1, 1, CMD_WRITE, "ID",
+	    "end one of our subscriptions (Expires: 0, then its last NOTIFY)",
+	    cmd_unsubscribe },
+	{ "subscriptions", 0, 0, CMD_READ, "",
+	    "subscriptions both ways: state, expiry, the last NOTIFY's body",
+	    cmd_subscriptions },
 	{ "transactions", 0, 0, CMD_READ, "",
 	    "live SIP transactions: method, role, state, age",
 	    cmd_transactions },

@@ -73,6 +73,9 @@ struct sipxd_config {
 	/* calls: limits. */
 	int			  max_calls;
 	int			  call_history;
+	/* subscriptions: limits. */
+	int			  max_subscriptions;
+	int			  notify_body_max;	/* bytes */
 	struct control_cfg	  control;
 	enum log_level		  log_level;
 	struct account_cfg	**accounts;
