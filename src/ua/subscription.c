@@ -413,7 +413,8 @@ sub_set_state(struct sub *s, enum sub_state st, const char *reason)
 	char id[24], exp[24];
 	long in;
 
-	if (reason != NULL)
+	/* The reason kept may be what is passed: not freed under it. */
+	if (reason != NULL && reason != s->reason)
 		set_str(&s->reason, reason);
 	if (st == s->state && st != SUB_STATE_SUBSCRIBING)
 		return;
