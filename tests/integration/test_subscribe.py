@@ -7,6 +7,10 @@ dialog and Expires), the second NOTIFY's counts replace the first, and
 `sipxctl unsubscribe ID` ends it (Expires: 0, then the final NOTIFY).
 SIPp watchers subscribe to an account's presence: 489 Bad Event by
 default, 200 and a PIDF NOTIFY when the account accepts presence.
+Kamailio's presence server (kamailio/presence.cfg: presence,
+presence_xml, presence_mwi on db_text) serves presence and message
+summaries that SIPp PUBLISHes: the daemon subscribes to both and sees
+the NOTIFYs.
 
 Each test checks both sides: the scenario's own checks (SIPp exits 0
 only when every message came as it expects) and what the daemon said
@@ -14,12 +18,18 @@ only when every message came as it expects) and what the daemon said
 events).  Every SIPp and sipxd is stopped by PID."""
 
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipxtest import (account, check, check_eq, expect_ctl,  # noqa: E402
-                      free_port, run_tests, wait_until)
+                      free_port, run_tests, wait_until, TestFailure)
 from sipxcall import Sipp  # noqa: E402
+import test_reg_kamailio as K  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PRESENCE_CFG = os.path.join(HERE, "kamailio", "presence.cfg")
+DBTEXT = "/usr/share/kamailio/dbtext/kamailio"
 
 
 def start(env, name="alice", **keys):
@@ -165,11 +175,98 @@ def test_serve_presence(env):
     check(wait_until(lambda: subs(d) == [], 3), "watcher still listed")
 
 
+class Presence(K.Kamailio):
+    """test_reg_kamailio's Kamailio, running presence.cfg on db_text
+    tables of its own: the config is written with the table directory
+    in it (DBURL), a copy of the Debian package's empty tables."""
+
+    def start(self, timeout=10):
+        db = os.path.join(self.dir, "db")
+        if not os.path.isdir(db):
+            os.makedirs(db)
+            for t in ("version", "presentity", "active_watchers",
+                      "watchers", "xcap", "pua"):
+                shutil.copy(os.path.join(DBTEXT, t), db)
+        cfg = os.path.join(self.dir, "presence.cfg")
+        with open(PRESENCE_CFG) as f:
+            text = f.read()
+        with open(cfg, "w") as f:
+            f.write('#!define DBURL "text://%s"\n' % db + text)
+        saved = K.CFG
+        K.CFG = cfg
+        try:
+            return super().start(timeout)
+        finally:
+            K.CFG = saved
+
+
+def need_presence():
+    if not K.KAMAILIO or not K.KAMCMD:
+        raise TestFailure("kamailio or kamcmd not found: install the "
+                          "Debian package kamailio")
+    for mod in ("presence", "presence_xml", "presence_mwi", "db_text"):
+        if not os.path.exists("/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+                              "%s.so" % mod):
+            raise TestFailure("kamailio module %s missing: install "
+                              "kamailio-presence-modules" % mod)
+    if not os.path.isdir(DBTEXT):
+        raise TestFailure("%s missing: the db_text tables come with the "
+                          "Debian package kamailio" % DBTEXT)
+
+
+def publish(env, kam, scen, user):
+    p = Sipp(env, scen, target="127.0.0.1:%d" % kam.port, service=user,
+             echo=False, timeout=10)
+    p.expect_success(10)
+
+
+def test_kamailio_presence_and_mwi(env):
+    """sipxd subscribes to bob's presence and message summary at
+    Kamailio; SIPp PUBLISHes both; the NOTIFYs reach sipxd."""
+    need_presence()
+    kam = Presence(env).start()
+    d = start(env)
+    ev = d.connect()
+    check(ev.request("events kind=subscription").ok, "events")
+    kuri = "sip:bob@127.0.0.1:%d" % kam.port
+    res = d.ctl("subscribe", "alice", kuri, "event=presence", "--wait",
+                timeout=15)
+    expect_ctl(res, 0, "subscribe to presence at kamailio")
+    pid = int(res.out.split()[1].rstrip(":"))
+    res = d.ctl("subscribe", "alice", kuri, "event=message-summary",
+                "--wait", timeout=15)
+    expect_ctl(res, 0, "subscribe to message-summary at kamailio")
+    mid = int(res.out.split()[1].rstrip(":"))
+
+    publish(env, kam, "sub_publish_presence.xml", "bob")
+    f = ev.wait_event("subscription.notify", 10,
+                      lambda f: f.get("id") == str(pid) and
+                      "<basic>open</basic>" in f.get("body", ""))
+    check_eq(f.get("content_type"), "application/pidf+xml",
+             "presence NOTIFY type")
+    publish(env, kam, "sub_publish_mwi.xml", "bob")
+    ev.wait_event("subscription.notify", 10,
+                  lambda f: f.get("id") == str(mid) and
+                  "5/1" in f.get("body", ""))
+    rec = account_rec(d, "alice")
+    check_eq((rec.get("mwi"), rec.get("mwi_new"), rec.get("mwi_old")),
+             ("yes", "5", "1"), "account alice from Kamailio's NOTIFY")
+    states = {r["id"]: r["state"] for r in subs(d)}
+    check_eq(states, {str(pid): "active", str(mid): "active"},
+             "both subscriptions")
+    # Unsubscribing both: Kamailio sends the final NOTIFYs.
+    for i in (pid, mid):
+        expect_ctl(d.ctl("unsubscribe", str(i)), 0, "unsubscribe %d" % i)
+    check(wait_until(lambda: subs(d) == [], 5),
+          "still subscribed: %r" % subs(d))
+
+
 TESTS = [
     ("mwi_refresh_unsubscribe", test_mwi_refresh_unsubscribe),
     ("subscribe_refused", test_subscribe_refused),
     ("serve_489", test_serve_489),
     ("serve_presence", test_serve_presence),
+    ("kamailio_presence_and_mwi", test_kamailio_presence_and_mwi),
 ]
 
 if __name__ == "__main__":
