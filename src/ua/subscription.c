@@ -1345,8 +1345,18 @@ sub_notify_out(struct sub *s, const struct ua_req *rq)
 	const struct sip_msg *m = rq->msg;
 	const struct sip_substate *ss = &m->substate;
 	char hdr[512], why[96];
+	bool active, pending, terminated;
+	int64_t expires, retry_after;
 	struct slice r = ss->reason;
 
+	/* The answer frees the request: what it says is copied first. */
+	active = slice_is(ss->state, "active");
+	pending = slice_is(ss->state, "pending");
+	terminated = slice_is(ss->state, "terminated");
+	expires = ss->expires;
+	retry_after = ss->retry_after;
+	snprintf(why, sizeof(why), "%.*s", r.n > 0 ? (int)(r.n < 64 ? r.n :
+	    64) : 10, r.n > 0 ? r.p : "terminated");
 	sub_refresh_target(s, m);
 	sub_take_notify(s, m);
 	s->got_notify = true;
@@ -1357,36 +1367,38 @@ sub_notify_out(struct sub *s, const struct ua_req *rq)
 	else
 		hdr[0] = '\0';
 	ua_respond(s->ag->ua, rq, 200, "OK", hdr[0] != '\0' ? hdr : NULL);
+	m = NULL;
+	ss = NULL;
 
-	if (slice_is(ss->state, "active") || slice_is(ss->state, "pending")) {
+	if (active || pending) {
 		if (s->state == SUB_STATE_TERMINATING)
 			return;		/* the final one is still to come */
-		if (ss->expires > 0) {
-			uint64_t e = (uint64_t)ss->expires;
+		if (expires > 0) {
+			uint64_t e = (uint64_t)expires;
 
 			sub_set_expiry(s, e > SUB_EXPIRES_MAX ?
 			    SUB_EXPIRES_MAX : (unsigned)e);
 		} else if (s->expires_at == 0) {
 			sub_set_expiry(s, s->expires_req);
 		}
-		sub_set_state(s, slice_is(ss->state, "active") ?
-		    SUB_STATE_ACTIVE : SUB_STATE_PENDING, NULL);
+		sub_set_state(s, active ? SUB_STATE_ACTIVE : SUB_STATE_PENDING,
+		    NULL);
 		return;
 	}
-	if (!slice_is(ss->state, "terminated"))
+	if (!terminated)
 		return;		/* an extension state: nothing we act on */
-	snprintf(why, sizeof(why), "%.*s", r.n > 0 ? (int)(r.n < 64 ? r.n :
-	    64) : 10, r.n > 0 ? r.p : "terminated");
 	if (s->state == SUB_STATE_TERMINATING || s->ag->stopping) {
 		sub_terminate(s, s->reason != NULL ? s->reason : why);
 		return;
 	}
-	if (slice_is(r, "deactivated") || slice_is(r, "timeout")) {
+	if (strcasecmp(why, "deactivated") == 0 ||
+	    strcasecmp(why, "timeout") == 0) {
 		/* §4.1.3: subscribe again, at once. */
 		sub_restart(s, 0, why);
-	} else if (slice_is(r, "probation") || slice_is(r, "giveup")) {
+	} else if (strcasecmp(why, "probation") == 0 ||
+	    strcasecmp(why, "giveup") == 0) {
 		/* §4.1.3: again after retry-after, if it says. */
-		int64_t ra = ss->retry_after >= 0 ? ss->retry_after :
+		int64_t ra = retry_after >= 0 ? retry_after :
 		    SUB_RETRY_DEFAULT;
 
 		if (ra > SUB_RETRY_MAX)
