@@ -1038,6 +1038,12 @@ sub_dialog_insert(struct sub *s)
 {
 	int err;
 
+	/* A dialog has its own next hop: the first SUBSCRIBE's targets
+	 * (600 bytes each) are done with. */
+	free(s->targets);
+	s->targets = NULL;
+	s->ntargets = s->next_target = 0;
+
 	s->dlg.owner = s;
 	s->dlg.usage = UA_USAGE_SUBSCRIPTION;
 	err = sip_dialog_table_add(s->ag->ua->dialogs, &s->dlg);
@@ -1198,7 +1204,7 @@ sub_on_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 			return;
 		}
 		/* RFC 3263 §4.3: a silent or unreachable target → the next. */
-		if (!s->got_2xx && sub_initial_next(s, &e))
+		if (!s->got_2xx && !s->has_dlg && sub_initial_next(s, &e))
 			return;
 		sub_fail_err(s, ev == SIP_TRANS_EV_TIMEOUT ? ETIMEDOUT : e,
 		    "SUBSCRIBE");
