@@ -1177,16 +1177,25 @@ sub_on_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 	int e = err;
 
 	switch (ev) {
-	case SIP_TRANS_EV_RESPONSE:
+	case SIP_TRANS_EV_RESPONSE: {
+		const struct sip_msg *req = sip_ctrans_request(ct);
+
 		if (m->status < 200)
 			return;
+		/* Answered: the next SUBSCRIBE may go (the transaction
+		 * absorbs copies of the answer on its own). */
+		if (s->ct == ct) {
+			sip_ctrans_detach(ct);
+			s->ct = NULL;
+		}
 		s->auth_tries = m->status == 401 || m->status == 407 ?
 		    s->auth_tries : 0;
 		if (m->status < 300)
-			sub_on_2xx(s, sip_ctrans_request(ct), m);
+			sub_on_2xx(s, req, m);
 		else
 			sub_on_final(s, m);
 		return;
+	}
 	case SIP_TRANS_EV_TIMEOUT:
 	case SIP_TRANS_EV_TP_ERROR:
 		if (s->ct != ct)
