@@ -27,7 +27,8 @@ from sipxtest import (SIPXCTL, SIPXD, SRCDIR, Sipxd, TestFailure, account, check
 COMMANDS = {"help", "version", "status", "accounts", "account", "register",
             "unregister", "enable", "disable", "reload", "log", "events",
             "options", "transactions", "trace", "quit", "call", "calls",
-            "answer", "reject", "hangup", "hold", "unhold", "dtmf"}
+            "answer", "reject", "hangup", "hold", "unhold", "dtmf",
+            "subscribe", "unsubscribe", "subscriptions"}
 
 
 
