@@ -27,7 +27,9 @@ ACCOUNT_KEYS = ["name", "aor", "state", "registrar", "target", "transport",
                 "call_id", "cseq", "expires", "granted", "asked",
                 "refresh_in", "next_try", "code", "reason", "failures",
                 "contact", "public_addr", "service_route", "path",
-                "auth_realm", "auth_alg", "outbound", "register", "change"]
+                "auth_realm", "auth_alg", "outbound", "register", "change",
+                "mwi", "mwi_new", "mwi_old", "mwi_urgent_new",
+                "mwi_urgent_old"]
 ACCOUNTS_KEYS = ["name", "aor", "state", "target", "expires", "code",
                  "reason", "failures", "next_try", "register", "transport",
                  "registrar", "change"]
