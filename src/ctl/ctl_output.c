@@ -319,7 +319,8 @@ static bool
 time_column(const char *col)
 {
 	return strcmp(col, "time") == 0 || strcmp(col, "start") == 0 ||
-	    strcmp(col, "answer") == 0 || strcmp(col, "end") == 0;
+	    strcmp(col, "answer") == 0 || strcmp(col, "end") == 0 ||
+	    strcmp(col, "last_notify_at") == 0;
 }
 
 static const char *
@@ -699,4 +700,51 @@ out_print_event(const char *line, bool json, FILE *out)
 	fputs("}\n", out);
 	fflush(out);
 	out_reply_free(&r);
+}
+
+bool
+out_print_sub_progress(const char *line, const char *id, bool json,
+    FILE *out)
+{
+	const char *type, *v, *reason, *ct, *body;
+	struct out_reply ev;
+	struct out_record *rec;
+	size_t tn;
+
+	if (strncmp(line, "EVENT subscription.", 19) != 0)
+		return false;
+	type = line + 6;
+	tn = strcspn(type, " ");
+	out_reply_init(&ev);
+	if (out_reply_add_line(&ev, type[tn] ? type + tn + 1 : "") != 0)
+		return false;
+	rec = &ev.records[0];
+	if ((v = out_record_get(rec, "id")) == NULL || strcmp(v, id) != 0) {
+		out_reply_free(&ev);
+		return false;
+	}
+	if (json) {
+		out_print_event(line, true, out);
+	} else if (tn == 18 && strncmp(type, "subscription.state", 18) == 0) {
+		v = out_record_get(rec, "state");
+		reason = out_record_get(rec, "reason");
+		fprintf(out, "subscription %s: %s", id, v != NULL ? v : "?");
+		if (reason != NULL && reason[0] != '\0')
+			fprintf(out, " (%s)", reason);
+		fputc('\n', out);
+	} else if (tn == 19 && strncmp(type, "subscription.notify", 19) ==
+	    0) {
+		v = out_record_get(rec, "state");
+		ct = out_record_get(rec, "content_type");
+		body = out_record_get(rec, "body");
+		fprintf(out, "subscription %s: NOTIFY %s, %s, %zu bytes\n", id,
+		    v != NULL && v[0] != '\0' ? v : "-",
+		    ct != NULL && ct[0] != '\0' ? ct : "no body",
+		    body != NULL ? strlen(body) : 0);
+	} else {
+		fprintf(out, "%.*s\n", (int)strlen(type), type);
+	}
+	fflush(out);
+	out_reply_free(&ev);
+	return true;
 }

@@ -81,6 +81,13 @@ bool	out_print_call_progress(const char *line, const char *id, bool json,
  */
 bool	out_print_response(const char *line, const char *id, bool show,
 	    bool json, FILE *out);
+/*
+ * `subscribe ... --wait`: the same for subscription id's events (for
+ * people "subscription 9: active", "subscription 9: NOTIFY active,
+ * application/pidf+xml, 212 bytes").
+ */
+bool	out_print_sub_progress(const char *line, const char *id, bool json,
+	    FILE *out);
 /* Prints one "EVENT …" line. */
 void	out_print_event(const char *line, bool json, FILE *out);
 void	out_json_string(FILE *, const char *);

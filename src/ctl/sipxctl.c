@@ -79,6 +79,11 @@ static const struct ctl_command {
 	/* `message` and `request` have their own path (run_request). */
 	{ "messages", OUT_TABLE_TIMES, false, false,
 	    "id time from content_type encoding body" },
+	/* `subscribe ...` has its own path (run_job, as `call`). */
+	{ "unsubscribe", OUT_AUTO, false, false, NULL },
+	{ "subscriptions", OUT_TABLE_TIMES, false, false,
+	    "id account dir event uri state expires_in notifies "
+	    "last_notify_at content_type reason" },
 	{ "transactions", OUT_TABLE, false, false, NULL },
 	{ "trace", OUT_AUTO, true, false, NULL },
 	{ "quit", OUT_AUTO, false, false, NULL },
@@ -354,7 +359,7 @@ run_line(struct conn *c, const char *request, const char *name)
  * until the call.result says answered (0) or failed (1).
  */
 static int
-run_call(struct conn *c, const char *request, bool wait)
+run_call(struct conn *c, const char *request, bool wait, bool sub)
 {
 	struct out_reply r;
 	char id[32];
@@ -385,14 +390,23 @@ run_call(struct conn *c, const char *request, bool wait)
 	for (;;) {
 		line = conn_readline(c, true);
 		if (line == NULL && interrupted) {
-			fprintf(stderr, "sipxctl: stopped waiting; call %s "
-			    "goes on ('sipxctl hangup %s' ends it)\n", id, id);
+			if (sub)
+				fprintf(stderr, "sipxctl: stopped waiting; "
+				    "subscription %s goes on ('sipxctl "
+				    "unsubscribe %s' ends it)\n", id, id);
+			else
+				fprintf(stderr, "sipxctl: stopped waiting; "
+				    "call %s goes on ('sipxctl hangup %s' ends "
+				    "it)\n", id, id);
 			return 130;
 		}
 		if (line == NULL)
-			die("sipxd closed the connection before call %s was "
-			    "answered or failed", id);
-		if (out_print_call_progress(line, id, opt_json, stdout))
+			die("sipxd closed the connection before %s %s %s",
+			    sub ? "subscription" : "call", id, sub ?
+			    "had its first NOTIFY or failed" :
+			    "was answered or failed");
+		if (sub ? out_print_sub_progress(line, id, opt_json, stdout) :
+		    out_print_call_progress(line, id, opt_json, stdout))
 			continue;
 		got = out_reply_from_result(&r, line, id);
 		if (got < 0)
@@ -418,8 +432,8 @@ run_call(struct conn *c, const char *request, bool wait)
 	} else if (r.ok) {
 		rc = 0;
 	} else {
-		fprintf(stderr, "sipxctl: call %s failed: %s\n", id,
-		    r.message);
+		fprintf(stderr, "sipxctl: %s %s failed: %s\n", sub ?
+		    "subscription" : "call", id, r.message);
 		rc = 1;
 	}
 	fflush(stdout);
@@ -512,7 +526,8 @@ run_argv(struct conn *c, int argc, char **argv)
 	int rc;
 
 	/* --wait is sipxctl's, never sent: `call ACCOUNT URI ... --wait`. */
-	if (strcmp(argv[0], "call") == 0) {
+	if (strcmp(argv[0], "call") == 0 || strcmp(argv[0], "subscribe") ==
+	    0) {
 		int n = 0;
 
 		for (int i = 0; i < argc; i++)
@@ -525,7 +540,7 @@ run_argv(struct conn *c, int argc, char **argv)
 	}
 	if (wait && !placing) {
 		fprintf(stderr, "sipxctl: --wait goes with 'call ACCOUNT "
-		    "URI'\n");
+		    "URI' and 'subscribe ACCOUNT URI event=E'\n");
 		return EXIT_CONN;
 	}
 
@@ -542,7 +557,8 @@ run_argv(struct conn *c, int argc, char **argv)
 		return EXIT_CONN;
 	}
 	if (placing)
-		rc = run_call(c, req.p, wait);
+		rc = run_call(c, req.p, wait, strcmp(argv[0], "subscribe") ==
+		    0);
 	else if (strcmp(argv[0], "message") == 0 ||
 	    strcmp(argv[0], "request") == 0)
 		rc = run_request(c, req.p, strcmp(argv[0], "request") == 0);
@@ -635,7 +651,11 @@ usage(FILE *fp)
 	    "answered (exit 0) or fails (exit 1).\n"
 	    "'sipxctl message' and 'sipxctl request' wait for the final "
 	    "answer: exit 0\n"
-	    "for a 2xx, 1 otherwise.\n",
+	    "for a 2xx, 1 otherwise.\n"
+	    "'sipxctl subscribe ACCOUNT URI event=E [expires=S] --wait' "
+	    "follows the\n"
+	    "subscription until its first NOTIFY (exit 0) or its end before "
+	    "one (exit 1).\n",
 	    DEFAULT_SOCKET);
 }
 

@@ -21,6 +21,7 @@
 #include "base/xalloc.h"
 #include "ua/qualify.h"
 #include "ua/reg.h"
+#include "ua/subscription.h"
 #include "cmd_reg.h"
 #include "daemon.h"
 
@@ -173,6 +174,34 @@ account_attempts(struct cmd_reply *r, const struct reg_info *ri)
 	}
 }
 
+/*
+ * RFC 3842: the voice-message counts of the account's latest message
+ * summary (its message-summary subscriptions'), "-" before any.
+ */
+static void
+account_mwi(struct cmd_reply *r, const char *name)
+{
+	const struct sip_mwi_counts *v;
+	struct sip_mwi m;
+	double when;
+
+	if (daemon_subs() == NULL ||
+	    sub_mwi_get(daemon_subs(), name, &m, &when) != 0) {
+		cmd_record_kv(r, "mwi", ABSENT);
+		cmd_record_kv(r, "mwi_new", ABSENT);
+		cmd_record_kv(r, "mwi_old", ABSENT);
+		cmd_record_kv(r, "mwi_urgent_new", ABSENT);
+		cmd_record_kv(r, "mwi_urgent_old", ABSENT);
+		return;
+	}
+	v = &m.cls[SIP_MWI_VOICE];
+	kv_bool(r, "mwi", m.waiting);
+	cmd_record_kvf(r, "mwi_new", "%u", v->new_msgs);
+	cmd_record_kvf(r, "mwi_old", "%u", v->old_msgs);
+	cmd_record_kvf(r, "mwi_urgent_new", "%u", v->new_urgent);
+	cmd_record_kvf(r, "mwi_urgent_old", "%u", v->old_urgent);
+}
+
 void
 cmd_account(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 {
@@ -221,6 +250,7 @@ cmd_account(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 		kv_str(r, "qualify_target", on ? qi.target : NULL);
 	}
 	cmd_record_kv(r, "change", account_change_name(a->change));
+	account_mwi(r, c->name);
 	cmd_record_end(r);
 	account_bindings(r, ri.contacts);
 	account_attempts(r, &ri);

@@ -22,12 +22,14 @@
 #include "ua/message.h"
 #include "ua/request.h"
 #include "ua/reg.h"
+#include "ua/subscription.h"
 #include "ua/ua.h"
 #include "cmd.h"
 #include "cmd_call.h"
 #include "cmd_msg.h"
 #include "cmd_reg.h"
 #include "cmd_sip.h"
+#include "cmd_sub.h"
 #include "cmd_sys.h"
 #include "control.h"
 #include "daemon.h"
@@ -181,6 +183,12 @@ cmd_status(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 	    account_set_registered(set));
 	status_reg_counts(r);
 	status_call_counts(r);
+	{
+		size_t counts[SUB_STATE__COUNT];
+
+		cmd_record_kvf(r, "subscriptions", "%zu", daemon_subs() !=
+		    NULL ? sub_count_states(daemon_subs(), counts) : 0);
+	}
 	status_rtp(r);
 	status_messages(r);
 	cmd_record_kvf(r, "transactions", "%zu",
@@ -402,6 +410,16 @@ static const struct cmd_entry sys_entries[] = {
 	    "[header=\"Name: value\"]... [body=B] [type=T] [timeout=S]",
 	    "send any request as an account and show every response (a job)",
 	    cmd_request },
+	{ "subscribe", 3, 4, CMD_WRITE, "ACCOUNT URI event=message-summary|"
+	    "presence|dialog [expires=S]",
+	    "subscribe to an event package (a job until the first NOTIFY)",
+	    cmd_subscribe },
+	{ "unsubscribe", 1, 1, CMD_WRITE, "ID",
+	    "end one of our subscriptions (Expires: 0, then its last NOTIFY)",
+	    cmd_unsubscribe },
+	{ "subscriptions", 0, 0, CMD_READ, "",
+	    "subscriptions both ways: state, expiry, the last NOTIFY's body",
+	    cmd_subscriptions },
 	{ "transactions", 0, 0, CMD_READ, "",
 	    "live SIP transactions: method, role, state, age",
 	    cmd_transactions },

@@ -28,6 +28,7 @@
 #include "base/xalloc.h"
 #include "media/rtp.h"
 #include "sip/sip_netmon.h"
+#include "ua/subscription.h"
 #include "config.h"
 
 #define CONFIG_ERRORS_MAX	50
@@ -976,6 +977,25 @@ load_network(struct cfgctx *cx, const config_setting_t *root,
 	    &cfg->net_settle_ms);
 }
 
+static void
+load_subscriptions(struct cfgctx *cx, const config_setting_t *root,
+    struct sipxd_config *cfg)
+{
+	static const char *const known[] = { "max", "notify_body_max",
+	    NULL };
+	config_setting_t *g = get_group(cx, root, "subscriptions");
+
+	cfg->max_subscriptions = SUB_MAX_DEFAULT;
+	cfg->notify_body_max = SUB_BODY_MAX_DEFAULT;
+	if (g == NULL)
+		return;
+	check_known(cx, g, known);
+	get_int(cx, g, "max", 1, CONFIG_CALLS_MAX_MAX,
+	    &cfg->max_subscriptions);
+	get_int(cx, g, "notify_body_max", 256, SUB_BODY_MAX_MAX,
+	    &cfg->notify_body_max);
+}
+
 static const char *const known_codecs[] = { "PCMU", "PCMA", "G722", "G729",
 	"GSM", "iLBC", "L16", "opus", "telephone-event", NULL };
 
@@ -1169,6 +1189,47 @@ load_account_qualify(struct cfgctx *cx, const config_setting_t *g,
 		    "(%d s)", a->qualify_timeout, a->qualify_interval);
 }
 
+/*
+ * accept_events: the packages watchers may subscribe to.  Only those
+ * sipxd backs with real state (presence: the registration); the others
+ * it knows as a subscriber are refused here, not answered with nothing.
+ */
+static void
+load_account_events(struct cfgctx *cx, const config_setting_t *g,
+    struct account_cfg *a)
+{
+	config_setting_t *arr = get_typed(cx, g, "accept_events",
+	    CONFIG_TYPE_ARRAY);
+	int n;
+
+	if (arr == NULL)
+		return;
+	n = config_setting_length(arr);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(arr, (unsigned)i);
+		const char *v;
+		int pkg;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			cfg_error(cx, e, "expected a string");
+			continue;
+		}
+		v = config_setting_get_string(e);
+		/* By name here: the config links without the usage. */
+		pkg = strcasecmp(v, "presence") == 0 ? SUB_PKG_PRESENCE : -1;
+		if (pkg < 0) {
+			cfg_error(cx, e, "sipxd cannot serve '%s' (it serves "
+			    "presence only)", v);
+			continue;
+		}
+		if (a->accept_events & (1u << pkg)) {
+			cfg_error(cx, e, "'%s' listed twice", v);
+			continue;
+		}
+		a->accept_events |= 1u << pkg;
+	}
+}
+
 static struct account_cfg *
 load_account(struct cfgctx *cx, const config_setting_t *g)
 {
@@ -1179,7 +1240,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	    "session_expires", "follow_redirects", "media", "play_file",
 	    "refer", "qualify",
 	    "inbox",
-	    NULL };
+	    "accept_events", NULL };
 	static const char *const retry_known[] = { "base", "max", "fatal",
 	    NULL };
 	static const char *const incoming_names[] = { "answer", "ring",
@@ -1282,6 +1343,7 @@ load_account(struct cfgctx *cx, const config_setting_t *g)
 	/* MESSAGEs received and kept (message.c); 0 keeps none. */
 	a->inbox = SIPX_INBOX_DEFAULT;
 	get_int(cx, g, "inbox", 0, SIPX_INBOX_MAX, &a->inbox);
+	load_account_events(cx, g, a);
 	return a;
 }
 
@@ -1387,7 +1449,8 @@ config_load(const char *path, struct sipxd_config **out,
     struct config_msgs *msgs)
 {
 	static const char *const known[] = { "sipxd", "control", "log",
-	    "media", "calls", "network", "accounts", NULL };
+	    "media", "calls", "network", "subscriptions",
+	    "accounts", NULL };
 	struct sipxd_config *cfg;
 	struct cfgctx cx = { path, msgs, false };
 	config_t lc;
@@ -1447,6 +1510,7 @@ config_load(const char *path, struct sipxd_config **out,
 	load_media(&cx, config_root_setting(&lc), cfg);
 	load_calls(&cx, config_root_setting(&lc), cfg);
 	load_network(&cx, config_root_setting(&lc), cfg);
+	load_subscriptions(&cx, config_root_setting(&lc), cfg);
 	load_accounts(&cx, config_root_setting(&lc), cfg);
 	check_secret_mode(&cx, path);
 	config_destroy(&lc);

@@ -77,6 +77,9 @@ struct sipxd_config {
 	/* network: the host's address changes (sip_netmon). */
 	bool			  net_watch;
 	int			  net_settle_ms;
+	/* subscriptions: limits. */
+	int			  max_subscriptions;
+	int			  notify_body_max;	/* bytes */
 	struct control_cfg	  control;
 	enum log_level		  log_level;
 	struct account_cfg	**accounts;

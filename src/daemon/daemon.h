@@ -29,6 +29,7 @@ size_t			 daemon_control_clients(void);
 struct ua		*daemon_ua(void);
 struct reg_agent	*daemon_reg(void);
 struct call_agent	*daemon_calls(void);
+struct sub_agent	*daemon_subs(void);
 struct rtp_engine	*daemon_rtp(void);
 struct qualify		*daemon_qualify(void);
 

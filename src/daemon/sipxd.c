@@ -30,6 +30,7 @@
 #include "ua/message.h"
 #include "ua/request.h"
 #include "ua/reg.h"
+#include "ua/subscription.h"
 #include "ua/events.h"
 #include "ua/ua.h"
 #include "ua/ua_net.h"
@@ -73,6 +74,7 @@ static struct {
 	struct qualify		*qualify;
 	struct request_agent	*requests;	/* `request`, MESSAGE out */
 	struct message_agent	*messages;
+	struct sub_agent	*subs;
 	struct event		*ev_status;	/* coalesces STATUS= lines */
 	struct control		*ctl;
 	struct ua		*ua;
@@ -209,6 +211,23 @@ struct call_agent *
 daemon_calls(void)
 {
 	return d.calls;
+}
+
+struct sub_agent *
+daemon_subs(void)
+{
+	return d.subs;
+}
+
+static struct sub_conf
+daemon_sub_conf(const struct sipxd_config *cfg)
+{
+	struct sub_conf sc = {
+		.max = (size_t)cfg->max_subscriptions,
+		.body_max = (size_t)cfg->notify_body_max,
+	};
+
+	return sc;
 }
 
 struct rtp_engine *
@@ -556,6 +575,12 @@ daemon_reload(struct config_msgs *msgs, struct account_diff *diff)
 	}
 	/* After the apply too: user parts and inbox sizes. */
 	message_agent_accounts_changed(d.messages);
+	{
+		struct sub_conf sc = daemon_sub_conf(cfg);
+
+		/* After the apply too: removed accounts' subscriptions end. */
+		sub_agent_set_conf(d.subs, &sc);
+	}
 	config_free(d.cfg);
 	d.cfg = cfg;
 	/* libconfig's parse tree is gone: give its pages back. */
@@ -668,6 +693,21 @@ daemon_calls_stop(void *arg)
 {
 	daemon_stop_hold();
 	call_agent_stop(d.calls, daemon_calls_stopped, NULL);
+}
+
+static void
+daemon_subs_stopped(void *arg)
+{
+	log_info("stop: every subscription ended");
+	daemon_stop_release();
+}
+
+/* Subscriptions are ended (both ways) within the stop deadline. */
+static void
+daemon_subs_stop(void *arg)
+{
+	daemon_stop_hold();
+	sub_agent_stop(d.subs, daemon_subs_stopped, NULL);
 }
 
 /* Bindings are removed before the loop ends, within the stop deadline. */
@@ -1109,6 +1149,12 @@ main(int argc, char **argv)
 	daemon_on_stop(daemon_qualify_stop, NULL);
 	d.requests = request_agent_new(d.ua, &d.accounts, 0);
 	d.messages = message_agent_new(d.ua, &d.accounts, d.requests);
+	{
+		struct sub_conf sc = daemon_sub_conf(d.cfg);
+
+		d.subs = sub_agent_new(d.ua, &d.accounts, &sc);
+		daemon_on_stop(daemon_subs_stop, NULL);
+	}
 	daemon_open_control();
 	daemon_start_watchdog();
 	daemon_set_state(DAEMON_RUNNING);
@@ -1131,6 +1177,7 @@ main(int argc, char **argv)
 	call_agent_free(d.calls);
 	message_agent_free(d.messages);
 	request_agent_free(d.requests);
+	sub_agent_free(d.subs);
 	rtp_engine_free(d.rtp);
 	event_free(d.ev_status);
 	ua_free(d.ua);

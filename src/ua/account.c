@@ -156,7 +156,8 @@ account_cfg_equal(const struct account_cfg *a, const struct account_cfg *b)
 	    a->qualify_timeout != b->qualify_timeout ||
 	    a->qualify_up != b->qualify_up ||
 	    a->qualify_down != b->qualify_down ||
-	    a->inbox != b->inbox)
+	    a->inbox != b->inbox ||
+	    a->accept_events != b->accept_events)
 		return false;
 	for (size_t i = 0; i < a->ncodecs; i++)
 		if (strcmp(a->codecs[i], b->codecs[i]) != 0)

@@ -78,6 +78,9 @@ struct account_cfg {
 	int			 qualify_up;	/* answers in a row: up */
 	int			 qualify_down;	/* failures in a row: down */
 	int			 inbox;		/* MESSAGEs kept, 0: none */
+	/* Subscriptions (subscription.c): the event packages watchers may
+	 * subscribe to, bit (1u << enum sub_package); 0: none (489). */
+	unsigned		 accept_events;
 	int			 line;			/* in the config file */
 };
 

@@ -49,12 +49,14 @@ static const struct {
 	{ "peer", EVENTS_KIND_PEER },
 	{ "trace", EVENTS_KIND_TRACE },
 	{ "net", EVENTS_KIND_NET },
+	{ "subscription", EVENTS_KIND_SUBSCRIPTION },
 };
 
 const char *
 events_kinds_list(void)
 {
-	return "daemon, config, account, reg, call, message, peer, net, trace";
+	return "daemon, config, account, reg, call, message, subscription, "
+	    "peer, net, trace";
 }
 
 static unsigned

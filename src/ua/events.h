@@ -28,11 +28,13 @@ enum events_kind {
 	EVENTS_KIND_TRACE	= 1u << 6,
 	EVENTS_KIND_NET		= 1u << 7,	/* the host's addresses */
 	EVENTS_KIND_PEER	= 1u << 8,	/* qualify.c: peer health */
+	EVENTS_KIND_SUBSCRIPTION = 1u << 9,	/* subscription.c */
 };
 /* Bits a kind may take: events.c counts subscribers per bit. */
 #define EVENTS_KIND_BITS	16
 /* All but trace. */
-#define EVENTS_KIND_ALL		(0x3fu | EVENTS_KIND_NET | EVENTS_KIND_PEER)
+#define EVENTS_KIND_ALL		(0x3fu | EVENTS_KIND_NET | EVENTS_KIND_PEER | \
+				 EVENTS_KIND_SUBSCRIPTION)
 
 struct events_sub;
 

@@ -28,7 +28,8 @@ COMMANDS = {"help", "version", "status", "accounts", "account", "register",
             "unregister", "enable", "disable", "reload", "log", "events",
             "options", "transactions", "trace", "quit", "call", "calls",
             "answer", "reject", "hangup", "hold", "unhold", "dtmf", "transfer",
-            "peers", "message", "messages", "request"}
+            "peers", "message", "messages", "request",
+            "subscribe", "unsubscribe", "subscriptions"}
 
 
 

@@ -28,7 +28,9 @@ ACCOUNT_KEYS = ["name", "aor", "state", "registrar", "target", "transport",
                 "refresh_in", "next_try", "code", "reason", "failures",
                 "contact", "public_addr", "service_route", "path",
                 "auth_realm", "auth_alg", "outbound", "register", "qualify",
-                "rtt_ms", "qualify_peer", "qualify_target", "change"]
+                "rtt_ms", "qualify_peer", "qualify_target", "change",
+                "mwi", "mwi_new", "mwi_old", "mwi_urgent_new",
+                "mwi_urgent_old"]
 ACCOUNTS_KEYS = ["name", "aor", "state", "target", "expires", "code",
                  "reason", "failures", "next_try", "register", "transport",
                  "registrar", "qualify", "rtt_ms", "change"]

@@ -93,6 +93,12 @@ daemon_rtp(void)
 	return NULL;
 }
 
+struct sub_agent *
+daemon_subs(void)
+{
+	return NULL;
+}
+
 struct call_agent *
 daemon_calls(void)
 {

@@ -1281,6 +1281,34 @@ static const struct diag_case diag_cases[] = {
 	    "};\n",
 	    1, 0, { { .key = "network.watch",
 	    .frag = "expected a boolean, got a string" } } },
+	/* subscriptions */
+	{ "subscriptions: unknown key",
+	    "subscriptions = {\n"
+	    "  maximum = 5;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "subscriptions.maximum", .frag = "unknown key" } } },
+	{ "subscriptions: max 0",
+	    "subscriptions = {\n"
+	    "  max = 0;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "subscriptions.max",
+	    .frag = "0 is out of range (1..1000000)" } } },
+	{ "subscriptions: notify_body_max 65536",
+	    "subscriptions = {\n"
+	    "  notify_body_max = 65536;  #<\n"
+	    "};\n",
+	    1, 0, { { .key = "subscriptions.notify_body_max",
+	    .frag = "65536 is out of range (256..65535)" } } },
+	{ "subscriptions: accept_events names a package sipxd cannot serve",
+	    ACCOUNT("    accept_events = [ \"presence\",\n"
+	    "        \"message-summary\" ];  #<\n"),
+	    1, 0, { { .key = "accounts[0].accept_events[1]",
+	    .frag = "sipxd cannot serve 'message-summary' (it serves "
+	    "presence only)" } } },
+	{ "subscriptions: accept_events twice",
+	    ACCOUNT("    accept_events = [ \"presence\", \"Presence\" ];  #<\n"),
+	    1, 0, { { .key = "accounts[0].accept_events[1]",
+	    .frag = "'Presence' listed twice" } } },
 
 	/* several errors at once: all of them, each at its place */
 	{ "several errors in one file",
