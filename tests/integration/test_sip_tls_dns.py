@@ -473,7 +473,8 @@ def test_kamailio_to_tls(env):
     check((header(resp, "Server") or "").startswith("sipxd/"),
           "the 200 is sipxd's: %r" % resp)
     check_eq(header(resp, "Allow"), "OPTIONS, INVITE, BYE, PRACK, UPDATE, "
-             "INFO, REFER, MESSAGE, SUBSCRIBE, NOTIFY, ACK, CANCEL", "sipxd's Allow")
+             "INFO, REFER, MESSAGE, SUBSCRIBE, NOTIFY, ACK, CANCEL",
+             "sipxd's Allow")
     # sipxd saw the OPTIONS come in over TLS, from Kamailio's TLS side.
     f = trace.wait_event("trace.message", 5, lambda f: f.get("dir") == "in"
                          and f.get("text", "").startswith("OPTIONS "))
