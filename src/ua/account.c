@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/slice.h"
 #include "base/xalloc.h"
+#include "sip/sip_uri.h"
 #include "events.h"
 #include "account.h"
 
@@ -171,16 +173,21 @@ account_set_init(struct account_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
-/* FNV-1a over the name. */
+static uint64_t
+account_fnv(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 static size_t
 account_hash(const char *name)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = account_fnv(name, strlen(name));
 
-	for (; *name != '\0'; name++) {
-		h ^= (unsigned char)*name;
-		h *= 0x100000001b3ULL;
-	}
 	return (size_t)(h ^ (h >> 32));
 }
 
@@ -202,6 +209,69 @@ account_set_index(struct account_set *set)
 		a->hnext = set->buckets[b];
 		set->buckets[b] = a;
 	}
+}
+
+/* The user part of an account's aor ({ NULL, 0 } if it has none). */
+static struct slice
+account_user(const struct account *a, struct sip_uri *u)
+{
+	const char *why;
+
+	if (sip_uri_parse(u, a->cfg->aor, strlen(a->cfg->aor), &why) != 0)
+		return (struct slice){ NULL, 0 };
+	return u->user;
+}
+
+static size_t
+account_user_hash(struct slice s, size_t nb)
+{
+	return (size_t)account_fnv(s.p, s.n) & (nb - 1);
+}
+
+/*
+ * The user-part table (open addressing, at most half full): which
+ * account a request's Request-URI user is for.  The first account of a
+ * user part in config order holds it.
+ */
+static void
+account_set_index_users(struct account_set *set)
+{
+	size_t nb = 16;
+
+	while (nb < set->n * 2)
+		nb *= 2;
+	free(set->ubuckets);
+	set->ubuckets = xcalloc(nb, sizeof(*set->ubuckets));
+	set->nubuckets = nb;
+	for (size_t i = 0; i < set->n; i++) {
+		struct account *a = set->items[i];
+		struct sip_uri u, o;
+		struct slice user = account_user(a, &u);
+		size_t b;
+
+		if (user.p == NULL)
+			continue;
+		for (b = account_user_hash(user, nb); set->ubuckets[b] != NULL;
+		    b = (b + 1) & (nb - 1))
+			if (slice_eq(account_user(set->ubuckets[b], &o), user))
+				break;
+		if (set->ubuckets[b] == NULL)
+			set->ubuckets[b] = a;
+	}
+}
+
+struct account *
+account_set_find_user(const struct account_set *set, struct slice user)
+{
+	struct sip_uri u;
+
+	if (set->nubuckets == 0)
+		return NULL;
+	for (size_t b = account_user_hash(user, set->nubuckets);
+	    set->ubuckets[b] != NULL; b = (b + 1) & (set->nubuckets - 1))
+		if (slice_eq(account_user(set->ubuckets[b], &u), user))
+			return set->ubuckets[b];
+	return NULL;
 }
 
 static void
@@ -300,6 +370,7 @@ account_set_apply(struct account_set *set, struct account_cfg **cfgs,
 	set->items = items;
 	set->n = n;
 	account_set_index(set);
+	account_set_index_users(set);
 
 	for (size_t i = 0; i < n; i++) {
 		struct account *a = items[i];
@@ -375,10 +446,13 @@ account_set_clear(struct account_set *set)
 		account_free(set->items[i]);
 	free(set->items);
 	free(set->buckets);
+	free(set->ubuckets);
 	set->items = NULL;
 	set->n = 0;
 	set->buckets = NULL;
 	set->nbuckets = 0;
+	set->ubuckets = NULL;
+	set->nubuckets = 0;
 }
 
 static void

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/slice.h"
+
 /* Same numbers as enum sip_tp_proto. */
 enum account_transport {
 	ACCOUNT_TRANSPORT_UDP,
@@ -119,6 +121,8 @@ struct account_set {
 	size_t		  n;
 	struct account	**buckets;	/* by name; power of two */
 	size_t		  nbuckets;
+	struct account	**ubuckets;	/* by aor user part; power of two */
+	size_t		  nubuckets;
 	struct account_hooks hooks;	/* all NULL: none */
 };
 
@@ -149,6 +153,12 @@ void	account_set_hooks(struct account_set *, const struct account_hooks *);
 /* By name, in constant time (a hash table). */
 struct account *account_set_find(const struct account_set *,
 	    const char *name);
+/*
+ * The account a request's Request-URI user part is for: the first in
+ * config order whose aor has it; NULL for none.  Constant time.
+ */
+struct account *account_set_find_user(const struct account_set *,
+	    struct slice user);
 /* Counts accounts in state REGISTERED. */
 size_t	account_set_registered(const struct account_set *);
 /* Counts accounts that should be registered (not disabled). */

@@ -303,64 +303,6 @@ call_live(const struct call_agent *ag, uint64_t id)
 	return c != NULL && c->live ? c : NULL;
 }
 
-/* ---- users: which account an INVITE is for ------------------------------- */
-
-static size_t
-call_user_hash(struct slice s, size_t nb)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < s.n; i++)
-		h = (h ^ (unsigned char)s.p[i]) * 0x100000001b3ULL;
-	return (size_t)h & (nb - 1);
-}
-
-static void
-call_users_build(struct call_agent *ag)
-{
-	const struct account_set *set = ag->set;
-	size_t nb = 16;
-
-	while (nb < set->n * 2)
-		nb *= 2;
-	free(ag->users);
-	ag->users = xcalloc(nb, sizeof(*ag->users));
-	ag->nusers_buckets = nb;
-	for (size_t i = 0; i < set->n; i++) {
-		struct account *a = set->items[i];
-		struct sip_uri u;
-		const char *why;
-		size_t b;
-
-		if (sip_uri_parse(&u, a->cfg->aor, strlen(a->cfg->aor),
-		    &why) != 0)
-			continue;
-		/* First account of a user part wins (config order). */
-		for (b = call_user_hash(u.user, nb); ag->users[b] != NULL;
-		    b = (b + 1) & (nb - 1))
-			;
-		ag->users[b] = a;
-	}
-}
-
-static struct account *
-call_user_find(const struct call_agent *ag, struct slice user)
-{
-	if (ag->nusers_buckets == 0)
-		return NULL;
-	for (size_t b = call_user_hash(user, ag->nusers_buckets);
-	    ag->users[b] != NULL; b = (b + 1) & (ag->nusers_buckets - 1)) {
-		struct account *a = ag->users[b];
-		struct sip_uri u;
-		const char *why;
-
-		if (sip_uri_parse(&u, a->cfg->aor, strlen(a->cfg->aor),
-		    &why) == 0 && slice_eq(u.user, user))
-			return a;
-	}
-	return NULL;
-}
-
 /* ---- events and states ----------------------------------------------------- */
 
 static void
@@ -2553,7 +2495,7 @@ call_on_invite(struct ua *ua, const struct ua_req *rq, void *arg)
 		call_reply(ag, rq, 503, "Service Unavailable", hdr);
 		return;
 	}
-	if ((a = call_user_find(ag, m->ruri.user)) == NULL) {
+	if ((a = account_set_find_user(ag->set, m->ruri.user)) == NULL) {
 		call_reply(ag, rq, 404, "Not Found", NULL);
 		return;
 	}
@@ -3460,7 +3402,6 @@ call_agent_new(struct ua *ua, struct account_set *set, struct rtp_engine *rtp,
 	ag->nids_buckets = 64;
 	ag->ids = xcalloc(ag->nids_buckets, sizeof(*ag->ids));
 	ag->reaper = event_new(ua->base, -1, 0, call_reap_cb, ag);
-	call_users_build(ag);
 	ua_register_method(ua, "INVITE", call_on_invite, ag, 0);
 	for (size_t i = 0; i < sizeof(in_dialog) / sizeof(*in_dialog); i++)
 		ua_register_method(ua, in_dialog[i], call_on_stray, ag,
@@ -3476,7 +3417,6 @@ call_agent_set_conf(struct call_agent *ag, const struct call_conf *conf)
 	call_conf_apply(ag, conf);
 	call_history_trim(ag);
 	/* The accounts may have changed: a reload calls this after. */
-	call_users_build(ag);
 }
 
 static void
@@ -3572,7 +3512,6 @@ call_agent_free(struct call_agent *ag)
 	strbuf_free(&ag->routes);
 	free(ag->tl);
 	free(ag->tl_copy);
-	free(ag->users);
 	free(ag->ids);
 	free(ag);
 }

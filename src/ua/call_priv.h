@@ -210,9 +210,6 @@ struct call_agent {
 	size_t			 nhist;
 	struct call		*dead;		/* freed from the loop */
 	struct event		*reaper;
-	/* user part → account, rebuilt on every set_conf (reload). */
-	struct account		**users;
-	size_t			 nusers_buckets;
 	bool			 stopping;
 	void			(*stop_done)(void *);
 	void			*stop_arg;

@@ -60,9 +60,6 @@ struct message_agent {
 	struct ua		*ua;
 	struct account_set	*set;
 	struct request_agent	*req;
-	/* user part → account; rebuilt by accounts_changed (reload). */
-	struct account		**users;
-	size_t			 nusers_buckets;
 	/* account name → inbox, only for inboxes that hold messages. */
 	struct inbox		**boxes;
 	size_t			 nboxes_buckets, nboxes;
@@ -80,67 +77,6 @@ message_hash(const char *p, size_t n, size_t nb)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
 	return (size_t)(h ^ (h >> 32)) & (nb - 1);
-}
-
-/* ---- users: which account a MESSAGE is for -------------------------------- */
-
-static struct slice
-message_aor_user(const struct account *a, struct sip_uri *u)
-{
-	const char *why;
-
-	if (sip_uri_parse(u, a->cfg->aor, strlen(a->cfg->aor), &why) != 0)
-		return SLICE_NULL;
-	return u->user;
-}
-
-static void
-message_users_build(struct message_agent *ma)
-{
-	const struct account_set *set = ma->set;
-	size_t nb = 16;
-
-	while (nb < set->n * 2)
-		nb *= 2;
-	free(ma->users);
-	ma->users = xcalloc(nb, sizeof(*ma->users));
-	ma->nusers_buckets = nb;
-	for (size_t i = 0; i < set->n; i++) {
-		struct account *a = set->items[i];
-		struct sip_uri u;
-		struct slice user = message_aor_user(a, &u);
-		size_t b;
-
-		if (user.n == 0)
-			continue;
-		/* The first account of a user part wins (config order),
-		 * as for calls. */
-		for (b = message_hash(user.p, user.n, nb);
-		    ma->users[b] != NULL; b = (b + 1) & (nb - 1)) {
-			struct sip_uri o;
-
-			if (slice_eq(message_aor_user(ma->users[b], &o),
-			    user))
-				break;
-		}
-		if (ma->users[b] == NULL)
-			ma->users[b] = a;
-	}
-}
-
-static struct account *
-message_user_find(const struct message_agent *ma, struct slice user)
-{
-	if (user.n == 0)
-		return NULL;
-	for (size_t b = message_hash(user.p, user.n, ma->nusers_buckets);
-	    ma->users[b] != NULL; b = (b + 1) & (ma->nusers_buckets - 1)) {
-		struct sip_uri u;
-
-		if (slice_eq(message_aor_user(ma->users[b], &u), user))
-			return ma->users[b];
-	}
-	return NULL;
 }
 
 /* ---- inboxes ------------------------------------------------------------ */
@@ -387,7 +323,7 @@ message_on_request(struct ua *ua, const struct ua_req *rq, void *arg)
 	double now;
 
 	(void)ua;
-	if ((a = message_user_find(ma, m->ruri.user)) == NULL) {
+	if ((a = account_set_find_user(ma->set, m->ruri.user)) == NULL) {
 		message_refuse(ma, rq, 404, "Not Found", NULL);
 		return;
 	}
@@ -501,7 +437,6 @@ message_agent_new(struct ua *ua, struct account_set *set,
 	ma->ua = ua;
 	ma->set = set;
 	ma->req = req;
-	message_users_build(ma);
 	if (ua_register_method(ua, "MESSAGE", message_on_request, ma, 0) != 0)
 		fatalx("message: cannot register MESSAGE");
 	return ma;
@@ -510,7 +445,6 @@ message_agent_new(struct ua *ua, struct account_set *set,
 void
 message_agent_accounts_changed(struct message_agent *ma)
 {
-	message_users_build(ma);
 	for (size_t i = 0; i < ma->nboxes_buckets; i++) {
 		struct inbox *b = ma->boxes[i], *next;
 
@@ -534,6 +468,5 @@ message_agent_free(struct message_agent *ma)
 	while (ma->ghead != NULL)
 		inbox_drop_oldest(ma, ma->ghead->box);
 	free(ma->boxes);
-	free(ma->users);
 	free(ma);
 }

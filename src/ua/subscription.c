@@ -176,9 +176,6 @@ struct sub_agent {
 	size_t			 counts[SUB_STATE__COUNT];
 	struct sub		*dead;		/* freed from the loop */
 	struct event		*reaper;
-	/* user part → account, rebuilt on every set_conf (reload). */
-	struct account		**users;
-	size_t			 nusers_buckets;
 	/* Registration changes, watched while a watcher subscribes. */
 	struct events_sub	*acct_sub;
 	struct event		*presence_ev;
@@ -334,62 +331,6 @@ sub_ids_remove(struct sub_agent *ag, struct sub *s)
 			ag->nids--;
 			return;
 		}
-}
-
-/* ---- users: which account a SUBSCRIBE is for ------------------------------ */
-
-static size_t
-sub_user_hash(struct slice s, size_t nb)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < s.n; i++)
-		h = (h ^ (unsigned char)s.p[i]) * 0x100000001b3ULL;
-	return (size_t)h & (nb - 1);
-}
-
-static void
-sub_users_build(struct sub_agent *ag)
-{
-	const struct account_set *set = ag->set;
-	size_t nb = 16;
-
-	while (nb < set->n * 2)
-		nb *= 2;
-	free(ag->users);
-	ag->users = xcalloc(nb, sizeof(*ag->users));
-	ag->nusers_buckets = nb;
-	for (size_t i = 0; i < set->n; i++) {
-		struct account *a = set->items[i];
-		struct sip_uri u;
-		const char *why;
-		size_t b;
-
-		if (sip_uri_parse(&u, a->cfg->aor, strlen(a->cfg->aor),
-		    &why) != 0)
-			continue;
-		/* The first account of a user part wins (config order). */
-		for (b = sub_user_hash(u.user, nb); ag->users[b] != NULL;
-		    b = (b + 1) & (nb - 1))
-			;
-		ag->users[b] = a;
-	}
-}
-
-static struct account *
-sub_user_find(const struct sub_agent *ag, struct slice user)
-{
-	for (size_t b = sub_user_hash(user, ag->nusers_buckets);
-	    ag->users[b] != NULL; b = (b + 1) & (ag->nusers_buckets - 1)) {
-		struct account *a = ag->users[b];
-		struct sip_uri u;
-		const char *why;
-
-		if (sip_uri_parse(&u, a->cfg->aor, strlen(a->cfg->aor),
-		    &why) == 0 && slice_eq(u.user, user))
-			return a;
-	}
-	return NULL;
 }
 
 /* ---- states and events ----------------------------------------------------- */
@@ -1742,7 +1683,7 @@ sub_on_subscribe(struct ua *ua, const struct ua_req *rq, void *arg)
 		ua_respond(ua, rq, 503, "Service Unavailable", hdr);
 		return;
 	}
-	if ((a = sub_user_find(ag, m->ruri.user)) == NULL) {
+	if ((a = account_set_find_user(ag->set, m->ruri.user)) == NULL) {
 		ua_respond(ua, rq, 404, "Not Found", NULL);
 		return;
 	}
@@ -2222,7 +2163,6 @@ sub_agent_new(struct ua *ua, struct account_set *set,
 	ag->reaper = event_new(ua->base, -1, 0, sub_reap_cb, ag);
 	ag->presence_ev = event_new(ua->base, -1, 0, sub_presence_cb, ag);
 	ag->stop_ev = event_new(ua->base, -1, 0, sub_stop_done_cb, ag);
-	sub_users_build(ag);
 	ua_register_method(ua, "SUBSCRIBE", sub_on_subscribe, ag, 0);
 	/* Another usage may answer stray NOTIFYs already: it does. */
 	err = ua_register_method(ua, "NOTIFY", sub_on_stray, ag,
@@ -2242,7 +2182,6 @@ sub_agent_set_conf(struct sub_agent *ag, const struct sub_conf *conf)
 	struct sub *s, *next;
 
 	sub_conf_apply(ag, conf);
-	sub_users_build(ag);
 	for (s = ag->head; s != NULL; s = next) {
 		next = s->next;
 		if (s->dir == SUB_DIR_OUT && s->state !=
@@ -2292,7 +2231,6 @@ sub_agent_free(struct sub_agent *ag)
 	event_free(ag->reaper);
 	event_free(ag->presence_ev);
 	event_free(ag->stop_ev);
-	free(ag->users);
 	free(ag->ids);
 	free(ag);
 }

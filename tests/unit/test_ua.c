@@ -420,6 +420,14 @@ START_TEST(test_account_hash)
 	find_s = (double)(time_mono_us() - t0) / 1e6;
 	ck_assert_ptr_null(account_set_find(&set, "acct100000"));
 	ck_assert_ptr_null(account_set_find(&set, "acct"));
+	/* By the aor's user part too, for requests to the accounts. */
+	for (size_t i = 0; i < NACCOUNTS; i += 997) {
+		snprintf(name, sizeof(name), "acct%zu", i);
+		ck_assert_ptr_eq(account_set_find_user(&set, slice_cstr(name)),
+		    account_set_find(&set, name));
+	}
+	ck_assert_ptr_null(account_set_find_user(&set, slice_cstr("acct")));
+	ck_assert_ptr_null(account_set_find_user(&set, slice_cstr("")));
 
 	/*
 	 * Reload: the first 1,000 go, 1,000 new come, every odd one
@@ -436,6 +444,10 @@ START_TEST(test_account_hash)
 	ck_assert_ptr_null(account_set_find(&set, "acct999"));
 	ck_assert_ptr_nonnull(account_set_find(&set, "acct1000"));
 	ck_assert_ptr_nonnull(account_set_find(&set, "acct100999"));
+	/* The user table follows the reload. */
+	ck_assert_ptr_null(account_set_find_user(&set, slice_cstr("acct999")));
+	ck_assert_ptr_eq(account_set_find_user(&set, slice_cstr("acct100999")),
+	    account_set_find(&set, "acct100999"));
 	ck_assert_int_eq(account_set_find(&set, "acct1001")->cfg->expires,
 	    300);
 	/* Linear lookups would take minutes; a loaded sanitizer build
@@ -444,6 +456,7 @@ START_TEST(test_account_hash)
 	    "s, reload diff %.2f s", find_s, apply_s);
 	account_set_clear(&set);
 	ck_assert_ptr_null(account_set_find(&set, "acct1000"));
+	ck_assert_ptr_null(account_set_find_user(&set, slice_cstr("acct1000")));
 }
 END_TEST
 
