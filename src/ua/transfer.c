@@ -347,7 +347,6 @@ xfer_on_refer(struct call *c, const struct ua_req *rq)
 		ua_respond(ua, rq, status, why, NULL);
 		return;
 	}
-	ua_respond(ua, rq, 202, "Accepted", NULL);
 	x = xcalloc(1, sizeof(*x));
 	x->state = XFER_NOTIFYING;
 	x->target = target;
@@ -367,6 +366,9 @@ xfer_on_refer(struct call *c, const struct ua_req *rq)
 		p.headers = hdrs;
 		p.nheaders = 1;
 	}
+	/* The answer frees the request: what it says is copied above. */
+	ua_respond(ua, rq, 202, "Accepted", NULL);
+	m = NULL;
 	e = call_place(c->ag, &p, &nid, err, sizeof(err));
 	strbuf_free(&hb);
 	if (e != 0) {
