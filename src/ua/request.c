@@ -452,9 +452,9 @@ request_build(struct request *r, const struct sip_dest *dst,
 	sip_build_addf(&b, SIP_HDR_CSEQ, "%u %s", r->cseq, r->method);
 	if (r->contact)
 		sip_build_addf(&b, SIP_HDR_CONTACT, "<%s:%s%s%s%s>",
-		    dst->proto == SIP_TP_TLS ? "sips" : "sip", r->user,
+		    sip_tp_contact_scheme(dst->proto), r->user,
 		    r->user[0] != '\0' ? "@" : "", sent_by,
-		    dst->proto == SIP_TP_TCP ? ";transport=tcp" : "");
+		    sip_tp_contact_param(dst->proto));
 	if (ua->user_agent[0] != '\0')
 		sip_build_add(&b, SIP_HDR_USER_AGENT, ua->user_agent);
 	for (size_t i = 0; i < r->nhdrs; i++) {

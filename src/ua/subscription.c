@@ -678,9 +678,10 @@ sub_add_via(struct sub *s, struct sip_build *b, const struct sip_dest *dst)
 	if (s->contact == NULL) {
 		struct strbuf sb = STRBUF_INIT;
 
-		strbuf_addf(&sb, "<%s:%s%s%s%s>", dst->proto == SIP_TP_TLS ?
-		    "sips" : "sip", s->user, s->user[0] != '\0' ? "@" : "",
-		    sent_by, dst->proto == SIP_TP_TCP ? ";transport=tcp" : "");
+		strbuf_addf(&sb, "<%s:%s%s%s%s>",
+		    sip_tp_contact_scheme(dst->proto), s->user,
+		    s->user[0] != '\0' ? "@" : "", sent_by,
+		    sip_tp_contact_param(dst->proto));
 		s->contact = strbuf_detach(&sb);
 	}
 	return 0;
@@ -1714,9 +1715,9 @@ sub_contact_for(struct sub *s, const struct sip_dest *dst)
 
 	if (sip_tp_sent_by(s->ag->ua->tp, dst, sent_by, sizeof(sent_by)) != 0)
 		snprintf(sent_by, sizeof(sent_by), "127.0.0.1");
-	strbuf_addf(&sb, "<%s:%s%s%s%s>", dst->proto == SIP_TP_TLS ? "sips" :
-	    "sip", s->user, s->user[0] != '\0' ? "@" : "", sent_by,
-	    dst->proto == SIP_TP_TCP ? ";transport=tcp" : "");
+	strbuf_addf(&sb, "<%s:%s%s%s%s>", sip_tp_contact_scheme(dst->proto),
+	    s->user, s->user[0] != '\0' ? "@" : "", sent_by,
+	    sip_tp_contact_param(dst->proto));
 	free(s->contact);
 	s->contact = strbuf_detach(&sb);
 }
