@@ -413,6 +413,9 @@ xfer_on_state(struct call *nc)
 
 	if (x == NULL || x->out || x->new_id != nc->id || !c->live)
 		return;
+	/* The final status is told: the new call's life is its own now. */
+	if (x->final_sent || (x->frag_pending && x->frag_final))
+		return;
 	switch (nc->state) {
 	case CALL_STATE_PROCEEDING:
 	case CALL_STATE_EARLY:

@@ -2685,6 +2685,53 @@ START_TEST(test_transfer_in)
 }
 END_TEST
 
+/* script_target, but the final NOTIFY (200) waits for its answer. */
+static void
+script_target_slow_notify(struct pm *q)
+{
+	if (is_method(q, SIP_METHOD_NOTIFY) && strstr(body(q), "200 OK"))
+		return;
+	script_target(q);
+}
+
+/*
+ * The new call is up and said so (done); it ends before the transferor
+ * answers that NOTIFY: the transfer stays done, no "failed" after it.
+ */
+START_TEST(test_transfer_in_done_once)
+{
+	struct account_cfg *cfg = mk_cfg(ACCOUNT_INCOMING_ANSWER);
+	struct pdlg p;
+	char h[256];
+	uint64_t id, nid;
+	int i;
+
+	cfg->refer_accept = true;
+	start_with(cfg);
+	mock.script = script_target_slow_notify;
+	pdlg_init(&p, "alice");
+	peer_invite(&p, NULL, peer_sdp(1, "sendrecv", true));
+	WAIT_FOR(nanswer(&p, 200) >= 1, 1000);
+	pdlg_learn(&p);
+	peer_ack(&p, NULL);
+	id = incoming_id();
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 1000);
+	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d>\r\n",
+	    mock.port);
+	peer_request(&p, "REFER", 2, NULL, true, h, NULL);
+	WAIT_FOR(ev_count("call.transfer", id, "state", "done") == 1, 2000);
+	i = ev_last("call.transfer", id);
+	nid = strtoull(ev_val((size_t)i, "new_id"), NULL, 10);
+	WAIT_FOR(state_of(nid) == CALL_STATE_CONFIRMED, 1000);
+	ck_assert_int_eq(call_hangup(ag, nid), 0);
+	WAIT_FOR(state_of(nid) == CALL_STATE_TERMINATED, 1000);
+	run_for(100);
+	ck_assert_int_eq(ev_count("call.transfer", id, "state", "failed"), 0);
+	i = ev_last("call.transfer", id);
+	ck_assert_str_eq(ev_val((size_t)i, "state"), "done");
+}
+END_TEST
+
 START_TEST(test_transfer_in_refused)
 {
 	struct pdlg p;
@@ -2935,6 +2982,7 @@ call_suite(void)
 	tcase_add_test(tc, test_transfer_out);
 	tcase_add_test(tc, test_transfer_out_refused);
 	tcase_add_test(tc, test_transfer_in);
+	tcase_add_test(tc, test_transfer_in_done_once);
 	tcase_add_test(tc, test_transfer_in_refused);
 	tcase_add_test(tc, test_stop);
 	tcase_add_test(tc, test_media_silence);
