@@ -50,9 +50,10 @@ struct xfer {
 	/* Ours: the last sipfrag status the transferee reported. */
 	unsigned		 status;
 	char			 reason[64];
+	/* The REFER's CSeq: the subscription's Event id (§2.4.6). */
+	uint32_t		 refer_cseq;
 	/* Theirs. */
 	uint64_t		 new_id;	/* the call we placed */
-	uint32_t		 refer_cseq;	/* the subscription's id */
 	unsigned		 expires;	/* s, in Subscription-State */
 	char			 frag[XFER_FRAG_MAX];	/* waiting to go */
 	bool			 frag_final;
@@ -192,6 +193,16 @@ xfer_sipfrag_status(struct slice body, char *reason, size_t reasonlen)
 	return status;
 }
 
+/* The Event id is the decimal number cseq. */
+static bool
+xfer_id_is(struct slice id, uint32_t cseq)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%" PRIu32, cseq);
+	return slice_eq_cstr(id, v);
+}
+
 void
 xfer_on_notify(struct call *c, const struct ua_req *rq)
 {
@@ -207,7 +218,10 @@ xfer_on_notify(struct call *c, const struct ua_req *rq)
 		ua_respond(ua, rq, 489, "Bad Event", "Allow-Events: refer\r\n");
 		return;
 	}
-	if (x == NULL || !x->out || x->state == XFER_QUEUED) {
+	/* §2.4.6: the id names the REFER; another's NOTIFY is not ours. */
+	if (x == NULL || !x->out || x->state == XFER_QUEUED ||
+	    (slice_present(m->event.id) && !xfer_id_is(m->event.id,
+	    x->refer_cseq))) {
 		ua_respond(ua, rq, 481, "Subscription Does Not Exist", NULL);
 		return;
 	}
@@ -466,6 +480,7 @@ xfer_flush(struct call *c)
 		xfer_out_end(c, "failed", 0, strerror(err));
 		return;
 	}
+	x->refer_cseq = c->dlg.local_cseq;
 	x->state = XFER_REFER_SENT;
 }
 

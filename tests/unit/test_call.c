@@ -2568,6 +2568,52 @@ START_TEST(test_transfer_out)
 }
 END_TEST
 
+/*
+ * RFC 3515 §2.4.6: a NOTIFY's Event id is the CSeq of its REFER; one
+ * that names another REFER (an earlier transfer's late NOTIFY) is not
+ * this transfer's: 481, and the call stays.
+ */
+START_TEST(test_transfer_out_other_id)
+{
+	char err[200], ev[64];
+	struct pm *inv, *refer;
+	struct pdlg p;
+	uint64_t id;
+
+	start(ACCOUNT_INCOMING_RING);
+	refer_status = 202;
+	mock.script = script_refer;
+	id = place(NULL);
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 2000);
+	WAIT_FOR(nreq(SIP_METHOD_ACK) == 1, 1000);
+	ck_assert_int_eq(call_transfer(ag, id, "sip:carol@127.0.0.1", err,
+	    sizeof(err)), 0);
+	WAIT_FOR(ev_count("call.transfer", id, "state", "accepted") == 1,
+	    1000);
+	inv = req(SIP_METHOD_INVITE, 0);
+	refer = req(SIP_METHOD_REFER, 0);
+	pdlg_of_uac(&p, inv);
+	snprintf(ev, sizeof(ev), "Event: refer;id=%u\r\n"
+	    "Subscription-State: terminated\r\n",
+	    (unsigned)refer->msg->cseq.num - 1);
+	peer_request_typed(&p, "NOTIFY", 1, NULL, true, ev,
+	    "message/sipfrag;version=2.0", "SIP/2.0 200 OK\r\n");
+	WAIT_FOR(nrsp_cseq(481, SIP_METHOD_NOTIFY, 1) == 1, 1000);
+	run_for(50);
+	ck_assert_int_eq(state_of(id), CALL_STATE_CONFIRMED);
+	ck_assert_int_eq(nreq(SIP_METHOD_BYE), 0);
+	/* Its own id, or none: taken. */
+	snprintf(ev, sizeof(ev), "Event: refer;id=%u\r\n"
+	    "Subscription-State: active\r\n",
+	    (unsigned)refer->msg->cseq.num);
+	peer_request_typed(&p, "NOTIFY", 2, NULL, true, ev,
+	    "message/sipfrag;version=2.0", "SIP/2.0 180 Ringing\r\n");
+	WAIT_FOR(nrsp_cseq(200, SIP_METHOD_NOTIFY, 2) == 1, 1000);
+	peer_notify(&p, 3, "terminated", "SIP/2.0 200 OK\r\n");
+	WAIT_FOR(nreq(SIP_METHOD_BYE) == 1, 1000);
+}
+END_TEST
+
 START_TEST(test_transfer_out_refused)
 {
 	char err[200];
@@ -2981,6 +3027,7 @@ call_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_transfer_out);
 	tcase_add_test(tc, test_transfer_out_refused);
+	tcase_add_test(tc, test_transfer_out_other_id);
 	tcase_add_test(tc, test_transfer_in);
 	tcase_add_test(tc, test_transfer_in_done_once);
 	tcase_add_test(tc, test_transfer_in_refused);
