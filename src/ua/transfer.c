@@ -330,6 +330,12 @@ xfer_refer_target(const struct sip_msg *m, unsigned *status,
 		*reason = "Refer-To With Headers Not Supported";
 		return NULL;
 	}
+	/* RFC 3515 §2.1: the method asked for; we place calls only. */
+	if (slice_present(u->method) && !slice_eq_cstr(u->method, "INVITE")) {
+		*status = 501;
+		*reason = "Refer-To Method Not Supported";
+		return NULL;
+	}
 	return xstrndup(m->refer_to.uri_str.p, m->refer_to.uri_str.n);
 }
 

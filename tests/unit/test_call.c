@@ -2693,17 +2693,23 @@ START_TEST(test_transfer_in)
 	    "abc%%3Bto-tag%%3D1%%3Bfrom-tag%%3D2>\r\n", mock.port);
 	peer_request(&p, "REFER", 2, NULL, true, h, NULL);
 	WAIT_FOR(nrsp_cseq(501, SIP_METHOD_REFER, 2) == 1, 1000);
+	/* A method other than INVITE (RFC 3515 §2.1): not ours either. */
+	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d;"
+	    "method=BYE>\r\n", mock.port);
+	peer_request(&p, "REFER", 3, NULL, true, h, NULL);
+	WAIT_FOR(nrsp_cseq(501, SIP_METHOD_REFER, 3) == 1, 1000);
+	ck_assert_uint_eq(live_calls(), 1);
 
 	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d>\r\n"
 	    "Referred-By: <sip:peer@127.0.0.1>\r\n", mock.port);
-	peer_request(&p, "REFER", 3, NULL, true, h, NULL);
-	WAIT_FOR(nrsp_cseq(202, SIP_METHOD_REFER, 3) == 1, 1000);
+	peer_request(&p, "REFER", 4, NULL, true, h, NULL);
+	WAIT_FOR(nrsp_cseq(202, SIP_METHOD_REFER, 4) == 1, 1000);
 	/* The new call, its 180 and 200, each told in a NOTIFY. */
 	WAIT_FOR(notifies(&p, nt, 8) >= 2 && strstr(body(nt[notifies(&p,
 	    nt, 8) - 1]), "200 OK") != NULL, 2000);
 	n = notifies(&p, nt, 8);
 	ck_assert_str_eq(body(nt[0]), "SIP/2.0 100 Trying\r\n");
-	ck_assert_str_eq(hval(nt[0], "Event"), "refer;id=3");
+	ck_assert_str_eq(hval(nt[0], "Event"), "refer;id=4");
 	ck_assert_ptr_nonnull(strstr(hval(nt[0], "Subscription-State"),
 	    "active"));
 	ck_assert_str_eq(hval(nt[0], "Content-Type"),
@@ -2725,7 +2731,7 @@ START_TEST(test_transfer_in)
 			ck_assert_str_eq(hval(&mock.in[k], "Referred-By"),
 			    "<sip:peer@127.0.0.1>");
 	/* The transferor hangs up; the new call stays. */
-	peer_request(&p, "BYE", 4, NULL, true, NULL, NULL);
+	peer_request(&p, "BYE", 5, NULL, true, NULL, NULL);
 	WAIT_FOR(state_of(id) == CALL_STATE_TERMINATED, 1000);
 	ck_assert_int_eq(state_of(nid), CALL_STATE_CONFIRMED);
 }
