@@ -2816,6 +2816,26 @@ START_TEST(test_transfer_in_refused)
 }
 END_TEST
 
+/*
+ * A REFER outside any dialog (RFC 3515 §2.4.7) is a request we refuse,
+ * not one whose dialog is missing: 403, never 481.
+ */
+START_TEST(test_transfer_in_no_dialog)
+{
+	struct pdlg p;
+	char h[128];
+
+	start(ACCOUNT_INCOMING_ANSWER);
+	pdlg_init(&p, "alice");
+	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d>\r\n"
+	    "Contact: <%s>\r\n", mock.port, peer_contact);
+	peer_request(&p, "REFER", 7, NULL, false, h, NULL);
+	WAIT_FOR(nrsp_cseq(403, SIP_METHOD_REFER, 7) == 1, 1000);
+	ck_assert_uint_eq(nrsp_cseq(481, SIP_METHOD_REFER, 7), 0);
+	ck_assert_uint_eq(live_calls(), 0);
+}
+END_TEST
+
 START_TEST(test_stop)
 {
 	struct call_params cp = { 0 };
@@ -3037,6 +3057,7 @@ call_suite(void)
 	tcase_add_test(tc, test_transfer_in);
 	tcase_add_test(tc, test_transfer_in_done_once);
 	tcase_add_test(tc, test_transfer_in_refused);
+	tcase_add_test(tc, test_transfer_in_no_dialog);
 	tcase_add_test(tc, test_stop);
 	tcase_add_test(tc, test_media_silence);
 	tcase_add_test(tc, test_place_errors);
