@@ -32,6 +32,8 @@
 
 /* s the transferor waits for the final NOTIFY after the 202. */
 #define XFER_NOTIFY_WAIT_S	120
+/* s: a NOTIFY's expires moves that wait, up to this. */
+#define XFER_EXPIRES_MAX	3600
 /* The longest sipfrag status line we send or keep. */
 #define XFER_FRAG_MAX		128
 
@@ -211,6 +213,7 @@ xfer_on_notify(struct call *c, const struct ua_req *rq)
 	struct xfer *x = c->xfer;
 	char reason[64];
 	unsigned status;
+	int64_t expires;
 	bool final;
 
 	if (!m->has_event || !slice_caseeq_cstr(m->event.package,
@@ -228,6 +231,7 @@ xfer_on_notify(struct call *c, const struct ua_req *rq)
 	status = xfer_sipfrag_status(m->body, reason, sizeof(reason));
 	final = m->has_substate && slice_caseeq_cstr(m->substate.state,
 	    "terminated");
+	expires = m->has_substate ? m->substate.expires : -1;
 	ua_respond(ua, rq, 200, "OK", NULL);
 	/* A NOTIFY may pass the 202 (RFC 3515 §2.4.4). */
 	if (x->state == XFER_REFER_SENT)
@@ -237,6 +241,14 @@ xfer_on_notify(struct call *c, const struct ua_req *rq)
 		snprintf(x->reason, sizeof(x->reason), "%s", reason);
 	}
 	if (!final) {
+		/*
+		 * RFC 6665 §4.1.3: the subscription lasts expires s; the
+		 * final NOTIFY (or one with reason=timeout) comes by then.
+		 */
+		if (expires > 0)
+			call_timer_set(c, CALL_T_XFER, (uint64_t)(expires <
+			    XFER_EXPIRES_MAX ? expires : XFER_EXPIRES_MAX) *
+			    1000 + 64ull * ua->tc.t1_ms);
 		if (status != 0)
 			xfer_publish(c, "progress", status, reason);
 		return;
@@ -524,7 +536,10 @@ xfer_on_response(struct call *c, struct sip_ctrans *ct,
 			x->state = XFER_ACCEPTED;
 			xfer_publish(c, "accepted", m->status, NULL);
 		}
-		call_timer_set(c, CALL_T_XFER, XFER_NOTIFY_WAIT_S * 1000);
+		/* A NOTIFY that passed the 2xx set the wait already. */
+		if (c->due[CALL_T_XFER] == 0)
+			call_timer_set(c, CALL_T_XFER,
+			    XFER_NOTIFY_WAIT_S * 1000);
 		return true;
 	}
 	/* Our NOTIFY: the transferor is gone, or we said the last word. */

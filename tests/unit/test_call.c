@@ -2614,6 +2614,40 @@ START_TEST(test_transfer_out_other_id)
 }
 END_TEST
 
+/*
+ * The transferee's NOTIFY says how long its subscription lasts (RFC
+ * 6665 §4.1.3): the wait for the final NOTIFY follows it, 64*T1 past
+ * it at most, not a fixed two minutes.
+ */
+START_TEST(test_transfer_out_expiry)
+{
+	char err[200];
+	struct pdlg p;
+	uint64_t id, t0;
+	int i;
+
+	start(ACCOUNT_INCOMING_RING);
+	refer_status = 202;
+	mock.script = script_refer;
+	id = place(NULL);
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 2000);
+	WAIT_FOR(nreq(SIP_METHOD_ACK) == 1, 1000);
+	ck_assert_int_eq(call_transfer(ag, id, "sip:carol@127.0.0.1", err,
+	    sizeof(err)), 0);
+	WAIT_FOR(ev_count("call.transfer", id, "state", "accepted") == 1,
+	    1000);
+	pdlg_of_uac(&p, req(SIP_METHOD_INVITE, 0));
+	t0 = time_mono_us();
+	peer_notify(&p, 1, "active;expires=1", "SIP/2.0 180 Ringing\r\n");
+	WAIT_FOR(ev_count("call.transfer", id, "state", "failed") == 1,
+	    1000 + 64 * T1_MS + 1000);
+	ck_assert_uint_ge(time_mono_us() - t0, 1000 * 1000);
+	i = ev_last("call.transfer", id);
+	ck_assert_str_eq(ev_val((size_t)i, "reason"), "no final NOTIFY");
+	ck_assert_int_eq(state_of(id), CALL_STATE_CONFIRMED);
+}
+END_TEST
+
 START_TEST(test_transfer_out_refused)
 {
 	char err[200];
@@ -3054,6 +3088,7 @@ call_suite(void)
 	tcase_add_test(tc, test_transfer_out);
 	tcase_add_test(tc, test_transfer_out_refused);
 	tcase_add_test(tc, test_transfer_out_other_id);
+	tcase_add_test(tc, test_transfer_out_expiry);
 	tcase_add_test(tc, test_transfer_in);
 	tcase_add_test(tc, test_transfer_in_done_once);
 	tcase_add_test(tc, test_transfer_in_refused);
