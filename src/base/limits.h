@@ -35,6 +35,7 @@
 #define SIPX_REQUEST_HEADERS_MAX	16	/* header= of one request */
 #define SIPX_REQUEST_BODY_MAX		16384	/* bytes of a body we send */
 #define SIPX_REQUEST_METHOD_MAX		32	/* bytes of a method name */
+#define SIPX_REQUEST_PROVISIONAL_MAX	32	/* 1xx told of one request */
 #define SIPX_MESSAGE_UDP_MAX		1300	/* RFC 3428 §8: whole MESSAGE */
 #define SIPX_MESSAGE_IN_MAX		16384	/* body we take; more: 413 */
 #define SIPX_INBOX_MAX			10000	/* an account's `inbox` */

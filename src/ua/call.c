@@ -2881,7 +2881,13 @@ static void
 call_on_stray(struct ua *ua, const struct ua_req *rq, void *arg)
 {
 	(void)arg;
-	ua_respond(ua, rq, 481, "Call/Transaction Does Not Exist", NULL);
+	/* REFER may start a dialog (RFC 3515 §2.4.7): we take it in calls
+	 * only, which is a refusal, not a missing dialog. */
+	if (rq->msg->method == SIP_METHOD_REFER)
+		ua_respond(ua, rq, 403, "REFER Only Inside A Call", NULL);
+	else
+		ua_respond(ua, rq, 481, "Call/Transaction Does Not Exist",
+		    NULL);
 }
 
 /* ---- responses to our in-dialog requests ------------------------------------- */

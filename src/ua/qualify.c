@@ -72,8 +72,6 @@ struct qualify {
 	bool			 stopped;
 };
 
-static const char *const qualify_tp_names[] = { "udp", "tcp", "tls" };
-
 const char *
 qualify_state_name(enum qualify_state s)
 {
@@ -181,7 +179,7 @@ peer_fields(const struct qualify_peer *p, struct events_kv *kv, size_t *n,
 {
 	kv[(*n)++] = (struct events_kv){ "uri", p->uri };
 	kv[(*n)++] = (struct events_kv){ "transport",
-	    qualify_tp_names[p->tp] };
+	    account_transport_name(p->tp) };
 	kv[(*n)++] = (struct events_kv){ "state",
 	    qualify_state_name(p->state) };
 	if (p->target[0] != '\0')
@@ -606,7 +604,7 @@ peer_info(const struct qualify_peer *p, struct qualify_info *i)
 {
 	memset(i, 0, sizeof(*i));
 	i->uri = p->uri;
-	i->transport = qualify_tp_names[p->tp];
+	i->transport = account_transport_name(p->tp);
 	i->state = p->state;
 	i->target = p->target;
 	i->rtt_ms = p->rtt_ms;

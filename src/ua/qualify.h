@@ -58,7 +58,7 @@ void	qualify_free(struct qualify *);
  * loop runs again. */
 struct qualify_info {
 	const char		*uri;		/* as the accounts name it */
-	const char		*transport;	/* "udp", "tcp", "tls" */
+	const char		*transport;	/* account_transport_name() */
 	enum qualify_state	 state;
 	const char		*target;	/* last probed, "" before */
 	double			 rtt_ms;	/* last answer's, < 0: none */

@@ -118,7 +118,7 @@ struct reg_try {
 	unsigned			 rounds_423;
 	unsigned			 rounds_nat;
 	int				 last_err;
-	char				*old_contact;	/* to remove, once */
+	char				*old_contact;	/* to remove, until a 2xx */
 };
 
 struct reg {
@@ -823,13 +823,15 @@ reg_send(struct reg *r)
 		    r->contact, expires);
 		sip_build_add(&b, SIP_HDR_SUPPORTED, "path");
 	}
-	/* The binding a NAT change left behind goes in the same request. */
+	/*
+	 * The binding a NAT change left behind goes in the same request,
+	 * and in the next one of the attempt too: a challenged REGISTER
+	 * removed nothing (§10.3).  reg_on_success lets it go.
+	 */
 	if (r->try->old_contact != NULL &&
 	    strcmp(r->try->old_contact, r->contact) != 0)
 		sip_build_addf(&b, SIP_HDR_CONTACT, "<%s>;expires=0",
 		    r->try->old_contact);
-	free(r->try->old_contact);
-	r->try->old_contact = NULL;
 	sip_build_addf(&b, SIP_HDR_EXPIRES, "%u", expires);
 	sip_build_add(&b, SIP_HDR_ALLOW, ua->allow);
 	sip_build_add(&b, SIP_HDR_USER_AGENT, ua->user_agent);
@@ -1118,6 +1120,9 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 	    SLICE_ARG(msg->reason));
 	copy_cut(r->last_reason, sizeof(r->last_reason), cause + 4);
 	reg_hist_end(r, msg->status, 0, cause + 4);
+	/* A 2xx: the binding left behind, if any, is gone. */
+	free(r->try->old_contact);
+	r->try->old_contact = NULL;
 
 	if (r->goal == REG_GOAL_UNBIND) {
 		r->bound_until_us = 0;

@@ -80,6 +80,7 @@ struct request {
 	const struct sip_resolve_target *cur;
 	struct sip_ctrans	*ct;
 	bool			 got_1xx;	/* the target is alive */
+	unsigned		 told_1xx;	/* to on_rsp, all targets */
 	int			 last_err;
 	struct event		*timer;		/* the caller's bound */
 	struct event		*failover;
@@ -376,8 +377,12 @@ request_on_ctrans(struct sip_ctrans *ct, enum sip_trans_event ev, int err,
 	switch (ev) {
 	case SIP_TRANS_EV_RESPONSE:
 		r->res.responses++;
-		/* Told first: what follows may end the request. */
-		if (r->on_rsp != NULL)
+		/*
+		 * Told first: what follows may end the request.  A peer
+		 * may send 1xx without end; each is an event for a client.
+		 */
+		if (r->on_rsp != NULL && (m->status >= 200 ||
+		    r->told_1xx++ < SIPX_REQUEST_PROVISIONAL_MAX))
 			r->on_rsp(m, r->arg);
 		if (m->status < 200) {
 			/* Alive: only Timer F (or the caller) ends it now. */
@@ -452,9 +457,9 @@ request_build(struct request *r, const struct sip_dest *dst,
 	sip_build_addf(&b, SIP_HDR_CSEQ, "%u %s", r->cseq, r->method);
 	if (r->contact)
 		sip_build_addf(&b, SIP_HDR_CONTACT, "<%s:%s%s%s%s>",
-		    dst->proto == SIP_TP_TLS ? "sips" : "sip", r->user,
+		    sip_tp_contact_scheme(dst->proto), r->user,
 		    r->user[0] != '\0' ? "@" : "", sent_by,
-		    dst->proto == SIP_TP_TCP ? ";transport=tcp" : "");
+		    sip_tp_contact_param(dst->proto));
 	if (ua->user_agent[0] != '\0')
 		sip_build_add(&b, SIP_HDR_USER_AGENT, ua->user_agent);
 	for (size_t i = 0; i < r->nhdrs; i++) {

@@ -80,7 +80,9 @@ struct request_result {
 /*
  * Every response, in order of arrival (retransmissions filtered by the
  * transaction layer), the 401/407 that gets answered and a 503 that
- * sends us to the next target included.  msg lives for the call.
+ * sends us to the next target included; provisional ones only up to
+ * SIPX_REQUEST_PROVISIONAL_MAX (the rest are counted in responses).
+ * msg lives for the call.
  */
 typedef void request_response_fn(const struct sip_msg *, void *arg);
 /* Once, from the loop; the request is gone after it returns. */

@@ -619,9 +619,10 @@ sub_add_via(struct sub *s, struct sip_build *b, const struct sip_dest *dst)
 	if (s->contact == NULL) {
 		struct strbuf sb = STRBUF_INIT;
 
-		strbuf_addf(&sb, "<%s:%s%s%s%s>", dst->proto == SIP_TP_TLS ?
-		    "sips" : "sip", s->user, s->user[0] != '\0' ? "@" : "",
-		    sent_by, dst->proto == SIP_TP_TCP ? ";transport=tcp" : "");
+		strbuf_addf(&sb, "<%s:%s%s%s%s>",
+		    sip_tp_contact_scheme(dst->proto), s->user,
+		    s->user[0] != '\0' ? "@" : "", sent_by,
+		    sip_tp_contact_param(dst->proto));
 		s->contact = strbuf_detach(&sb);
 	}
 	return 0;
@@ -639,18 +640,38 @@ sub_ruri_of(const struct sip_build *b)
 	return xstrndup(sp + 1, (size_t)(end - sp - 1));
 }
 
+/*
+ * The packages the account serves as notifier, "a, b" (RFC 6665
+ * §8.2.2: Allow-Events promises a notifier); false for none.
+ */
+static bool
+sub_allow_list(const struct account *a, char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int i = 0; a != NULL && i < SUB_PKG__COUNT; i++)
+		if (a->cfg->accept_events & (1u << i))
+			used += (size_t)snprintf(out + used, len - used, "%s%s",
+			    used == 0 ? "" : ", ", sub_pkgs[i].name);
+	return used > 0;
+}
+
 /* The SUBSCRIBE's own headers (§4.1.2.1), then credentials. */
 static int
 sub_add_subscribe_hdrs(struct sub *s, struct sip_build *b, bool unsub)
 {
 	const struct account *a = sub_acct(s);
+	char allow[128];
 	int err = 0;
 
 	sip_build_add(b, SIP_HDR_CONTACT, s->contact);
 	sip_build_add(b, SIP_HDR_EVENT, sub_pkgs[s->pkg].name);
 	sip_build_add(b, SIP_HDR_ACCEPT, sub_pkgs[s->pkg].accept);
 	sip_build_addf(b, SIP_HDR_EXPIRES, "%u", unsub ? 0 : s->expires_req);
-	sip_build_add(b, SIP_HDR_ALLOW_EVENTS, sub_pkgs[s->pkg].name);
+	/* What we notify for, not what we subscribe to (§8.2.2). */
+	if (sub_allow_list(a, allow, sizeof(allow)))
+		sip_build_add(b, SIP_HDR_ALLOW_EVENTS, allow);
 	sip_build_add(b, SIP_HDR_USER_AGENT, s->ag->ua->user_agent);
 	if (s->chal != NULL && a != NULL) {
 		char *ruri = sub_ruri_of(b);
@@ -1627,16 +1648,11 @@ sub_accepts(const struct sip_msg *m, enum sub_package pkg)
 static void
 sub_allow_events(const struct account *a, char *out, size_t len)
 {
-	size_t used = 0;
+	char list[128];
 
 	out[0] = '\0';
-	for (int i = 0; i < SUB_PKG__COUNT; i++)
-		if (a->cfg->accept_events & (1u << i))
-			used += (size_t)snprintf(out + used, len - used, "%s%s",
-			    used == 0 ? "Allow-Events: " : ", ",
-			    sub_pkgs[i].name);
-	if (used > 0)
-		snprintf(out + used, len - used, "\r\n");
+	if (sub_allow_list(a, list, sizeof(list)))
+		snprintf(out, len, "Allow-Events: %s\r\n", list);
 }
 
 static void
@@ -1655,9 +1671,9 @@ sub_contact_for(struct sub *s, const struct sip_dest *dst)
 
 	if (sip_tp_sent_by(s->ag->ua->tp, dst, sent_by, sizeof(sent_by)) != 0)
 		snprintf(sent_by, sizeof(sent_by), "127.0.0.1");
-	strbuf_addf(&sb, "<%s:%s%s%s%s>", dst->proto == SIP_TP_TLS ? "sips" :
-	    "sip", s->user, s->user[0] != '\0' ? "@" : "", sent_by,
-	    dst->proto == SIP_TP_TCP ? ";transport=tcp" : "");
+	strbuf_addf(&sb, "<%s:%s%s%s%s>", sip_tp_contact_scheme(dst->proto),
+	    s->user, s->user[0] != '\0' ? "@" : "", sent_by,
+	    sip_tp_contact_param(dst->proto));
 	free(s->contact);
 	s->contact = strbuf_detach(&sb);
 }

@@ -32,6 +32,8 @@
 
 /* s the transferor waits for the final NOTIFY after the 202. */
 #define XFER_NOTIFY_WAIT_S	120
+/* s: a NOTIFY's expires moves that wait, up to this. */
+#define XFER_EXPIRES_MAX	3600
 /* The longest sipfrag status line we send or keep. */
 #define XFER_FRAG_MAX		128
 
@@ -50,9 +52,10 @@ struct xfer {
 	/* Ours: the last sipfrag status the transferee reported. */
 	unsigned		 status;
 	char			 reason[64];
+	/* The REFER's CSeq: the subscription's Event id (§2.4.6). */
+	uint32_t		 refer_cseq;
 	/* Theirs. */
 	uint64_t		 new_id;	/* the call we placed */
-	uint32_t		 refer_cseq;	/* the subscription's id */
 	unsigned		 expires;	/* s, in Subscription-State */
 	char			 frag[XFER_FRAG_MAX];	/* waiting to go */
 	bool			 frag_final;
@@ -192,6 +195,16 @@ xfer_sipfrag_status(struct slice body, char *reason, size_t reasonlen)
 	return status;
 }
 
+/* The Event id is the decimal number cseq. */
+static bool
+xfer_id_is(struct slice id, uint32_t cseq)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%" PRIu32, cseq);
+	return slice_eq_cstr(id, v);
+}
+
 void
 xfer_on_notify(struct call *c, const struct ua_req *rq)
 {
@@ -200,6 +213,7 @@ xfer_on_notify(struct call *c, const struct ua_req *rq)
 	struct xfer *x = c->xfer;
 	char reason[64];
 	unsigned status;
+	int64_t expires;
 	bool final;
 
 	if (!m->has_event || !slice_caseeq_cstr(m->event.package,
@@ -207,13 +221,17 @@ xfer_on_notify(struct call *c, const struct ua_req *rq)
 		ua_respond(ua, rq, 489, "Bad Event", "Allow-Events: refer\r\n");
 		return;
 	}
-	if (x == NULL || !x->out || x->state == XFER_QUEUED) {
+	/* §2.4.6: the id names the REFER; another's NOTIFY is not ours. */
+	if (x == NULL || !x->out || x->state == XFER_QUEUED ||
+	    (slice_present(m->event.id) && !xfer_id_is(m->event.id,
+	    x->refer_cseq))) {
 		ua_respond(ua, rq, 481, "Subscription Does Not Exist", NULL);
 		return;
 	}
 	status = xfer_sipfrag_status(m->body, reason, sizeof(reason));
 	final = m->has_substate && slice_caseeq_cstr(m->substate.state,
 	    "terminated");
+	expires = m->has_substate ? m->substate.expires : -1;
 	ua_respond(ua, rq, 200, "OK", NULL);
 	/* A NOTIFY may pass the 202 (RFC 3515 §2.4.4). */
 	if (x->state == XFER_REFER_SENT)
@@ -223,6 +241,14 @@ xfer_on_notify(struct call *c, const struct ua_req *rq)
 		snprintf(x->reason, sizeof(x->reason), "%s", reason);
 	}
 	if (!final) {
+		/*
+		 * RFC 6665 §4.1.3: the subscription lasts expires s; the
+		 * final NOTIFY (or one with reason=timeout) comes by then.
+		 */
+		if (expires > 0)
+			call_timer_set(c, CALL_T_XFER, (uint64_t)(expires <
+			    XFER_EXPIRES_MAX ? expires : XFER_EXPIRES_MAX) *
+			    1000 + 64ull * ua->tc.t1_ms);
 		if (status != 0)
 			xfer_publish(c, "progress", status, reason);
 		return;
@@ -316,6 +342,12 @@ xfer_refer_target(const struct sip_msg *m, unsigned *status,
 		*reason = "Refer-To With Headers Not Supported";
 		return NULL;
 	}
+	/* RFC 3515 §2.1: the method asked for; we place calls only. */
+	if (slice_present(u->method) && !slice_eq_cstr(u->method, "INVITE")) {
+		*status = 501;
+		*reason = "Refer-To Method Not Supported";
+		return NULL;
+	}
 	return xstrndup(m->refer_to.uri_str.p, m->refer_to.uri_str.n);
 }
 
@@ -347,7 +379,6 @@ xfer_on_refer(struct call *c, const struct ua_req *rq)
 		ua_respond(ua, rq, status, why, NULL);
 		return;
 	}
-	ua_respond(ua, rq, 202, "Accepted", NULL);
 	x = xcalloc(1, sizeof(*x));
 	x->state = XFER_NOTIFYING;
 	x->target = target;
@@ -367,6 +398,9 @@ xfer_on_refer(struct call *c, const struct ua_req *rq)
 		p.headers = hdrs;
 		p.nheaders = 1;
 	}
+	/* The answer frees the request: what it says is copied above. */
+	ua_respond(ua, rq, 202, "Accepted", NULL);
+	m = NULL;
 	e = call_place(c->ag, &p, &nid, err, sizeof(err));
 	strbuf_free(&hb);
 	if (e != 0) {
@@ -410,6 +444,9 @@ xfer_on_state(struct call *nc)
 	unsigned status;
 
 	if (x == NULL || x->out || x->new_id != nc->id || !c->live)
+		return;
+	/* The final status is told: the new call's life is its own now. */
+	if (x->final_sent || (x->frag_pending && x->frag_final))
 		return;
 	switch (nc->state) {
 	case CALL_STATE_PROCEEDING:
@@ -461,6 +498,7 @@ xfer_flush(struct call *c)
 		xfer_out_end(c, "failed", 0, strerror(err));
 		return;
 	}
+	x->refer_cseq = c->dlg.local_cseq;
 	x->state = XFER_REFER_SENT;
 }
 
@@ -498,7 +536,10 @@ xfer_on_response(struct call *c, struct sip_ctrans *ct,
 			x->state = XFER_ACCEPTED;
 			xfer_publish(c, "accepted", m->status, NULL);
 		}
-		call_timer_set(c, CALL_T_XFER, XFER_NOTIFY_WAIT_S * 1000);
+		/* A NOTIFY that passed the 2xx set the wait already. */
+		if (c->due[CALL_T_XFER] == 0)
+			call_timer_set(c, CALL_T_XFER,
+			    XFER_NOTIFY_WAIT_S * 1000);
 		return true;
 	}
 	/* Our NOTIFY: the transferor is gone, or we said the last word. */

@@ -262,8 +262,31 @@ def test_wss_register(env):
     db.stop()
 
 
+def test_ws_subscribe_contact(env):
+    """A SUBSCRIBE over ws, from `subscribe` and from `request`, names
+    the WebSocket in its Contact (RFC 7118 §5): the dialog's requests
+    must come back over it."""
+    need()
+    certs = TLS.make_certs(env)
+    kam = WsKamailio(env, certs).start()
+    da = env.daemon(name="sipxd-alice", accounts=[ws_account("alice",
+                                                             kam.ws)])
+    K.wait_location(kam, lambda t: "alice" in t, 10, "alice registered")
+    expect_ctl(da.ctl("subscribe", "alice", "sip:nobody@127.0.0.1",
+                      "event=presence"), 0, "subscribe")
+    da.ctl("request", "alice", "SUBSCRIBE", "sip:nobody@127.0.0.1",
+           "header=Event: presence", timeout=15)
+    check(wait_until(lambda: len(kam.lines(r"subscribe ct=\S+ proto=ws\b")) >=
+                     2, 5), "two SUBSCRIBEs over ws: %s" % kam.log_tail())
+    for line in kam.lines(r"subscribe ct=\S+ proto=ws\b"):
+        check(";transport=ws" in line, "a SUBSCRIBE's Contact over ws: %s"
+              % line)
+    da.stop()
+
+
 TESTS = [
     ("ws_register_and_calls", test_ws_register_and_calls),
+    ("ws_subscribe_contact", test_ws_subscribe_contact),
     ("wss_register", test_wss_register),
 ]
 

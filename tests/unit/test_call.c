@@ -2568,6 +2568,86 @@ START_TEST(test_transfer_out)
 }
 END_TEST
 
+/*
+ * RFC 3515 §2.4.6: a NOTIFY's Event id is the CSeq of its REFER; one
+ * that names another REFER (an earlier transfer's late NOTIFY) is not
+ * this transfer's: 481, and the call stays.
+ */
+START_TEST(test_transfer_out_other_id)
+{
+	char err[200], ev[64];
+	struct pm *inv, *refer;
+	struct pdlg p;
+	uint64_t id;
+
+	start(ACCOUNT_INCOMING_RING);
+	refer_status = 202;
+	mock.script = script_refer;
+	id = place(NULL);
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 2000);
+	WAIT_FOR(nreq(SIP_METHOD_ACK) == 1, 1000);
+	ck_assert_int_eq(call_transfer(ag, id, "sip:carol@127.0.0.1", err,
+	    sizeof(err)), 0);
+	WAIT_FOR(ev_count("call.transfer", id, "state", "accepted") == 1,
+	    1000);
+	inv = req(SIP_METHOD_INVITE, 0);
+	refer = req(SIP_METHOD_REFER, 0);
+	pdlg_of_uac(&p, inv);
+	snprintf(ev, sizeof(ev), "Event: refer;id=%u\r\n"
+	    "Subscription-State: terminated\r\n",
+	    (unsigned)refer->msg->cseq.num - 1);
+	peer_request_typed(&p, "NOTIFY", 1, NULL, true, ev,
+	    "message/sipfrag;version=2.0", "SIP/2.0 200 OK\r\n");
+	WAIT_FOR(nrsp_cseq(481, SIP_METHOD_NOTIFY, 1) == 1, 1000);
+	run_for(50);
+	ck_assert_int_eq(state_of(id), CALL_STATE_CONFIRMED);
+	ck_assert_int_eq(nreq(SIP_METHOD_BYE), 0);
+	/* Its own id, or none: taken. */
+	snprintf(ev, sizeof(ev), "Event: refer;id=%u\r\n"
+	    "Subscription-State: active\r\n",
+	    (unsigned)refer->msg->cseq.num);
+	peer_request_typed(&p, "NOTIFY", 2, NULL, true, ev,
+	    "message/sipfrag;version=2.0", "SIP/2.0 180 Ringing\r\n");
+	WAIT_FOR(nrsp_cseq(200, SIP_METHOD_NOTIFY, 2) == 1, 1000);
+	peer_notify(&p, 3, "terminated", "SIP/2.0 200 OK\r\n");
+	WAIT_FOR(nreq(SIP_METHOD_BYE) == 1, 1000);
+}
+END_TEST
+
+/*
+ * The transferee's NOTIFY says how long its subscription lasts (RFC
+ * 6665 §4.1.3): the wait for the final NOTIFY follows it, 64*T1 past
+ * it at most, not a fixed two minutes.
+ */
+START_TEST(test_transfer_out_expiry)
+{
+	char err[200];
+	struct pdlg p;
+	uint64_t id, t0;
+	int i;
+
+	start(ACCOUNT_INCOMING_RING);
+	refer_status = 202;
+	mock.script = script_refer;
+	id = place(NULL);
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 2000);
+	WAIT_FOR(nreq(SIP_METHOD_ACK) == 1, 1000);
+	ck_assert_int_eq(call_transfer(ag, id, "sip:carol@127.0.0.1", err,
+	    sizeof(err)), 0);
+	WAIT_FOR(ev_count("call.transfer", id, "state", "accepted") == 1,
+	    1000);
+	pdlg_of_uac(&p, req(SIP_METHOD_INVITE, 0));
+	t0 = time_mono_us();
+	peer_notify(&p, 1, "active;expires=1", "SIP/2.0 180 Ringing\r\n");
+	WAIT_FOR(ev_count("call.transfer", id, "state", "failed") == 1,
+	    1000 + 64 * T1_MS + 1000);
+	ck_assert_uint_ge(time_mono_us() - t0, 1000 * 1000);
+	i = ev_last("call.transfer", id);
+	ck_assert_str_eq(ev_val((size_t)i, "reason"), "no final NOTIFY");
+	ck_assert_int_eq(state_of(id), CALL_STATE_CONFIRMED);
+}
+END_TEST
+
 START_TEST(test_transfer_out_refused)
 {
 	char err[200];
@@ -2647,17 +2727,23 @@ START_TEST(test_transfer_in)
 	    "abc%%3Bto-tag%%3D1%%3Bfrom-tag%%3D2>\r\n", mock.port);
 	peer_request(&p, "REFER", 2, NULL, true, h, NULL);
 	WAIT_FOR(nrsp_cseq(501, SIP_METHOD_REFER, 2) == 1, 1000);
+	/* A method other than INVITE (RFC 3515 §2.1): not ours either. */
+	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d;"
+	    "method=BYE>\r\n", mock.port);
+	peer_request(&p, "REFER", 3, NULL, true, h, NULL);
+	WAIT_FOR(nrsp_cseq(501, SIP_METHOD_REFER, 3) == 1, 1000);
+	ck_assert_uint_eq(live_calls(), 1);
 
 	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d>\r\n"
 	    "Referred-By: <sip:peer@127.0.0.1>\r\n", mock.port);
-	peer_request(&p, "REFER", 3, NULL, true, h, NULL);
-	WAIT_FOR(nrsp_cseq(202, SIP_METHOD_REFER, 3) == 1, 1000);
+	peer_request(&p, "REFER", 4, NULL, true, h, NULL);
+	WAIT_FOR(nrsp_cseq(202, SIP_METHOD_REFER, 4) == 1, 1000);
 	/* The new call, its 180 and 200, each told in a NOTIFY. */
 	WAIT_FOR(notifies(&p, nt, 8) >= 2 && strstr(body(nt[notifies(&p,
 	    nt, 8) - 1]), "200 OK") != NULL, 2000);
 	n = notifies(&p, nt, 8);
 	ck_assert_str_eq(body(nt[0]), "SIP/2.0 100 Trying\r\n");
-	ck_assert_str_eq(hval(nt[0], "Event"), "refer;id=3");
+	ck_assert_str_eq(hval(nt[0], "Event"), "refer;id=4");
 	ck_assert_ptr_nonnull(strstr(hval(nt[0], "Subscription-State"),
 	    "active"));
 	ck_assert_str_eq(hval(nt[0], "Content-Type"),
@@ -2679,9 +2765,56 @@ START_TEST(test_transfer_in)
 			ck_assert_str_eq(hval(&mock.in[k], "Referred-By"),
 			    "<sip:peer@127.0.0.1>");
 	/* The transferor hangs up; the new call stays. */
-	peer_request(&p, "BYE", 4, NULL, true, NULL, NULL);
+	peer_request(&p, "BYE", 5, NULL, true, NULL, NULL);
 	WAIT_FOR(state_of(id) == CALL_STATE_TERMINATED, 1000);
 	ck_assert_int_eq(state_of(nid), CALL_STATE_CONFIRMED);
+}
+END_TEST
+
+/* script_target, but the final NOTIFY (200) waits for its answer. */
+static void
+script_target_slow_notify(struct pm *q)
+{
+	if (is_method(q, SIP_METHOD_NOTIFY) && strstr(body(q), "200 OK"))
+		return;
+	script_target(q);
+}
+
+/*
+ * The new call is up and said so (done); it ends before the transferor
+ * answers that NOTIFY: the transfer stays done, no "failed" after it.
+ */
+START_TEST(test_transfer_in_done_once)
+{
+	struct account_cfg *cfg = mk_cfg(ACCOUNT_INCOMING_ANSWER);
+	struct pdlg p;
+	char h[256];
+	uint64_t id, nid;
+	int i;
+
+	cfg->refer_accept = true;
+	start_with(cfg);
+	mock.script = script_target_slow_notify;
+	pdlg_init(&p, "alice");
+	peer_invite(&p, NULL, peer_sdp(1, "sendrecv", true));
+	WAIT_FOR(nanswer(&p, 200) >= 1, 1000);
+	pdlg_learn(&p);
+	peer_ack(&p, NULL);
+	id = incoming_id();
+	WAIT_FOR(state_of(id) == CALL_STATE_CONFIRMED, 1000);
+	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d>\r\n",
+	    mock.port);
+	peer_request(&p, "REFER", 2, NULL, true, h, NULL);
+	WAIT_FOR(ev_count("call.transfer", id, "state", "done") == 1, 2000);
+	i = ev_last("call.transfer", id);
+	nid = strtoull(ev_val((size_t)i, "new_id"), NULL, 10);
+	WAIT_FOR(state_of(nid) == CALL_STATE_CONFIRMED, 1000);
+	ck_assert_int_eq(call_hangup(ag, nid), 0);
+	WAIT_FOR(state_of(nid) == CALL_STATE_TERMINATED, 1000);
+	run_for(100);
+	ck_assert_int_eq(ev_count("call.transfer", id, "state", "failed"), 0);
+	i = ev_last("call.transfer", id);
+	ck_assert_str_eq(ev_val((size_t)i, "state"), "done");
 }
 END_TEST
 
@@ -2714,6 +2847,26 @@ START_TEST(test_transfer_in_refused)
 	WAIT_FOR(nrsp_cseq(481, SIP_METHOD_NOTIFY, 4) == 1, 1000);
 	ck_assert_int_eq(state_of(id), CALL_STATE_CONFIRMED);
 	ck_assert_uint_eq(live_calls(), 1);
+}
+END_TEST
+
+/*
+ * A REFER outside any dialog (RFC 3515 §2.4.7) is a request we refuse,
+ * not one whose dialog is missing: 403, never 481.
+ */
+START_TEST(test_transfer_in_no_dialog)
+{
+	struct pdlg p;
+	char h[128];
+
+	start(ACCOUNT_INCOMING_ANSWER);
+	pdlg_init(&p, "alice");
+	snprintf(h, sizeof(h), "Refer-To: <sip:carol@127.0.0.1:%d>\r\n"
+	    "Contact: <%s>\r\n", mock.port, peer_contact);
+	peer_request(&p, "REFER", 7, NULL, false, h, NULL);
+	WAIT_FOR(nrsp_cseq(403, SIP_METHOD_REFER, 7) == 1, 1000);
+	ck_assert_uint_eq(nrsp_cseq(481, SIP_METHOD_REFER, 7), 0);
+	ck_assert_uint_eq(live_calls(), 0);
 }
 END_TEST
 
@@ -2934,8 +3087,12 @@ call_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_transfer_out);
 	tcase_add_test(tc, test_transfer_out_refused);
+	tcase_add_test(tc, test_transfer_out_other_id);
+	tcase_add_test(tc, test_transfer_out_expiry);
 	tcase_add_test(tc, test_transfer_in);
+	tcase_add_test(tc, test_transfer_in_done_once);
 	tcase_add_test(tc, test_transfer_in_refused);
+	tcase_add_test(tc, test_transfer_in_no_dialog);
 	tcase_add_test(tc, test_stop);
 	tcase_add_test(tc, test_media_silence);
 	tcase_add_test(tc, test_place_errors);

@@ -302,6 +302,7 @@ static struct {
 	unsigned		 status[16];
 	char			 body[16][256];
 	size_t			 n;
+	size_t			 calls;		/* on_rsp, all of them */
 	bool			 done;
 	struct request_result	 res;
 } got;
@@ -311,6 +312,7 @@ on_rsp(const struct sip_msg *m, void *arg)
 {
 	(void)arg;
 	ck_assert(!got.done);
+	got.calls++;
 	if (got.n < 16) {
 		got.status[got.n] = m->status;
 		snprintf(got.body[got.n], sizeof(got.body[0]), "%.*s",
@@ -522,6 +524,37 @@ script_182_200(struct pm *q)
 	peer_respond(q, 182, "Queued", "X-Peer: early\r\n", NULL);
 	peer_respond(q, 200, "OK", "X-Peer: final\r\n", "pong");
 }
+
+/* A peer that never stops ringing: 1xx after 1xx, each another. */
+static void
+script_many_1xx(struct pm *q)
+{
+	char h[32];
+
+	for (int i = 0; i < 3 * SIPX_REQUEST_PROVISIONAL_MAX; i++) {
+		snprintf(h, sizeof(h), "X-N: %d\r\n", i);
+		peer_respond(q, 182, "Queued", h, NULL);
+	}
+	peer_respond(q, 200, "OK", NULL, NULL);
+}
+
+/*
+ * Provisional answers are told up to SIPX_REQUEST_PROVISIONAL_MAX (a
+ * control client gets one event each): the rest are counted only; the
+ * final one is always told.
+ */
+START_TEST(test_request_many_1xx)
+{
+	mock.script = script_many_1xx;
+	send_req(NULL, 3000);
+	WAIT_FOR(got.done, 3000);
+	ck_assert_int_eq(got.res.err, 0);
+	ck_assert_uint_eq(got.res.status, 200);
+	ck_assert_uint_eq(got.res.responses,
+	    3 * SIPX_REQUEST_PROVISIONAL_MAX + 1);
+	ck_assert_uint_eq(got.calls, SIPX_REQUEST_PROVISIONAL_MAX + 1);
+}
+END_TEST
 
 START_TEST(test_request_custom)
 {
@@ -1042,6 +1075,7 @@ message_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_request_custom);
+	tcase_add_test(tc, test_request_many_1xx);
 	tcase_add_test(tc, test_request_contact);
 	tcase_add_test(tc, test_request_407);
 	tcase_add_test(tc, test_request_401_twice);

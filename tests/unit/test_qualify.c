@@ -558,6 +558,21 @@ START_TEST(test_sync)
 }
 END_TEST
 
+/* Every transport an account may have names its peer (ws, wss too). */
+START_TEST(test_transport_names)
+{
+	struct account_cfg *c[2] = { mk_cfg("alice", &mocks[0], 30, 1, 2),
+	    mk_cfg("bob", &mocks[0], 30, 1, 2) };
+
+	c[0]->transport = ACCOUNT_TRANSPORT_WS;
+	c[1]->transport = ACCOUNT_TRANSPORT_WSS;
+	apply(c, 2, true);
+	ck_assert_uint_eq(qualify_count(q), 2);
+	ck_assert_str_eq(peer_of("alice").transport, "ws");
+	ck_assert_str_eq(peer_of("bob").transport, "wss");
+}
+END_TEST
+
 /* A stopped agent sends nothing more. */
 START_TEST(test_stop)
 {
@@ -589,6 +604,7 @@ qualify_suite(void)
 	tcase_add_test(tc, test_any_answer);
 	tcase_add_test(tc, test_sync);
 	tcase_add_test(tc, test_stop);
+	tcase_add_test(tc, test_transport_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

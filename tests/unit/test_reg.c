@@ -1527,6 +1527,30 @@ START_TEST(test_nat_digest)
 END_TEST
 
 /*
+ * The REGISTER that removes the private binding is challenged again
+ * (stale nonce): its answer, with new credentials, removes it still.
+ * A challenged REGISTER binds and removes nothing (RFC 3261 §10.3).
+ */
+START_TEST(test_nat_digest_stale)
+{
+	const struct rq *q2, *q3;
+
+	mock.nat_ip = "198.51.100.7";
+	mock.nat_port = 40000;
+	dig.stale_at_nc = 2;
+	(void)digest_registered_n(3600, 4);
+	q2 = req_of("alice", 2);
+	q3 = req_of("alice", 3);
+	ck_assert_uint_eq(q2->cred.nc, 2);
+	ck_assert_uint_eq(q2->msg->ncontact, 2);
+	ck_assert(slice_eq_cstr(q3->cred.nonce, "nonce-rotated"));
+	ck_assert_str_eq(contact_uri(q3), "sip:alice@198.51.100.7:40000");
+	ck_assert_uint_eq(q3->msg->ncontact, 2);
+	check_call_seq("alice", 0);
+}
+END_TEST
+
+/*
  * The NAT goes away (the registrar sees our own address again): the
  * Contact goes back to the local address, and public_addr must say
  * "" ("not behind one", reg.h), not our own address as if it were a
@@ -2124,6 +2148,7 @@ reg_suite(void)
 	tcase_add_test(tc, test_contact_rewritten);
 	tcase_add_test(tc, test_nat);
 	tcase_add_test(tc, test_nat_digest);
+	tcase_add_test(tc, test_nat_digest_stale);
 	tcase_add_test(tc, test_nat_gone);
 	tcase_add_test(tc, test_no_nat);
 	tcase_add_test(tc, test_control_and_stop);

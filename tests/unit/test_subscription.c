@@ -726,6 +726,8 @@ START_TEST(test_2xx_then_notify)
 	ck_assert_str_eq(hval(s0, "Event"), "message-summary");
 	ck_assert_str_eq(hval(s0, "Accept"), MWI_TYPE);
 	ck_assert_int_eq((int)s0->msg->expires, 3600);
+	/* §8.2.2: Allow-Events promises a notifier; alice serves none. */
+	ck_assert_ptr_null(hval(s0, "Allow-Events"));
 	snprintf(want, sizeof(want), "sip:alice@127.0.0.1:%d", ua_port);
 	ck_assert_str_eq(cs(s0->msg->contact[0].addr.uri_str), want);
 	snprintf(want, sizeof(want), "-s%llu", (unsigned long long)id);
