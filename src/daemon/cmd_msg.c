@@ -180,27 +180,6 @@ msg_job_done(const struct request_result *res, void *arg)
 	msg_job_free(mj);
 }
 
-/* An unsigned decimal of seconds in 1..MSG_TIMEOUT_MAX. */
-static int
-msg_timeout_parse(const char *s, unsigned *out)
-{
-	unsigned long v = 0;
-
-	if (*s == '\0')
-		return EINVAL;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > MSG_TIMEOUT_MAX)
-			return EINVAL;
-	}
-	if (v == 0)
-		return EINVAL;
-	*out = (unsigned)v;
-	return 0;
-}
-
 /* A job for the request about to start; NULL with the ERR in r. */
 static struct msg_job *
 msg_job_new(struct cmd_ctx *ctx, const char *kind, const char *account,
@@ -298,7 +277,8 @@ cmd_message(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 			p.content_type = value;
 		} else {
 			seen_timeout = true;
-			if (msg_timeout_parse(value, &timeout_s) != 0) {
+			if (cmd_uint_parse(value, 1, MSG_TIMEOUT_MAX,
+			    &timeout_s) != 0) {
 				cmd_reply_err(r, "usage", "timeout must be "
 				    "1..%d seconds", MSG_TIMEOUT_MAX);
 				return;
@@ -370,7 +350,8 @@ cmd_request(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 			p.content_type = value;
 		} else if (strcmp(key, "timeout") == 0) {
 			seen_timeout = true;
-			if (msg_timeout_parse(value, &timeout_s) != 0) {
+			if (cmd_uint_parse(value, 1, MSG_TIMEOUT_MAX,
+			    &timeout_s) != 0) {
 				cmd_reply_err(r, "usage", "timeout must be "
 				    "1..%d seconds", MSG_TIMEOUT_MAX);
 				return;
