@@ -1004,6 +1004,27 @@ reg_nat_detect(struct reg *r, const struct sip_msg *msg)
 static void reg_conn_lost(uint64_t conn_id, int err, void *arg);
 
 /*
+ * r no longer uses its connection.  RFC 5626 §4.4.1 keeps a connection
+ * alive as a flow only for the bindings made over it: when no outbound
+ * registration is left on it, its pings stop and the transport's idle
+ * timeout applies again (else it would be pinged for ever).
+ */
+static void
+reg_flow_leave(struct reg *r)
+{
+	struct reg *o;
+	uint64_t id = r->conn_id;
+
+	r->conn_id = 0;
+	if (id == 0)
+		return;
+	TAILQ_FOREACH(o, &r->ag->all, aentry)
+		if (o->conn_id == id && o->cfg->outbound)
+			return;
+	(void)sip_tp_conn_set_keepalive(r->ag->ua->tp, id, 0);
+}
+
+/*
  * A binding over TCP or TLS lives as long as its connection: the
  * registrar reaches us through it.  The agent watches each connection
  * once, however many accounts use it.
@@ -1015,6 +1036,8 @@ reg_watch_conn(struct reg *r, const struct sip_msg *msg)
 	const struct sip_hdr *ft;
 	uint64_t h, secs = REG_FLOW_KEEPALIVE_S;
 
+	if (r->conn_id != r->send_conn)
+		reg_flow_leave(r);
 	r->conn_id = r->send_conn;
 	if (r->conn_id == 0)
 		return;
@@ -1123,6 +1146,7 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 		r->bound_until_us = 0;
 		set_str(&r->contacts, NULL);
 		r->listed_ours = false;
+		reg_flow_leave(r);
 		reg_attempt_end(r);
 		reg_set_state(r, reg_rest_state(r), r->ag->stopping ?
 		    "stopping" : cause, msg->status, -1);
@@ -1734,6 +1758,7 @@ reg_free(struct reg *r)
 		r->after->before = NULL;
 		r->after = NULL;
 	}
+	reg_flow_leave(r);
 	TAILQ_REMOVE(&r->ag->all, r, aentry);
 	r->ag->nregs--;
 	reg_rate_update(r->ag);
