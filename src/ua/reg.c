@@ -133,6 +133,7 @@ struct reg {
 	bool			 queued_urgent;	/* in agent.urgent */
 	bool			 running;	/* holds a slot */
 	bool			 orphan;	/* removed: free when done */
+	bool			 flow;		/* counted in its conn's flows */
 	/*
 	 * A reload moved the account to another binding: the new reg
 	 * (after) sends nothing until the old one's Expires: 0 (before)
@@ -219,6 +220,7 @@ struct reg_agent {
 	struct reg_conn {
 		uint64_t	 conn_id;
 		uint64_t	 handle;
+		size_t		 flows;		/* outbound regs on it */
 	}			*conns;
 	size_t			 nconns;
 	char			 instance_seed[33];
@@ -1003,6 +1005,15 @@ reg_nat_detect(struct reg *r, const struct sip_msg *msg)
 
 static void reg_conn_lost(uint64_t conn_id, int err, void *arg);
 
+static struct reg_conn *
+reg_conn_find(struct reg_agent *ag, uint64_t id)
+{
+	for (size_t i = 0; i < ag->nconns; i++)
+		if (ag->conns[i].conn_id == id)
+			return &ag->conns[i];
+	return NULL;
+}
+
 /*
  * r no longer uses its connection.  RFC 5626 §4.4.1 keeps a connection
  * alive as a flow only for the bindings made over it: when no outbound
@@ -1012,16 +1023,16 @@ static void reg_conn_lost(uint64_t conn_id, int err, void *arg);
 static void
 reg_flow_leave(struct reg *r)
 {
-	struct reg *o;
+	struct reg_conn *rc;
 	uint64_t id = r->conn_id;
 
 	r->conn_id = 0;
-	if (id == 0)
+	if (!r->flow)
 		return;
-	TAILQ_FOREACH(o, &r->ag->all, aentry)
-		if (o->conn_id == id && o->cfg->outbound)
-			return;
-	(void)sip_tp_conn_set_keepalive(r->ag->ua->tp, id, 0);
+	r->flow = false;
+	if ((rc = reg_conn_find(r->ag, id)) != NULL && rc->flows > 0 &&
+	    --rc->flows == 0)
+		(void)sip_tp_conn_set_keepalive(r->ag->ua->tp, id, 0);
 }
 
 /*
@@ -1033,14 +1044,29 @@ static void
 reg_watch_conn(struct reg *r, const struct sip_msg *msg)
 {
 	struct reg_agent *ag = r->ag;
+	struct reg_conn *rc;
 	const struct sip_hdr *ft;
 	uint64_t h, secs = REG_FLOW_KEEPALIVE_S;
 
-	if (r->conn_id != r->send_conn)
+	if (r->conn_id != r->send_conn || !r->cfg->outbound)
 		reg_flow_leave(r);
 	r->conn_id = r->send_conn;
 	if (r->conn_id == 0)
 		return;
+	if ((rc = reg_conn_find(ag, r->conn_id)) == NULL) {
+		h = sip_tp_conn_observe(ag->ua->tp, r->conn_id, reg_conn_lost,
+		    ag);
+		if (h == 0) {
+			r->conn_id = 0;
+			return;
+		}
+		ag->conns = xreallocarray(ag->conns, ag->nconns + 1,
+		    sizeof(*ag->conns));
+		rc = &ag->conns[ag->nconns++];
+		rc->conn_id = r->conn_id;
+		rc->handle = h;
+		rc->flows = 0;
+	}
 	/*
 	 * RFC 5626 §4.4.1: an outbound flow is kept alive with CRLFCRLF
 	 * pings, at 80 % of the registrar's Flow-Timer when it gives one.
@@ -1054,20 +1080,11 @@ reg_watch_conn(struct reg *r, const struct sip_msg *msg)
 			secs = REG_FLOW_KEEPALIVE_S;
 		sip_tp_conn_set_keepalive(ag->ua->tp, r->conn_id,
 		    (unsigned)secs);
+		if (!r->flow) {
+			r->flow = true;
+			rc->flows++;
+		}
 	}
-	for (size_t i = 0; i < ag->nconns; i++)
-		if (ag->conns[i].conn_id == r->conn_id)
-			return;
-	h = sip_tp_conn_observe(ag->ua->tp, r->conn_id, reg_conn_lost, ag);
-	if (h == 0) {
-		r->conn_id = 0;
-		return;
-	}
-	ag->conns = xreallocarray(ag->conns, ag->nconns + 1,
-	    sizeof(*ag->conns));
-	ag->conns[ag->nconns].conn_id = r->conn_id;
-	ag->conns[ag->nconns].handle = h;
-	ag->nconns++;
 }
 
 /*
@@ -1093,6 +1110,7 @@ reg_conn_lost(uint64_t conn_id, int err, void *arg)
 		if (r->conn_id != conn_id)
 			continue;
 		r->conn_id = 0;
+		r->flow = false;
 		if (r->orphan || r->running || r->queued ||
 		    r->state != REG_STATE_REGISTERED)
 			continue;
