@@ -164,6 +164,7 @@ struct reg {
 	uint64_t		 bound_until_us; /* 0: no binding */
 	uint64_t		 conn_id;	/* stream the binding uses */
 	uint64_t		 send_conn;	/* of the REGISTER out */
+	bool			 send_ws;	/* ... over WS or WSS */
 	uint64_t		 next_at_us;	/* 0: nothing scheduled */
 	char			 last_reason[96];
 	char			*contact;	/* our Contact URI, as sent:
@@ -789,6 +790,7 @@ reg_send(struct reg *r)
 	if (err == 0)
 		err = sip_tp_sent_by(ua->tp, &dst, sent_by, sizeof(sent_by));
 	r->send_conn = dst.conn_id;
+	r->send_ws = sip_tp_proto_ws(dst.proto);
 	if (err != 0)
 		return err;
 	/* One sent-by for Via and Contact (a wildcard's costs a socket). */
@@ -1047,8 +1049,14 @@ reg_watch_conn(struct reg *r, const struct sip_msg *msg)
 	struct reg_conn *rc;
 	const struct sip_hdr *ft;
 	uint64_t h, secs = REG_FLOW_KEEPALIVE_S;
+	/*
+	 * A WebSocket has no listener behind it (RFC 7118): the binding
+	 * is reached through this connection alone, which must then be
+	 * kept as a flow, outbound or not.
+	 */
+	bool flow = r->cfg->outbound || r->send_ws;
 
-	if (r->conn_id != r->send_conn || !r->cfg->outbound)
+	if (r->conn_id != r->send_conn || !flow)
 		reg_flow_leave(r);
 	r->conn_id = r->send_conn;
 	if (r->conn_id == 0)
@@ -1071,7 +1079,7 @@ reg_watch_conn(struct reg *r, const struct sip_msg *msg)
 	 * RFC 5626 §4.4.1: an outbound flow is kept alive with CRLFCRLF
 	 * pings, at 80 % of the registrar's Flow-Timer when it gives one.
 	 */
-	if (r->cfg->outbound) {
+	if (flow) {
 		ft = sip_msg_hdr_named(msg, "Flow-Timer");
 		if (ft != NULL && slice_to_u64(slice_trim(ft->value), 86400,
 		    &secs) == 0 && secs >= 5)
