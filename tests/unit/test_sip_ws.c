@@ -6,7 +6,8 @@
  * a loopback socket: SIP held back until the 101, masked frames out,
  * whole messages in (fragments, a ping in between), responses matched
  * by the connection's address, a refused upgrade, an oversize frame,
- * a close from the server, keepalive pings with and without pongs.
+ * a close from the server, keepalive pings with and without pongs, a
+ * server that pings without end and never reads.
  */
 #include <arpa/inet.h>
 #include <check.h>
