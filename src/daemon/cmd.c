@@ -2,6 +2,7 @@
  * Command table dispatch and reply building (see cmd.h).  Knows the
  * protocol's reply shape but nothing of what any command does.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,6 +113,46 @@ cmd_record_end(struct cmd_reply *r)
 	if (r->in_record)
 		strbuf_addc(&r->data, '\n');
 	r->in_record = false;
+}
+
+int
+cmd_id_parse(const char *s, uint64_t *id)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return EINVAL;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v == 0)
+		return EINVAL;
+	*id = v;
+	return 0;
+}
+
+int
+cmd_uint_parse(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0')
+		return EINVAL;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return EINVAL;
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > max)
+			return EINVAL;
+	}
+	if (v < min)
+		return EINVAL;
+	*out = (unsigned)v;
+	return 0;
 }
 
 const struct cmd_entry *

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/strbuf.h"
 
@@ -73,6 +74,14 @@ void	cmd_record_kv(struct cmd_reply *, const char *key, const char *value);
 void	cmd_record_kvf(struct cmd_reply *, const char *key,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void	cmd_record_end(struct cmd_reply *);
+
+/* The id of a job (call, subscription): decimal, no sign, > 0; 0 or
+ * EINVAL. */
+int	cmd_id_parse(const char *, uint64_t *id);
+
+/* An unsigned decimal in [min, max], nothing else; 0 or EINVAL. */
+int	cmd_uint_parse(const char *, unsigned min, unsigned max,
+	    unsigned *out);
 
 const struct cmd_entry *cmd_find(const struct cmd_table *, const char *name);
 /*

@@ -28,48 +28,6 @@
 
 /* ---- small parsers ------------------------------------------------------ */
 
-/* A call id: decimal, no sign, no leading junk, > 0. */
-static int
-call_id_parse(const char *s, uint64_t *id)
-{
-	uint64_t v = 0;
-
-	if (*s == '\0')
-		return EINVAL;
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return EINVAL;
-		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return EINVAL;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (v == 0)
-		return EINVAL;
-	*id = v;
-	return 0;
-}
-
-/* An unsigned decimal in [min, max]. */
-static int
-uint_parse(const char *s, unsigned min, unsigned max, unsigned *out)
-{
-	unsigned long v = 0;
-
-	if (*s == '\0')
-		return EINVAL;
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return EINVAL;
-		v = v * 10 + (unsigned long)(*p - '0');
-		if (v > max)
-			return EINVAL;
-	}
-	if (v < min)
-		return EINVAL;
-	*out = (unsigned)v;
-	return 0;
-}
-
 /* RFC 3261 §25.1 token characters: what a header name is made of. */
 static bool
 sip_token_char(unsigned char c)
@@ -354,7 +312,7 @@ call_options_parse(int argc, char **argv, struct call_params *p,
 			p->late_offer_set = true;
 		} else if (strcmp(key, "timeout") == 0) {
 			seen_timeout = true;
-			if (uint_parse(value, 1, CALL_TIMEOUT_MAX,
+			if (cmd_uint_parse(value, 1, CALL_TIMEOUT_MAX,
 			    &p->timeout_s) != 0) {
 				cmd_reply_err(r, "usage", "timeout must be "
 				    "1..%d seconds", CALL_TIMEOUT_MAX);
@@ -611,7 +569,7 @@ cmd_call(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 		call_place_cmd(ctx, argc, argv, r);
 		return;
 	}
-	if (call_id_parse(argv[1], &id) != 0) {
+	if (cmd_id_parse(argv[1], &id) != 0) {
 		cmd_reply_err(r, "usage", "'%.64s' is not a call id; to place "
 		    "a call: call ACCOUNT URI [options]", argv[1]);
 		return;
@@ -779,7 +737,7 @@ call_action_result(struct cmd_reply *r, enum call_action a, uint64_t id,
 static bool
 call_action_id(struct cmd_reply *r, const char *s, uint64_t *id)
 {
-	if (call_id_parse(s, id) == 0)
+	if (cmd_id_parse(s, id) == 0)
 		return true;
 	cmd_reply_err(r, "usage", "'%.64s' is not a call id (see 'calls')",
 	    s);
@@ -804,7 +762,7 @@ cmd_reject(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 
 	if (!call_action_id(r, argv[1], &id))
 		return;
-	if (argc == 3 && uint_parse(argv[2], 400, 699, &code) != 0) {
+	if (argc == 3 && cmd_uint_parse(argv[2], 400, 699, &code) != 0) {
 		cmd_reply_err(r, "usage", "the code must be 400..699 (default "
 		    "%d Busy Here)", CALL_REJECT_DEFAULT);
 		return;

@@ -18,12 +18,12 @@
 #include "base/xalloc.h"
 #include "proto/ctl_line.h"
 #include "sip/sip_msg.h"
-#include "sip/sip_trans.h"
 #include "ua/events.h"
 #include "ua/message.h"
 #include "ua/request.h"
 #include "ua/ua.h"
 #include "cmd_msg.h"
+#include "cmd_sip.h"
 #include "control.h"
 #include "daemon.h"
 
@@ -104,56 +104,16 @@ msg_job_error(struct cmd_reply *r, const struct msg_job *mj,
 {
 	const char *what = mj->message ? "MESSAGE" : "request";
 
-	if (res->dns) {
-		if (res->err == ETIMEDOUT)
-			cmd_reply_err(r, "failed", "DNS lookup failed: no answer "
-			    "from the DNS servers (%s)", res->detail);
-		else if (res->err == ENOENT)
-			cmd_reply_err(r, "failed", "DNS lookup failed: no such "
-			    "name or record (%s)", res->detail);
-		else
-			cmd_reply_err(r, "failed", "DNS lookup failed: %s",
-			    res->detail);
-		return;
-	}
-	switch (res->err) {
-	case ETIME:
-		cmd_reply_err(r, "failed", "no final answer within %u s%s%s",
-		    mj->timeout_s != 0 ? mj->timeout_s :
-		    REQUEST_TIMEOUT_DEFAULT_MS / 1000, res->target[0] ?
-		    "; last tried " : "", res->target);
-		break;
-	case ETIMEDOUT:
-		cmd_reply_err(r, "failed", "no answer: the %s timed out "
-		    "(Timer F, 64*T1, or the failover timeout); last tried %s",
-		    what, res->target);
-		break;
-	case EMSGSIZE:
+	if (!res->dns && res->err == EMSGSIZE) {
 		cmd_reply_err(r, "failed", "the %s is %zu bytes: over UDP, "
 		    "RFC 3428 §8 allows %d; use a tcp or tls account or "
 		    "URI (;transport=tcp), or a shorter text", what, res->size,
 		    SIPX_MESSAGE_UDP_MAX);
-		break;
-	case EPROTO:
-		cmd_reply_err(r, "failed", "TLS handshake with %s failed: its "
-		    "certificate did not verify (see sipxd.tls.ca_file and "
-		    "the log)", res->target);
-		break;
-	case ENOENT:
-		cmd_reply_err(r, "failed", "no target to send to: every "
-		    "address found was unusable");
-		break;
-	case ENOBUFS:
-		cmd_reply_err(r, "failed", "too many SIP transactions: "
-		    "sipxd.max_transactions (%zu) reached; try again later",
-		    sip_trans_limit(ua_trans(daemon_ua())));
-		break;
-	default:
-		cmd_reply_err(r, "failed", "transport error: %s%s%s",
-		    strerror(res->err), res->target[0] ? " sending to " : "",
-		    res->target);
-		break;
+		return;
 	}
+	cmd_sip_request_error(r, what, res->err, res->dns, res->detail,
+	    res->target, mj->timeout_s != 0 ? mj->timeout_s :
+	    REQUEST_TIMEOUT_DEFAULT_MS / 1000);
 }
 
 static void
@@ -178,27 +138,6 @@ msg_job_done(const struct request_result *res, void *arg)
 	/* The request is gone after this callback. */
 	control_job_finish(mj->job);
 	msg_job_free(mj);
-}
-
-/* An unsigned decimal of seconds in 1..MSG_TIMEOUT_MAX. */
-static int
-msg_timeout_parse(const char *s, unsigned *out)
-{
-	unsigned long v = 0;
-
-	if (*s == '\0')
-		return EINVAL;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > MSG_TIMEOUT_MAX)
-			return EINVAL;
-	}
-	if (v == 0)
-		return EINVAL;
-	*out = (unsigned)v;
-	return 0;
 }
 
 /* A job for the request about to start; NULL with the ERR in r. */
@@ -298,7 +237,8 @@ cmd_message(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 			p.content_type = value;
 		} else {
 			seen_timeout = true;
-			if (msg_timeout_parse(value, &timeout_s) != 0) {
+			if (cmd_uint_parse(value, 1, MSG_TIMEOUT_MAX,
+			    &timeout_s) != 0) {
 				cmd_reply_err(r, "usage", "timeout must be "
 				    "1..%d seconds", MSG_TIMEOUT_MAX);
 				return;
@@ -370,7 +310,8 @@ cmd_request(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 			p.content_type = value;
 		} else if (strcmp(key, "timeout") == 0) {
 			seen_timeout = true;
-			if (msg_timeout_parse(value, &timeout_s) != 0) {
+			if (cmd_uint_parse(value, 1, MSG_TIMEOUT_MAX,
+			    &timeout_s) != 0) {
 				cmd_reply_err(r, "usage", "timeout must be "
 				    "1..%d seconds", MSG_TIMEOUT_MAX);
 				return;

@@ -37,47 +37,67 @@ options_cancel(void *arg)
 	free(job);
 }
 
+/*
+ * Why a request of ours got no final response, as the ERR of its job:
+ * what ("request", "MESSAGE") names it; err, dns, detail and target as
+ * the usage reports them; timeout_s is the job's own limit (ETIME).
+ */
+void
+cmd_sip_request_error(struct cmd_reply *r, const char *what, int err,
+    bool dns, const char *detail, const char *target, unsigned timeout_s)
+{
+	if (dns) {
+		if (err == ETIMEDOUT)
+			cmd_reply_err(r, "failed", "DNS lookup failed: no answer "
+			    "from the DNS servers (%s)", detail);
+		else if (err == ENOENT)
+			cmd_reply_err(r, "failed", "DNS lookup failed: no such "
+			    "name or record (%s)", detail);
+		else
+			cmd_reply_err(r, "failed", "DNS lookup failed: %s",
+			    detail);
+		return;
+	}
+	switch (err) {
+	case ETIME:
+		cmd_reply_err(r, "failed", "no answer within %u s%s%s",
+		    timeout_s, target[0] ? "; last tried " : "", target);
+		break;
+	case ETIMEDOUT:
+		cmd_reply_err(r, "failed", "no answer: the %s timed out "
+		    "(Timer F, 64*T1, or the failover timeout); last tried %s",
+		    what, target);
+		break;
+	case EPROTO:
+		cmd_reply_err(r, "failed", "TLS handshake with %s failed: its "
+		    "certificate did not verify (untrusted CA or another "
+		    "name; see sipxd.tls.ca_file and the log)", target);
+		break;
+	case ENOENT:
+		cmd_reply_err(r, "failed", "no target to send to: every "
+		    "address found was unusable");
+		break;
+	case ENOBUFS:
+		cmd_reply_err(r, "failed", "too many SIP transactions: "
+		    "sipxd.max_transactions (%zu) reached; try again later",
+		    sip_trans_limit(ua_trans(daemon_ua())));
+		break;
+	default:
+		cmd_reply_err(r, "failed", "transport error: %s%s%s",
+		    strerror(err), target[0] ? " sending to " : "", target);
+		break;
+	}
+}
+
 static void
 options_done(const struct ua_options_result *res, void *arg)
 {
 	struct options_job *job = arg;
 	struct cmd_reply *r = control_job_reply(job->job);
 
-	if (res->err != 0 && res->dns) {
-		if (res->err == ETIMEDOUT)
-			cmd_reply_err(r, "failed", "DNS lookup failed: no answer "
-			    "from the DNS servers (%s)", res->detail);
-		else if (res->err == ENOENT)
-			cmd_reply_err(r, "failed", "DNS lookup failed: no such "
-			    "name or record (%s)", res->detail);
-		else
-			cmd_reply_err(r, "failed", "DNS lookup failed: %s",
-			    res->detail);
-	} else if (res->err != 0) {
-		if (res->err == ETIME)
-			cmd_reply_err(r, "failed", "no answer within %u s%s%s",
-			    job->timeout_s, res->target[0] ? "; last tried " :
-			    "", res->target);
-		else if (res->err == ETIMEDOUT)
-			cmd_reply_err(r, "failed", "no answer: the request timed "
-			    "out (Timer F, 64*T1, or the failover timeout); last "
-			    "tried %s", res->target);
-		else if (res->err == EPROTO)
-			cmd_reply_err(r, "failed", "TLS handshake with %s failed: "
-			    "its certificate did not verify (untrusted CA or "
-			    "another name; see sipxd.tls.ca_file and the log)",
-			    res->target);
-		else if (res->err == ENOENT)
-			cmd_reply_err(r, "failed", "no target to send to: every "
-			    "address found was unusable");
-		else if (res->err == ENOBUFS)
-			cmd_reply_err(r, "failed", "too many SIP transactions: "
-			    "sipxd.max_transactions (%zu) reached; try again "
-			    "later", sip_trans_limit(ua_trans(daemon_ua())));
-		else
-			cmd_reply_err(r, "failed", "transport error: %s%s%s",
-			    strerror(res->err), res->target[0] ?
-			    " sending to " : "", res->target);
+	if (res->err != 0) {
+		cmd_sip_request_error(r, "request", res->err, res->dns,
+		    res->detail, res->target, job->timeout_s);
 	} else {
 		if (res->status >= 200 && res->status < 300)
 			cmd_reply_ok(r, NULL);

@@ -25,27 +25,6 @@
 #include "control.h"
 #include "daemon.h"
 
-/* A subscription id: decimal, no sign, > 0. */
-static int
-sub_id_parse(const char *s, uint64_t *id)
-{
-	uint64_t v = 0;
-
-	if (*s == '\0')
-		return EINVAL;
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return EINVAL;
-		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return EINVAL;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (v == 0)
-		return EINVAL;
-	*id = v;
-	return 0;
-}
-
 /* ---- the job ------------------------------------------------------------- */
 
 struct sub_job {
@@ -312,7 +291,7 @@ cmd_unsubscribe(struct cmd_ctx *ctx, int argc, char **argv,
 	uint64_t id;
 	int rc;
 
-	if (sub_id_parse(argv[1], &id) != 0) {
+	if (cmd_id_parse(argv[1], &id) != 0) {
 		cmd_reply_err(r, "usage", "'%.64s' is not a subscription id "
 		    "(see 'subscriptions')", argv[1]);
 		return;

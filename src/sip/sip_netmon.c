@@ -270,6 +270,11 @@ sip_netmon_addr_str(const struct sip_netmon_addr *a, char *out, size_t len)
 
 /* A dump asked again no sooner than this after a failure. */
 #define NM_RETRY_MIN_MS		20
+/*
+ * A dump part (links, addresses) not ended by then is taken as lost:
+ * the datagram with its end may have been the one cut or broken.
+ */
+#define NM_DUMP_TIMEOUT_MS	1000
 
 struct nm_link {
 	unsigned	 ifindex;
@@ -288,6 +293,7 @@ struct sip_netmon {
 	int			 fd;
 	struct event		*ev_read;
 	struct event		*ev_settle;
+	struct event		*ev_dump;	/* NM_DUMP_TIMEOUT_MS */
 	unsigned		 settle_ms;
 	sip_netmon_h		*h;
 	void			*arg;
@@ -473,6 +479,12 @@ nm_request(struct sip_netmon *nm, uint16_t type)
 	/* Unaddressed: a netlink socket sends to the kernel. */
 	if (send(nm->fd, &req, req.nh.nlmsg_len, 0) < 0)
 		return errno;
+	{
+		struct timeval tv = { NM_DUMP_TIMEOUT_MS / 1000,
+		    (NM_DUMP_TIMEOUT_MS % 1000) * 1000 };
+
+		evtimer_add(nm->ev_dump, &tv);
+	}
 	return 0;
 }
 
@@ -581,6 +593,18 @@ nm_report(struct sip_netmon *nm)
 }
 
 static void nm_lost(struct sip_netmon *, const char *);
+
+/* The dump under way never ended: read the list again. */
+static void
+nm_dump_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_netmon *nm = arg;
+
+	if (nm->dump == NM_IDLE)
+		return;
+	nm->dump = NM_IDLE;
+	nm_lost(nm, "the kernel's address list did not end");
+}
 
 static void
 nm_settle_cb(evutil_socket_t fd, short what, void *arg)
@@ -769,7 +793,9 @@ sip_netmon_new(struct sip_netmon **out, struct event_base *base,
 	nm->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, nm_read_cb,
 	    nm);
 	nm->ev_settle = evtimer_new(base, nm_settle_cb, nm);
+	nm->ev_dump = evtimer_new(base, nm_dump_timeout_cb, nm);
 	if (nm->ev_read == NULL || nm->ev_settle == NULL ||
+	    nm->ev_dump == NULL ||
 	    event_add(nm->ev_read, NULL) != 0)
 		fatalx("netmon: cannot add events to the loop");
 	if ((err = nm_dump_start(nm)) != 0) {
@@ -789,6 +815,8 @@ sip_netmon_free(struct sip_netmon *nm)
 		event_free(nm->ev_read);
 	if (nm->ev_settle != NULL)
 		event_free(nm->ev_settle);
+	if (nm->ev_dump != NULL)
+		event_free(nm->ev_dump);
 	close(nm->fd);
 	free(nm->kaddrs);
 	free(nm->links);

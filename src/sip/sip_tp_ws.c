@@ -207,6 +207,14 @@ ws_feed(struct sip_tp_conn *c, struct evbuffer *in, const char **why)
 			n = ev.len;
 			evbuffer_drain(in, used);
 			tp->stats.keepalives_in++;
+			/*
+			 * A server that pings and never reads would fill
+			 * our output: §5.5.3 lets a pong answer only the
+			 * latest ping, so one that cannot go out is left.
+			 */
+			if (evbuffer_get_length(bufferevent_get_output(
+			    c->bev)) + sip_ws_frame_size(n) > SIP_TP_OUTPUT_MAX)
+				break;
 			if (ws_frame_out(c, SIP_WS_OP_PONG, ctl, n) == 0)
 				tp->stats.keepalives_out++;
 			break;

@@ -133,6 +133,7 @@ struct reg {
 	bool			 queued_urgent;	/* in agent.urgent */
 	bool			 running;	/* holds a slot */
 	bool			 orphan;	/* removed: free when done */
+	bool			 flow;		/* counted in its conn's flows */
 	/*
 	 * A reload moved the account to another binding: the new reg
 	 * (after) sends nothing until the old one's Expires: 0 (before)
@@ -163,6 +164,7 @@ struct reg {
 	uint64_t		 bound_until_us; /* 0: no binding */
 	uint64_t		 conn_id;	/* stream the binding uses */
 	uint64_t		 send_conn;	/* of the REGISTER out */
+	bool			 send_ws;	/* ... over WS or WSS */
 	uint64_t		 next_at_us;	/* 0: nothing scheduled */
 	char			 last_reason[96];
 	char			*contact;	/* our Contact URI, as sent:
@@ -219,6 +221,7 @@ struct reg_agent {
 	struct reg_conn {
 		uint64_t	 conn_id;
 		uint64_t	 handle;
+		size_t		 flows;		/* outbound regs on it */
 	}			*conns;
 	size_t			 nconns;
 	char			 instance_seed[33];
@@ -787,6 +790,7 @@ reg_send(struct reg *r)
 	if (err == 0)
 		err = sip_tp_sent_by(ua->tp, &dst, sent_by, sizeof(sent_by));
 	r->send_conn = dst.conn_id;
+	r->send_ws = sip_tp_proto_ws(dst.proto);
 	if (err != 0)
 		return err;
 	/* One sent-by for Via and Contact (a wildcard's costs a socket). */
@@ -1005,6 +1009,36 @@ reg_nat_detect(struct reg *r, const struct sip_msg *msg)
 
 static void reg_conn_lost(uint64_t conn_id, int err, void *arg);
 
+static struct reg_conn *
+reg_conn_find(struct reg_agent *ag, uint64_t id)
+{
+	for (size_t i = 0; i < ag->nconns; i++)
+		if (ag->conns[i].conn_id == id)
+			return &ag->conns[i];
+	return NULL;
+}
+
+/*
+ * r no longer uses its connection.  RFC 5626 §4.4.1 keeps a connection
+ * alive as a flow only for the bindings made over it: when no outbound
+ * registration is left on it, its pings stop and the transport's idle
+ * timeout applies again (else it would be pinged for ever).
+ */
+static void
+reg_flow_leave(struct reg *r)
+{
+	struct reg_conn *rc;
+	uint64_t id = r->conn_id;
+
+	r->conn_id = 0;
+	if (!r->flow)
+		return;
+	r->flow = false;
+	if ((rc = reg_conn_find(r->ag, id)) != NULL && rc->flows > 0 &&
+	    --rc->flows == 0)
+		(void)sip_tp_conn_set_keepalive(r->ag->ua->tp, id, 0);
+}
+
 /*
  * A binding over TCP or TLS lives as long as its connection: the
  * registrar reaches us through it.  The agent watches each connection
@@ -1014,17 +1048,40 @@ static void
 reg_watch_conn(struct reg *r, const struct sip_msg *msg)
 {
 	struct reg_agent *ag = r->ag;
+	struct reg_conn *rc;
 	const struct sip_hdr *ft;
 	uint64_t h, secs = REG_FLOW_KEEPALIVE_S;
+	/*
+	 * A WebSocket has no listener behind it (RFC 7118): the binding
+	 * is reached through this connection alone, which must then be
+	 * kept as a flow, outbound or not.
+	 */
+	bool flow = r->cfg->outbound || r->send_ws;
 
+	if (r->conn_id != r->send_conn || !flow)
+		reg_flow_leave(r);
 	r->conn_id = r->send_conn;
 	if (r->conn_id == 0)
 		return;
+	if ((rc = reg_conn_find(ag, r->conn_id)) == NULL) {
+		h = sip_tp_conn_observe(ag->ua->tp, r->conn_id, reg_conn_lost,
+		    ag);
+		if (h == 0) {
+			r->conn_id = 0;
+			return;
+		}
+		ag->conns = xreallocarray(ag->conns, ag->nconns + 1,
+		    sizeof(*ag->conns));
+		rc = &ag->conns[ag->nconns++];
+		rc->conn_id = r->conn_id;
+		rc->handle = h;
+		rc->flows = 0;
+	}
 	/*
 	 * RFC 5626 §4.4.1: an outbound flow is kept alive with CRLFCRLF
 	 * pings, at 80 % of the registrar's Flow-Timer when it gives one.
 	 */
-	if (r->cfg->outbound) {
+	if (flow) {
 		ft = sip_msg_hdr_named(msg, "Flow-Timer");
 		if (ft != NULL && slice_to_u64(slice_trim(ft->value), 86400,
 		    &secs) == 0 && secs >= 5)
@@ -1033,20 +1090,11 @@ reg_watch_conn(struct reg *r, const struct sip_msg *msg)
 			secs = REG_FLOW_KEEPALIVE_S;
 		sip_tp_conn_set_keepalive(ag->ua->tp, r->conn_id,
 		    (unsigned)secs);
+		if (!r->flow) {
+			r->flow = true;
+			rc->flows++;
+		}
 	}
-	for (size_t i = 0; i < ag->nconns; i++)
-		if (ag->conns[i].conn_id == r->conn_id)
-			return;
-	h = sip_tp_conn_observe(ag->ua->tp, r->conn_id, reg_conn_lost, ag);
-	if (h == 0) {
-		r->conn_id = 0;
-		return;
-	}
-	ag->conns = xreallocarray(ag->conns, ag->nconns + 1,
-	    sizeof(*ag->conns));
-	ag->conns[ag->nconns].conn_id = r->conn_id;
-	ag->conns[ag->nconns].handle = h;
-	ag->nconns++;
 }
 
 /*
@@ -1072,6 +1120,7 @@ reg_conn_lost(uint64_t conn_id, int err, void *arg)
 		if (r->conn_id != conn_id)
 			continue;
 		r->conn_id = 0;
+		r->flow = false;
 		if (r->orphan || r->running || r->queued ||
 		    r->state != REG_STATE_REGISTERED)
 			continue;
@@ -1128,6 +1177,7 @@ reg_on_success(struct reg *r, const struct sip_msg *msg)
 		r->bound_until_us = 0;
 		set_str(&r->contacts, NULL);
 		r->listed_ours = false;
+		reg_flow_leave(r);
 		reg_attempt_end(r);
 		reg_set_state(r, reg_rest_state(r), r->ag->stopping ?
 		    "stopping" : cause, msg->status, -1);
@@ -1739,6 +1789,7 @@ reg_free(struct reg *r)
 		r->after->before = NULL;
 		r->after = NULL;
 	}
+	reg_flow_leave(r);
 	TAILQ_REMOVE(&r->ag->all, r, aentry);
 	r->ag->nregs--;
 	reg_rate_update(r->ag);

@@ -22,7 +22,9 @@ over a new one at once.  The relay keeps the connection open but
 forwards nothing more either way (a black hole): the ping finds no
 pong, and within keepalive + sipxd.tcp.pong_timeout the flow is
 declared dead and the account registered over a new connection.  Before
-that, pings on a working flow get their pongs and keep it.
+that, pings on a working flow get their pongs and keep it.  An account
+that leaves the config leaves its flow too: the pings stop and the
+connection idles out (sipxd.tcp.idle_timeout).
 
 Needs kamailio, kamcmd, dnsmasq-base.  Every process is stopped by PID.
 """
@@ -330,7 +332,7 @@ class Relay:
         self.thread.join(5)
 
 
-def outbound_setup(env, pong_timeout=2):
+def outbound_setup(env, pong_timeout=2, tcp_extra=""):
     kam = K.Kamailio(env, defines=["WITH_FLOW_TIMER"]).start()
     relay = Relay(kam.port)
     env.register_proc(RelayProc(relay))
@@ -338,8 +340,8 @@ def outbound_setup(env, pong_timeout=2):
                                    transport="tcp", outbound=True,
                                    expires=600)],
                    tcp=True,
-                   sipxd_extra="  tcp = { pong_timeout = %d; };"
-                   % pong_timeout)
+                   sipxd_extra="  tcp = { pong_timeout = %d; %s };"
+                   % (pong_timeout, tcp_extra))
     wait_registered(d)
     check_eq(relay.accepted, 1, "one flow")
     ev = d.connect()
@@ -402,6 +404,26 @@ def test_outbound_blackhole(env):
     d.wait_log("no pong within %d ms of a keepalive ping" % (pong * 1000))
 
 
+def test_outbound_released(env):
+    """A flow whose account leaves the config is no flow any more: its
+    pings stop and the connection idles out like any other."""
+    idle = 3
+    kam, relay, d, ev = outbound_setup(
+        env, tcp_extra="idle_timeout = %d; message_timeout = 2;" % idle)
+    # Longer than the idle timeout: a working flow is never idle.
+    time.sleep(idle + 2)
+    check_eq(relay.live(), 1, "the flow is kept while alice uses it")
+    d.write_config([account("local", register=False)])
+    expect_ctl(d.ctl("reload"), 0, "reload")
+    # alice's binding is removed over the flow, then nothing uses it:
+    # idle_timeout after that, the connection closes.
+    check(wait_until(lambda: relay.live() == 0, idle + 4, 0.1),
+          "the flow's connection is still open %d s after its account "
+          "left the config (pings keep it forever)" % (idle + 4))
+    check(wait_until(lambda: "alice" not in kam.location(), 3, 0.1),
+          "Kamailio still holds alice")
+
+
 def with_kamailio_stop(fn):
     """On success sipxd stops first, while Kamailio still answers its
     REGISTERs with Expires: 0."""
@@ -418,6 +440,7 @@ TESTS = [(name, with_kamailio_stop(fn)) for name, fn in [
     ("failover", test_failover),
     ("outbound_cut", test_outbound_cut),
     ("outbound_blackhole", test_outbound_blackhole),
+    ("outbound_released", test_outbound_released),
 ]]
 
 if __name__ == "__main__":

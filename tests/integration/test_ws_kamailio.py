@@ -284,10 +284,37 @@ def test_ws_subscribe_contact(env):
     da.stop()
 
 
+def test_ws_binding_kept(env):
+    """A WebSocket has no listener behind it: the binding made over it
+    is reachable only through that connection, so the connection is
+    not idle-closed under it (sipxd.tcp.idle_timeout), even without
+    outbound, and the registrar is left with one binding, not a new one
+    per idle period."""
+    need()
+    certs = TLS.make_certs(env)
+    kam = WsKamailio(env, certs).start()
+    idle = 2
+    a = ws_account("alice", kam.ws)
+    a["expires"] = 3600
+    da = env.daemon(name="sipxd-alice", accounts=[a],
+        sipxd_extra="  tcp = { idle_timeout = %d; message_timeout = 1; };"
+        % idle)
+    K.wait_location(kam, lambda t: "alice" in t, 10, "alice registered")
+    time.sleep(3 * idle + 1)
+    ups = kam.lines(r"http GET / from 127\.0\.0\.1:\d+ proto=tcp")
+    check_eq(len(ups), 1, "WebSocket upgrades (a new connection each "
+             "idle period?)")
+    table = kam.location()
+    check_eq(len(table.get("alice", [])), 1, "alice's bindings: %r"
+             % table.get("alice"))
+    check_eq(account_rec(da, "alice")["state"], "registered", "alice")
+
+
 TESTS = [
     ("ws_register_and_calls", test_ws_register_and_calls),
     ("ws_subscribe_contact", test_ws_subscribe_contact),
     ("wss_register", test_wss_register),
+    ("ws_binding_kept", test_ws_binding_kept),
 ]
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #include <check.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,35 @@ static const char *const reg_actions[] = {
 	"register", "unregister", "enable", "disable",
 };
 
+START_TEST(test_number_parsers)
+{
+	static const struct { const char *s; int rc; uint64_t v; } ids[] = {
+		{ "1", 0, 1 }, { "42", 0, 42 },
+		{ "18446744073709551615", 0, UINT64_MAX },
+		{ "18446744073709551616", EINVAL, 0 }, { "0", EINVAL, 0 },
+		{ "", EINVAL, 0 }, { "-1", EINVAL, 0 }, { "+1", EINVAL, 0 },
+		{ "1x", EINVAL, 0 }, { " 1", EINVAL, 0 },
+	};
+	uint64_t id;
+	unsigned u;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		id = 0;
+		ck_assert_int_eq(cmd_id_parse(ids[i].s, &id), ids[i].rc);
+		if (ids[i].rc == 0)
+			ck_assert_uint_eq(id, ids[i].v);
+	}
+	ck_assert_int_eq(cmd_uint_parse("30", 1, 30, &u), 0);
+	ck_assert_uint_eq(u, 30);
+	ck_assert_int_eq(cmd_uint_parse("31", 1, 30, &u), EINVAL);
+	ck_assert_int_eq(cmd_uint_parse("0", 1, 30, &u), EINVAL);
+	ck_assert_int_eq(cmd_uint_parse("99999999999999999999", 1, 30, &u),
+	    EINVAL);
+	ck_assert_int_eq(cmd_uint_parse("", 0, 30, &u), EINVAL);
+	ck_assert_int_eq(cmd_uint_parse("4a", 0, 30, &u), EINVAL);
+}
+END_TEST
+
 START_TEST(test_reg_table)
 {
 	const struct cmd_entry *e;
@@ -458,6 +488,7 @@ main(void)
 	tcase_add_test(tc, test_help_all);
 	tcase_add_test(tc, test_help_one);
 	tcase_add_test(tc, test_reset_reuses);
+	tcase_add_test(tc, test_number_parsers);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("reg");
 	tcase_add_checked_fixture(tc, setup, teardown);

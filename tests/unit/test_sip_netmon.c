@@ -5,8 +5,8 @@
  * a datagram socket standing in for the kernel: the first list is the
  * baseline, a replaced address is one settled report, a flap is none,
  * IPv6 duplicate address detection and deprecation, a link taken down,
- * ENOBUFS, a cut datagram and an interrupted dump each read the list
- * again and report the difference; a kernel without the protocol is
+ * ENOBUFS, a cut datagram, an interrupted dump and a dump whose end
+ * was lost each read the list again and report the difference; a kernel without the protocol is
  * refused cleanly; the real kernel's list matches getifaddrs().
  */
 #include <net/if.h>
@@ -544,7 +544,7 @@ static void
 answer_dump(const char *const *v4, bool eth0_up)
 {
 	struct dgram d = { .n = 0 };
-	uint32_t seq = expect_request(RTM_GETLINK, 1000);
+	uint32_t seq = expect_request(RTM_GETLINK, 3000);
 
 	put_link(&d, RTM_NEWLINK, seq, 1, true, "lo");
 	put_link(&d, RTM_NEWLINK, seq, 2, eth0_up, "eth0");
@@ -796,6 +796,37 @@ START_TEST(test_monitor_dump_interrupted)
 }
 END_TEST
 
+/*
+ * The datagram that ended a dump was lost (cut short here): no end ever
+ * comes, and the monitor must not wait for it for ever.  It asks for
+ * the list again and reports what changed meanwhile.
+ */
+START_TEST(test_monitor_dump_end_lost)
+{
+	static const char *const v4[] = { "10.1.2.9", NULL };
+	struct dgram d = { .n = 0 };
+	uint32_t seq;
+
+	monitor_start(50);
+	inject = ENOBUFS;
+	put_v4(&d, RTM_NEWADDR, 0, 2, "10.1.2.9", "eth0");
+	kern_send(&d);
+	seq = expect_request(RTM_GETLINK, 1000);
+	d.n = 0;
+	put_link(&d, RTM_NEWLINK, seq, 2, true, "eth0");
+	put_done(&d, seq, 0);
+	inject_trunc = true;
+	kern_send(&d);
+	/* Asked again within a couple of seconds, not never. */
+	answer_dump(v4, true);
+	loop_for(300);
+	ck_assert_int_eq(reports, 1);
+	ck_assert_str_eq(last_added, "10.1.2.9@eth0");
+	ck_assert_str_eq(last_removed, "10.1.2.3@eth0");
+	monitor_stop();
+}
+END_TEST
+
 START_TEST(test_monitor_dump_refused)
 {
 	static const char *const v4[] = { "10.1.2.3", NULL };
@@ -896,6 +927,7 @@ main(void)
 	tcase_add_test(tm, test_monitor_cut_and_garbage);
 	tcase_add_test(tm, test_monitor_dump_interrupted);
 	tcase_add_test(tm, test_monitor_dump_refused);
+	tcase_add_test(tm, test_monitor_dump_end_lost);
 	tcase_add_test(tm, test_no_netlink_protocol);
 	tcase_add_test(tm, test_real_kernel_list);
 	suite_add_tcase(s, tm);

@@ -6,7 +6,8 @@
  * a loopback socket: SIP held back until the 101, masked frames out,
  * whole messages in (fragments, a ping in between), responses matched
  * by the connection's address, a refused upgrade, an oversize frame,
- * a close from the server, keepalive pings with and without pongs.
+ * a close from the server, keepalive pings with and without pongs, a
+ * server that pings without end and never reads.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -1011,6 +1012,76 @@ START_TEST(test_ws_keepalive)
 }
 END_TEST
 
+/*
+ * The client's end of the server's accepted socket, found by address,
+ * so that a test can shrink its kernel buffer.
+ */
+static int
+client_fd_of(int sfd)
+{
+	struct sockaddr_storage want, got;
+	socklen_t wl = sizeof(want), gl;
+
+	ck_assert_int_eq(getpeername(sfd, (struct sockaddr *)&want, &wl), 0);
+	for (int fd = 3; fd < 1024; fd++) {
+		gl = sizeof(got);
+		if (fd != sfd && getsockname(fd, (struct sockaddr *)&got,
+		    &gl) == 0 && gl == wl && memcmp(&got, &want, wl) == 0)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * A server that pings without end and reads nothing: the pongs that
+ * cannot go out are not queued without bound (RFC 6455 §5.5.3 lets
+ * us answer only the latest ping); the connection lives on.
+ */
+START_TEST(test_ws_ping_flood)
+{
+	struct srv s;
+	struct sip_dest d;
+	struct sip_tp *tp = ws_connected(&s, &d, (char[256]){ 0 }, 256);
+	static uint8_t pings[64 * 127];
+	char pay[125];
+	int small = 4096, cfd = client_fd_of(s.fd);
+	size_t per = sframe(pings, 0x89, pay, sizeof(pay), false), sent = 0;
+	size_t want = 3 * SIP_TP_OUTPUT_MAX, off = 0;
+	uint64_t end = time_mono_us() + 20000000;
+	const struct sip_tp_stats *st = sip_tp_stats(tp);
+
+	memset(pay, 'p', sizeof(pay));
+	for (size_t i = 0; i < 64; i++)
+		sframe(pings + i * per, 0x89, pay, sizeof(pay), false);
+	ck_assert_int_ge(cfd, 0);
+	ck_assert_int_eq(setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &small,
+	    sizeof(small)), 0);
+	ck_assert_int_eq(setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small)), 0);
+	while (sent < want && time_mono_us() < end) {
+		ssize_t r = send(s.fd, pings + off, 64 * per - off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (r > 0) {
+			sent += (size_t)r;
+			off = (off + (size_t)r) % (64 * per);
+		}
+		pump(NULL, 0, 1);
+	}
+	ck_assert_uint_ge(sent, want);
+	pump(NULL, 0, 100);
+	ck_assert_uint_ge(st->keepalives_in, want / per / 2);
+	/* What was answered fits in the output limit and the buffers. */
+	ck_assert_msg(st->keepalives_out * (per + 4) <= SIP_TP_OUTPUT_MAX +
+	    256 * 1024, "%llu pongs queued",
+	    (unsigned long long)st->keepalives_out);
+	ck_assert(sip_tp_conn_alive(tp, d.conn_id));
+	ck_assert_int_eq(rc.fails, 0);
+	sip_tp_free(tp);
+	srv_close(&s);
+}
+END_TEST
+
 START_TEST(test_ws_no_upgrade_timeout)
 {
 	struct srv s;
@@ -1089,6 +1160,7 @@ ws_suite(void)
 	tcase_add_test(tl, test_ws_server_close);
 	tcase_add_test(tl, test_ws_masked_from_server);
 	tcase_add_test(tl, test_ws_keepalive);
+	tcase_add_test(tl, test_ws_ping_flood);
 	tcase_add_test(tl, test_ws_no_upgrade_timeout);
 	tcase_add_test(tl, test_ws_no_listener);
 	suite_add_tcase(s, tl);
