@@ -376,11 +376,6 @@ cmd_messages(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 		return;
 	}
 	if (argc == 3) {
-		if (ctx->readonly) {
-			cmd_reply_err(r, "denied", "clearing an inbox needs "
-			    "the full-access socket");
-			return;
-		}
 		if (message_inbox_clear(daemon_messages(), argv[1], &n) != 0) {
 			cmd_reply_err(r, "not-found", "no account '%.64s'",
 			    argv[1]);

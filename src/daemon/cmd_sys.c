@@ -276,7 +276,9 @@ cmd_log(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 static void
 cmd_events(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 {
-	unsigned kinds = EVENTS_KIND_ALL;
+	/* The read-only socket's default leaves MESSAGE bodies out. */
+	unsigned kinds = ctx->readonly ? EVENTS_KIND_ALL & ~EVENTS_KIND_MESSAGE :
+	    EVENTS_KIND_ALL;
 	const char *account = NULL;
 	char *key, *value;
 
@@ -305,6 +307,13 @@ cmd_events(struct cmd_ctx *ctx, int argc, char **argv, struct cmd_reply *r)
 			if ((kinds & EVENTS_KIND_TRACE) && ctx->readonly) {
 				cmd_reply_err(r, "denied", "kind=trace shows "
 				    "every SIP message and needs the "
+				    "full-access socket");
+				return;
+			}
+			/* What people wrote to each other, likewise. */
+			if ((kinds & EVENTS_KIND_MESSAGE) && ctx->readonly) {
+				cmd_reply_err(r, "denied", "kind=message shows "
+				    "the MESSAGEs' bodies and needs the "
 				    "full-access socket");
 				return;
 			}
@@ -403,9 +412,9 @@ static const struct cmd_entry sys_entries[] = {
 	{ "message", 3, 5, CMD_WRITE, "ACCOUNT URI TEXT [type=T] [timeout=S]",
 	    "send a MESSAGE (RFC 3428) and show the final answer (a job)",
 	    cmd_message },
-	{ "messages", 1, 2, CMD_READ, "ACCOUNT [clear]",
-	    "MESSAGEs received for an account; clear empties the inbox "
-	    "(full socket)", cmd_messages },
+	{ "messages", 1, 2, CMD_WRITE, "ACCOUNT [clear]",
+	    "MESSAGEs received for an account; clear empties the inbox",
+	    cmd_messages },
 	{ "request", 3, -1, CMD_WRITE, "ACCOUNT METHOD URI "
 	    "[header=\"Name: value\"]... [body=B] [type=T] [timeout=S]",
 	    "send any request as an account and show every response (a job)",
