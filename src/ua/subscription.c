@@ -1693,7 +1693,12 @@ sub_on_subscribe(struct ua *ua, const struct ua_req *rq, void *arg)
 	bool brief;
 	int pkg;
 
-	if (ag->stopping || ag->nlive >= ag->conf.max) {
+	/*
+	 * Watchers get half of subscriptions.max at most: a flood of
+	 * SUBSCRIBEs from outside must leave room for our own.
+	 */
+	if (ag->stopping || ag->nlive >= ag->conf.max ||
+	    ag->nin >= (ag->conf.max + 1) / 2) {
 		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n",
 		    SUB_RETRY_AFTER);
 		ua_respond(ua, rq, 503, "Service Unavailable", hdr);

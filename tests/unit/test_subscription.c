@@ -1589,6 +1589,30 @@ START_TEST(test_serve_cap)
 }
 END_TEST
 
+/* Watchers take half of subscriptions.max at most: ours keep room. */
+START_TEST(test_serve_cap_half)
+{
+	struct sub_conf conf = { .max = 4, .body_max = 1024 };
+	struct sub_params p = { .account = "alice", .event = "presence" };
+	struct account_cfg *c = mk_cfg();
+	char err[256];
+	uint64_t id;
+
+	c->accept_events = 1u << SUB_PKG_PRESENCE;
+	start_with(c, &conf);
+	for (int i = 0; i < 3; i++) {
+		pwatch_init(&wt);
+		watch_subscribe(&wt, "alice", "presence", NULL);
+	}
+	WAIT_FOR(nrsp(503, SIP_METHOD_SUBSCRIBE) == 1, 1000);
+	ck_assert_uint_eq(live(), 2);
+	p.uri = peer_uri;
+	ck_assert_int_eq(sub_subscribe(ag, &p, &id, err, sizeof(err)), 0);
+	ck_assert_int_eq(sub_subscribe(ag, &p, &id, err, sizeof(err)), 0);
+	ck_assert_int_eq(sub_subscribe(ag, &p, &id, err, sizeof(err)), EBUSY);
+}
+END_TEST
+
 static Suite *
 sub_suite(void)
 {
@@ -1624,6 +1648,7 @@ sub_suite(void)
 	tcase_add_test(tc, test_serve_481);
 	tcase_add_test(tc, test_serve_stop);
 	tcase_add_test(tc, test_serve_cap);
+	tcase_add_test(tc, test_serve_cap_half);
 	suite_add_tcase(s, tc);
 	return s;
 }
