@@ -352,6 +352,23 @@ run_line(struct conn *c, const char *request, const char *name)
 }
 
 /*
+ * Sends a job's request line and reads its reply: the job's id (the
+ * "id" of "OK id=N"'s one record), or NULL when the daemon refused it.
+ */
+static const char *
+job_start(struct conn *c, const char *request, struct out_reply *r)
+{
+	conn_write(c, request, strlen(request));
+	if (!conn_read_reply(c, r))
+		die("sipxd closed the connection (its log says why)");
+	if (r->ok && r->nrecords == 1)
+		for (size_t i = 0; i < r->records[0].n; i++)
+			if (strcmp(r->records[0].fields[i].key, "id") == 0)
+				return r->records[0].fields[i].value;
+	return NULL;
+}
+
+/*
  * `call ACCOUNT URI ...`: the daemon answers "OK id=N" at once and
  * reports the call as events on this connection.  Without wait: print
  * the id and go; closing the connection leaves the call going (the
@@ -367,13 +384,7 @@ run_call(struct conn *c, const char *request, bool wait, bool sub)
 	char *line;
 	int got, rc;
 
-	conn_write(c, request, strlen(request));
-	if (!conn_read_reply(c, &r))
-		die("sipxd closed the connection (its log says why)");
-	if (r.ok && r.nrecords == 1)
-		for (size_t i = 0; i < r.records[0].n; i++)
-			if (strcmp(r.records[0].fields[i].key, "id") == 0)
-				v = r.records[0].fields[i].value;
+	v = job_start(c, request, &r);
 	if (!r.ok || v == NULL || !wait) {
 		/* The bare id, for `id=$(sipxctl call ...)`. */
 		if (r.ok && v != NULL && !opt_json) {
@@ -457,13 +468,7 @@ run_request(struct conn *c, const char *request, bool show)
 	char *line;
 	int got, rc;
 
-	conn_write(c, request, strlen(request));
-	if (!conn_read_reply(c, &r))
-		die("sipxd closed the connection (its log says why)");
-	if (r.ok && r.nrecords == 1)
-		for (size_t i = 0; i < r.records[0].n; i++)
-			if (strcmp(r.records[0].fields[i].key, "id") == 0)
-				v = r.records[0].fields[i].value;
+	v = job_start(c, request, &r);
 	if (!r.ok || v == NULL) {
 		rc = out_print_reply(&r, OUT_RECORD, NULL, opt_json, stdout,
 		    stderr);
