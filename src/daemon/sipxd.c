@@ -459,6 +459,21 @@ daemon_warn_restart_needed(struct sipxd_config *old,
 		new->dns_servers = s;
 		new->ndns_servers = n;
 	}
+	/* The transport takes these once, at start. */
+	if (old->tcp_idle_timeout != new->tcp_idle_timeout ||
+	    old->tcp_message_timeout != new->tcp_message_timeout ||
+	    old->tcp_tls_handshake_timeout !=
+	    new->tcp_tls_handshake_timeout ||
+	    old->tcp_max_connections != new->tcp_max_connections ||
+	    old->tcp_pong_timeout != new->tcp_pong_timeout) {
+		daemon_restart_needed(msgs, "sipxd.tcp");
+		new->tcp_idle_timeout = old->tcp_idle_timeout;
+		new->tcp_message_timeout = old->tcp_message_timeout;
+		new->tcp_tls_handshake_timeout =
+		    old->tcp_tls_handshake_timeout;
+		new->tcp_max_connections = old->tcp_max_connections;
+		new->tcp_pong_timeout = old->tcp_pong_timeout;
+	}
 	if (str_differs(old->control.path, new->control.path) ||
 	    str_differs(old->control.readonly_path,
 	    new->control.readonly_path) ||

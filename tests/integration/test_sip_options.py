@@ -299,6 +299,12 @@ def test_reload_applies(env):
     check("sipxd.listen changed; it needs a restart" in log,
           "log: %r" % log[-2000:])
 
+    # The TCP/TLS timeouts are the transport's from its start: said too.
+    r = reload_with(d, '  user_agent = "renamed/2.0";\n'
+                    '  tcp = { pong_timeout = 3; };')
+    check("sipxd.tcp changed: needs restart" in r.out,
+          "reload with a new pong_timeout: %r" % (r,))
+
 
 TESTS = [
     ("self", test_self),
