@@ -2251,11 +2251,17 @@ call_place(struct call_agent *ag, const struct call_params *p, uint64_t *id,
 	return 0;
 }
 
-/* The usual phrase of a status we send (RFC 3261 §21). */
-static const char *
+/* The usual phrase of a status we send or report (RFC 3261 §21). */
+const char *
 call_reason_phrase(unsigned status)
 {
 	switch (status) {
+	case 100: return "Trying";
+	case 180: return "Ringing";
+	case 181: return "Call Is Being Forwarded";
+	case 182: return "Queued";
+	case 183: return "Session Progress";
+	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
@@ -2271,7 +2277,8 @@ call_reason_phrase(unsigned status)
 	case 604: return "Does Not Exist Anywhere";
 	case 606: return "Not Acceptable";
 	}
-	return status < 500 ? "Rejected" : status < 600 ? "Server Error" :
+	return status < 200 ? "Session Progress" : status < 300 ? "OK" :
+	    status < 500 ? "Rejected" : status < 600 ? "Server Error" :
 	    "Declined";
 }
 

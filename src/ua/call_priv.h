@@ -230,6 +230,8 @@ struct account *call_account(const struct call *);
 void	call_note(struct call *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	call_end(struct call *, const char *reason, const char *by);
+/* "Ringing", "Busy Here": the usual phrase of a status (RFC 3261 §21). */
+const char *call_reason_phrase(unsigned status);
 void	call_timer_set(struct call *, enum call_timer, uint64_t ms);
 
 /*

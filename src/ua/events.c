@@ -277,8 +277,10 @@ events_unsubscribe(struct events_sub *sub)
 bool
 events_wanted(unsigned kind)
 {
-	for (unsigned b = 0; b < EVENTS_KIND_BITS; b++)
-		if ((kind & (1u << b)) && events_kind_subs[b] > 0)
+	/* Per SIP message (trace) and per event: only the bits asked. */
+	for (unsigned k = kind & ((1u << EVENTS_KIND_BITS) - 1); k != 0;
+	    k &= k - 1)
+		if (events_kind_subs[__builtin_ctz(k)] > 0)
 			return true;
 	return false;
 }

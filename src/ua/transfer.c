@@ -405,35 +405,15 @@ xfer_on_refer(struct call *c, const struct ua_req *rq)
 	strbuf_free(&hb);
 	if (e != 0) {
 		call_note(c, "transfer to %s not placed: %s", target, err);
-		xfer_publish(c, "failed", e == EBUSY ? 503 : 400, err);
-		xfer_notify(c, e == EBUSY ? 503 : 400, e == EBUSY ?
-		    "Service Unavailable" : "Bad Request", true);
+		status = e == EBUSY ? 503 : 400;
+		xfer_publish(c, "failed", status, err);
+		xfer_notify(c, status, call_reason_phrase(status), true);
 		return;
 	}
 	x->new_id = nid;
 	call_find(c->ag, nid)->referred_by = c->id;
 	xfer_publish(c, "trying", 0, NULL);
 	xfer_notify(c, 100, "Trying", false);
-}
-
-static const char *
-xfer_phrase(unsigned status)
-{
-	switch (status) {
-	case 180: return "Ringing";
-	case 181: return "Call Is Being Forwarded";
-	case 182: return "Queued";
-	case 183: return "Session Progress";
-	case 200: return "OK";
-	case 408: return "Request Timeout";
-	case 480: return "Temporarily Unavailable";
-	case 486: return "Busy Here";
-	case 487: return "Request Terminated";
-	case 503: return "Service Unavailable";
-	case 603: return "Decline";
-	}
-	return status < 200 ? "Session Progress" : status < 300 ? "OK" :
-	    "Failed";
 }
 
 void
@@ -453,8 +433,10 @@ xfer_on_state(struct call *nc)
 	case CALL_STATE_EARLY:
 		status = nc->last_status;
 		if (status > 100 && status < 200 && status != x->notified) {
-			xfer_publish(c, "progress", status, xfer_phrase(status));
-			xfer_notify(c, status, xfer_phrase(status), false);
+			const char *phrase = call_reason_phrase(status);
+
+			xfer_publish(c, "progress", status, phrase);
+			xfer_notify(c, status, phrase, false);
 		}
 		return;
 	case CALL_STATE_CONFIRMED:
@@ -465,7 +447,7 @@ xfer_on_state(struct call *nc)
 		/* Not answered: the call's final status, or 503 for none. */
 		status = nc->status >= 300 ? nc->status : 503;
 		xfer_publish(c, "failed", status, nc->reason);
-		xfer_notify(c, status, xfer_phrase(status), true);
+		xfer_notify(c, status, call_reason_phrase(status), true);
 		return;
 	default:
 		return;
